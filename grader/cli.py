@@ -1,0 +1,237 @@
+"""The `grader` command line: grade files, check rubrics, measure agreement with humans.
+
+Service commands (database, tokens, platforms) are added by :mod:`grader.service.commands`
+when the service's dependencies are installed; the scoring commands never need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .scoring import Grade, RubricError, grade_text, load_rubric
+from .scoring.rubric import Rubric
+
+ANSWER_SUFFIXES = (".md", ".markdown", ".txt")
+_REPO_RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"
+
+
+def rubrics_dir() -> Path:
+    """Where rubric files live: $GRADER_RUBRICS_DIR, else the repository's rubrics/."""
+    return Path(os.environ.get("GRADER_RUBRICS_DIR") or _REPO_RUBRICS)
+
+
+def default_rubric_path() -> Path:
+    return rubrics_dir() / "ml-health-check.toml"
+
+
+def _load(path: str | Path) -> Rubric:
+    try:
+        return load_rubric(path)
+    except RubricError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from exc
+
+
+def _answers(paths: tuple[str, ...]) -> Iterator[tuple[str, str | None, str | None]]:
+    """(name, text, error) for every answer named on the command line.
+
+    A folder yields its answer files in name order; a .jsonl file yields one answer per line
+    (``content``, ``answer`` or ``text`` field, named by ``id`` when present).
+    """
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.suffix in ANSWER_SUFFIXES):
+                yield from _read_file(child)
+        elif path.suffix == ".jsonl":
+            yield from _read_jsonl(path)
+        else:
+            yield from _read_file(path)
+
+
+def _read_file(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
+    try:
+        yield str(path), path.read_bytes().decode("utf-8"), None
+    except OSError as exc:
+        yield str(path), None, f"cannot read: {exc.strerror or exc}"
+    except UnicodeDecodeError:
+        yield str(path), None, "not UTF-8 text"
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        yield str(path), None, f"cannot read: {exc}"
+        return
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        name = f"{path}:{n}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield name, None, f"line {n}: invalid JSON ({exc.msg})"
+            continue
+        if not isinstance(record, dict):
+            yield name, None, f"line {n}: expected a JSON object"
+            continue
+        text = next((record[k] for k in ("content", "answer", "text") if k in record), None)
+        if not isinstance(text, str):
+            yield name, None, f"line {n}: field 'content' (or 'answer'/'text') must be a string"
+            continue
+        yield f"{path}:{record.get('id', n)}", text, None
+
+
+def grade_json(name: str, grade: Grade) -> dict[str, Any]:
+    return {
+        "file": name,
+        "total": grade.total,
+        "max_total": grade.max_total,
+        "criteria": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "points": c.points,
+                "max_points": c.max_points,
+                "feedback": c.feedback,
+            }
+            for c in grade.criteria
+        ],
+        "confidence": grade.confidence,
+        "flags": grade.flags,
+        "rubric_id": grade.rubric_id,
+        "rubric_version": grade.rubric_version,
+        "warnings": grade.warnings,
+    }
+
+
+def grade_report(name: str, grade: Grade) -> str:
+    lines = [
+        f"{name}: {grade.total:g}/{grade.max_total:g}  (confidence {grade.confidence:.2f}, "
+        f"rubric {grade.rubric_id}@{grade.rubric_version})"
+    ]
+    if grade.flags:
+        lines.append("  flags: " + ", ".join(grade.flags))
+    for c in grade.criteria:
+        lines.append(f"  {c.name}: {c.points:g}/{c.max_points:g}")
+        lines.append(f"    {c.feedback}")
+    if grade.warnings:
+        lines.append("  parser: " + "; ".join(grade.warnings))
+    return "\n".join(lines)
+
+
+@click.group()
+@click.version_option(package_name="grader")
+def main() -> None:
+    """grader: grade written answers against data-defined rubrics."""
+
+
+@main.command()
+@click.option(
+    "--rubric",
+    "rubric_path",
+    type=click.Path(dir_okay=False),
+    help="Rubric file (default: rubrics/ml-health-check.toml).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.argument("files", nargs=-1, required=True)
+def grade(rubric_path: str | None, fmt: str, files: tuple[str, ...]) -> None:
+    """Grade answer FILES (Markdown files, folders of them, or JSON-lines files)."""
+    rubric = _load(rubric_path or default_rubric_path())
+    answers = list(_answers(files))
+    bulk = len(answers) > 1 or any(Path(f).is_dir() or f.endswith(".jsonl") for f in files)
+    failed = 0
+    progress = None
+    if bulk:
+        from tqdm import tqdm
+
+        progress = tqdm(
+            total=len(answers),
+            unit="answer",
+            file=sys.stderr,
+            disable=not sys.stderr.isatty() and "GRADER_PROGRESS" not in os.environ,
+        )
+    for name, text, error in answers:
+        if error is not None or text is None:
+            failed += 1
+            if fmt == "json":
+                click.echo(json.dumps({"file": name, "error": error}))
+            else:
+                click.echo(f"{name}: error: {error}", err=True)
+        else:
+            g = grade_text(text, rubric)
+            click.echo(json.dumps(grade_json(name, g)) if fmt == "json" else grade_report(name, g))
+        if progress is not None:
+            progress.update()
+    if progress is not None:
+        progress.close()
+    if failed:
+        raise SystemExit(1)
+
+
+@main.group()
+def rubric() -> None:
+    """Work with rubric files."""
+
+
+@rubric.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def rubric_check(paths: tuple[str, ...]) -> None:
+    """Validate rubric files; exit 1 listing every problem."""
+    bad = 0
+    for path in paths:
+        try:
+            r = load_rubric(path)
+        except RubricError as exc:
+            bad += 1
+            click.echo(str(exc), err=True)
+            continue
+        click.echo(
+            f"{path}: ok: {r.id} ({r.kind}), {len(r.criteria)} criteria, "
+            f"{r.max_total:g} points, version {r.version}"
+        )
+    if bad:
+        raise SystemExit(1)
+
+
+@main.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.argument("dataset", type=click.Path(dir_okay=False))
+def evaluate(fmt: str, dataset: str) -> None:
+    """Grade a human-graded DATASET (JSON lines) and report agreement (r, RMSE, QWK)."""
+    from .scoring.evaluate import evaluate_dataset, format_report
+
+    try:
+        report = evaluate_dataset(dataset)
+    except (OSError, ValueError) as exc:
+        click.echo(str(exc) if str(exc).startswith(dataset) else f"{dataset}: {exc}", err=True)
+        raise SystemExit(1) from exc
+    if fmt == "json":
+        click.echo(json.dumps(report.to_dict()))
+    else:
+        click.echo(format_report(report))
+
+
+def _register_service_commands() -> None:
+    try:
+        from .service.commands import register
+    except ImportError:  # the scoring library installed without the service
+        return
+    register(main)
+
+
+_register_service_commands()
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,489 @@
+"""Score a parsed plan against a compiled rubric, criterion by criterion.
+
+Each criterion blends three signals, each in [0, 1]: concept coverage (weighted share of its
+concepts found), TF-IDF similarity to its reference answers, and structure checks (placement
+of issues in buckets, the first priority, timelines, Step 3 parts). The blend is mapped to
+points through the criterion's curve. Gaming flags then scale the result down, and every
+criterion explains itself with evidence quoted from the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .compiled import CompiledCriterion, CompiledRubric
+from .layout import Layout
+from .matching import Doc
+from .parse import BUCKETS, FIELDS, Plan
+from .text import word_count
+from .timelines import days, durations
+
+__all__ = ["FLAGS", "FLAG_MESSAGES", "CriterionGrade", "Grade", "score_plan"]
+
+FLAGS = (
+    "keyword_stuffing",
+    "template_pasted",
+    "exercise_copied",
+    "off_topic",
+    "too_short",
+    "contains_html",
+)
+# How much of the score survives each flag. Gaming must not pay; HTML is only reported.
+_FLAG_FACTOR = {"off_topic": 0.0, "template_pasted": 0.0, "keyword_stuffing": 0.1}
+FLAG_MESSAGES = {
+    "keyword_stuffing": "The answer lists terms without explaining them; explain each point "
+    "in sentences tied to the system you were given.",
+    "template_pasted": "The template was handed in without being filled in.",
+    "exercise_copied": "Much of the answer repeats the exercise text; copied text earns nothing.",
+    "off_topic": "The answer does not address the system described in the exercise.",
+    "too_short": "The answer is too short to show the analysis the exercise asks for.",
+    "contains_html": "Raw HTML in the answer was ignored; only its text was read.",
+}
+_PRIORITY_CUES = re.compile(
+    r"\b(first|priorit\w*|start(?:ing)? with|begin with|top priority|most urgent|most important|"
+    r"tackle|deal with|fix first|number one|p0)\b",
+    re.I,
+)
+_MORE_INFO_CUES = re.compile(
+    r"(need to know|additional info|more info|would gather|want to know|want to see|"
+    r"would ask|i'd ask|would need|information (?:i|we)|before committing|need:|questions?)",
+    re.I,
+)
+_STEP3_CUES = {
+    "risk_mitigation": re.compile(r"\b(risks?|could go wrong|mitigat\w*|prevent\w*)\b", re.I),
+    "success_metrics": re.compile(r"\b(success|metrics?|kpis?|measured?|targets?)\b", re.I),
+    "rollback_plan": re.compile(r"\b(roll ?back|revert\w*|switch(?:ing)? back|restore)\b", re.I),
+}
+
+
+@dataclass(slots=True)
+class CriterionGrade:
+    id: str
+    name: str
+    points: float
+    max_points: float
+    feedback: str
+    evidence: list[dict[str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    signals: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "points": self.points,
+            "max_points": self.max_points,
+            "feedback": self.feedback,
+            "evidence": self.evidence,
+            "missing": self.missing,
+            "signals": self.signals,
+        }
+
+
+@dataclass(slots=True)
+class Grade:
+    """A grade: points per criterion, total, confidence, flags and the rubric version."""
+
+    total: float
+    max_total: float
+    criteria: list[CriterionGrade]
+    confidence: float
+    flags: list[str]
+    rubric_id: str
+    rubric_version: str
+    warnings: list[str] = field(default_factory=list)
+    plan: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "max_total": self.max_total,
+            "criteria": [c.to_dict() for c in self.criteria],
+            "confidence": self.confidence,
+            "flags": self.flags,
+            "rubric_id": self.rubric_id,
+            "rubric_version": self.rubric_version,
+            "warnings": self.warnings,
+            "plan": self.plan,
+        }
+
+
+# --- plan helpers -----------------------------------------------------------------------
+
+
+class _Context:
+    """What one grade computes once and every check shares."""
+
+    def __init__(self, plan: Plan, compiled: CompiledRubric):
+        self.plan = plan
+        self.compiled = compiled
+        self.layout = Layout(plan, compiled.lexicon)
+        self._first: tuple[str, str] | None | bool = False
+
+    def item_doc(self, index: int) -> Doc:
+        ranges = self.layout.ranges([f"matrix.issue.{index}"])
+        if not ranges:
+            ranges = [r for f in FIELDS for r in self.layout.ranges([f"matrix.{f}.{index}"])]
+        return self.layout.doc(ranges)
+
+    def first_priority(self) -> tuple[str, str] | None:
+        if self._first is False:
+            self._first = _first_priority(self)
+        return self._first  # type: ignore[return-value]
+
+
+def _lerp(x: float, zero: float, full: float) -> float:
+    return min(1.0, max(0.0, (x - zero) / (full - zero)))
+
+
+# --- structure checks -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Check:
+    score: float
+    notes: list[str] = field(default_factory=list)
+
+
+def _topics_in(doc: Doc, compiled: CompiledRubric) -> list[tuple[int, str]]:
+    """(position, topic id) of each topic's earliest mention in doc, in order."""
+    found = []
+    for topic_id, phrases in compiled.topics.items():
+        spans = [s for p in phrases if (s := doc.find(p)) is not None]
+        if spans:
+            found.append((min(s[0] for s in spans), topic_id))
+    return sorted(found)
+
+
+def _first_priority(ctx: _Context) -> tuple[str, str] | None:
+    """(topic id, quote) of what the learner fixes first, or None when they never say.
+
+    Looks, in order, at a labelled "first priority" part, then at sentences with a priority
+    cue ("first", "prioritize", "start with"...) in Step 1, then anywhere; failing those, at
+    the first item of the highest bucket.
+    """
+    layout, compiled, plan = ctx.layout, ctx.compiled, ctx.plan
+    text = layout.text
+    bounds = [0, *layout.sentence_starts, len(text)]
+    cued: list[tuple[int, int]] = []
+    for m in _PRIORITY_CUES.finditer(text):
+        i = bisect_right(bounds, m.start()) - 1
+        sentence = (bounds[i], bounds[i + 1])
+        if not cued or cued[-1] != sentence:
+            cued.append(sentence)
+    step1 = layout.ranges(["step1"])
+    in_step1 = [s for s in cued if any(a <= s[0] < b for a, b in step1)]
+    candidates = layout.ranges(["step1.first_priority"]) + in_step1
+    candidates += [s for s in cued if s not in in_step1]
+    for a, b in candidates:
+        topics = _topics_in(layout.doc([(a, b)]), compiled)
+        if topics:
+            return topics[0][1], " ".join(text[a:b].split())[:160]
+    for index, item in enumerate(plan.items()):
+        topics = _topics_in(ctx.item_doc(index), compiled)
+        if topics:
+            return topics[0][1], item.issue[:160]
+    return None
+
+
+def _check_placement(crit: CompiledCriterion, ctx: _Context, reveal: bool) -> _Check:
+    """Weighted share of placement rules met. A topic counts in the highest-credit bucket it
+    appears in; the topic the learner fixes first counts as Critical even in prose, so an
+    answer without a matrix is judged by what it says comes first, and adding an item can
+    only raise a topic's credit."""
+    topic_buckets: dict[str, set[str]] = {}
+    for index, item in enumerate(ctx.plan.items()):
+        for _, topic in _topics_in(ctx.item_doc(index), ctx.compiled):
+            topic_buckets.setdefault(topic, set()).add(item.bucket)
+    first = ctx.first_priority()
+    if first is not None:
+        topic_buckets.setdefault(first[0], set()).add("critical")
+    total = weight = 0.0
+    notes: list[str] = []
+    for rule in crit.criterion.placement:
+        buckets = topic_buckets.get(rule.topic)
+        credit = (
+            max((rule.credit.get(b, 0.0) for b in buckets), default=0.0)
+            if buckets
+            else rule.missing
+        )
+        total += rule.weight * credit
+        weight += rule.weight
+        if credit < 0.5 and rule.message:
+            notes.append(rule.message)
+    if notes and not reveal:
+        notes = [
+            "Some issues may sit in the wrong bucket: weigh each one's business and "
+            "technical impact before placing it."
+        ]
+    return _Check(total / weight if weight else 0.0, notes)
+
+
+def _check_first(crit: CompiledCriterion, ctx: _Context) -> _Check:
+    rule = crit.criterion.first_priority
+    assert rule is not None
+    found = ctx.first_priority()
+    if found is None:
+        return _Check(0.0, ["Say which issue you would fix first and why."])
+    topic, _ = found
+    if topic in rule.accept:
+        return _Check(1.0)
+    return _Check(0.0, [rule.message] if rule.message else [])
+
+
+def _check_timelines(plan: Plan, source: str, compiled: CompiledRubric) -> _Check:
+    limits = compiled.rubric.checks.max_days
+    items = plan.items()
+    if not items:
+        found = durations(source)
+        if not found:
+            return _Check(0.0, ["Give each fix a timeline."])
+        ok = all(d <= limits.get("medium", 62.0) for d in found)
+        return _Check(0.7 if ok else 0.3)
+    scores: list[float] = []
+    bad: list[str] = []
+    for item in items:
+        if not item.timeline:
+            scores.append(0.0)
+            continue
+        d = days(item.timeline)
+        limit = limits.get(item.bucket)
+        if d is None:
+            scores.append(0.5)
+        elif limit is not None and d > limit:
+            scores.append(0.0)
+            bad.append(f"'{item.timeline}' for a {item.bucket.capitalize()} item")
+        else:
+            scores.append(1.0)
+    notes = []
+    missing = sum(1 for i in items if not i.timeline)
+    if missing:
+        notes.append(f"Timeline missing in {missing} of {len(items)} items.")
+    if bad:
+        notes.append("Unrealistic timelines: " + "; ".join(bad[:3]) + ".")
+    return _Check(sum(scores) / len(scores), notes)
+
+
+def _check_fields(plan: Plan) -> _Check:
+    items = plan.items()
+    if not items:
+        return _Check(0.5)
+    filled = sum(1 for i in items for f in FIELDS[1:] if getattr(i, f))
+    return _Check(filled / (3 * len(items)))
+
+
+def _check_step1(ctx: _Context) -> _Check:
+    plan = ctx.plan
+    body = "\n".join(plan.step1.values()) if plan.found["step1"] else plan.text
+    parts = {
+        "top issues": bool(plan.step1["top_issues"]) or word_count(body) >= 40,
+        "which issue comes first": ctx.first_priority() is not None,
+        "what more information you need": bool(plan.step1["more_information"])
+        or bool(_MORE_INFO_CUES.search(body)),
+    }
+    missing = [k for k, v in parts.items() if not v]
+    notes = ["Step 1 does not say " + ", ".join(missing) + "."] if missing else []
+    return _Check(sum(parts.values()) / len(parts), notes)
+
+
+def _check_step3(plan: Plan, source: str) -> _Check:
+    parts = {
+        "technical approach": bool(plan.step3["technical_approach"])
+        or word_count(plan.step3["other"]) >= 15,
+    }
+    for part, cue in _STEP3_CUES.items():
+        parts[part.replace("_", " ")] = bool(plan.step3[part]) or bool(cue.search(source))
+    missing = [k for k, v in parts.items() if not v]
+    notes = ["No " + ", ".join(missing) + " found."] if missing else []
+    return _Check(sum(parts.values()) / len(parts), notes)
+
+
+def _check_buckets(plan: Plan) -> _Check:
+    used = sum(1 for b in BUCKETS[:3] if plan.matrix[b])
+    return _Check(used / 3)
+
+
+# --- flags ------------------------------------------------------------------------------
+
+
+def _flags(ctx: _Context) -> list[str]:
+    plan, compiled = ctx.plan, ctx.compiled
+    checks = compiled.rubric.checks
+    content_words = ctx.layout.word_count
+    flags: list[str] = []
+    stop_ratio = ctx.layout.stopword_ratio
+    lines = plan.line_words
+    short = sum(1 for n in lines if n <= 4)
+    if content_words >= 30 and (
+        stop_ratio < 0.06 or (len(lines) >= 10 and short / len(lines) >= 0.6)
+    ):
+        flags.append("keyword_stuffing")
+    if plan.placeholders >= 3 and content_words < max(checks.min_words, 1):
+        flags.append("template_pasted")
+    if plan.copied_words >= 30 and plan.copied_words >= 0.4 * (plan.copied_words + content_words):
+        flags.append("exercise_copied")
+    if compiled.anchors and content_words:
+        doc = ctx.layout.doc(ctx.layout.ranges(["all"]))
+        hits = sum(1 for phrase in compiled.anchors if doc.find(phrase) is not None)
+        if hits < checks.min_anchors:
+            flags.append("off_topic")
+    if content_words < checks.min_words:
+        flags.append("too_short")
+    if plan.has_html:
+        flags.append("contains_html")
+    return flags
+
+
+# --- scoring ----------------------------------------------------------------------------
+
+
+def _coverage(crit: CompiledCriterion, doc: Doc) -> tuple[float, list[dict[str, str]], list[int]]:
+    got = 0.0
+    evidence: list[dict[str, str]] = []
+    missing: list[int] = []
+    for idx, (concept, phrases) in enumerate(crit.concepts):
+        span = next((s for p in phrases if (s := doc.find(p)) is not None), None)
+        if span is None:
+            missing.append(idx)
+            continue
+        got += concept.weight
+        evidence.append({"concept": concept.name, "quote": doc.quote(span)})
+    total = sum(c.weight for c, _ in crit.concepts)
+    return (got / total if total else 0.0), evidence, missing
+
+
+def _feedback(
+    crit: CompiledCriterion,
+    evidence: list[dict[str, str]],
+    missing: list[int],
+    notes: list[str],
+    reveal: bool,
+) -> str:
+    parts: list[str] = []
+    if evidence:
+        shown = sorted(evidence, key=lambda e: -crit.weight_of[e["concept"]])[:3]
+        parts.append(
+            "Strengths: "
+            + "; ".join(f"{e['concept']} (\u201c{e['quote']}\u201d)" for e in shown)
+            + "."
+        )
+    else:
+        parts.append("No evidence for this criterion was found in the answer.")
+    parts.extend(notes)
+    ranked = sorted(missing, key=lambda i: -crit.concepts[i][0].weight)
+    if reveal and ranked:
+        parts.append(
+            "Not covered: " + ", ".join(crit.concepts[i][0].name for i in ranked[:5]) + "."
+        )
+    elif ranked:
+        hints: list[str] = []
+        for i in ranked:
+            hint = crit.concepts[i][0].hint
+            if hint and hint not in hints:
+                hints.append(hint)
+            if len(hints) == 2:
+                break
+        if hints:
+            parts.append("To improve: " + " ".join(hints))
+    return " ".join(parts)
+
+
+def _score_criterion(
+    crit: CompiledCriterion, ctx: _Context, doc: Doc, similarity: float, source: str, reveal: bool
+) -> tuple[CriterionGrade, float]:
+    c = crit.criterion
+    plan = ctx.plan
+    coverage, evidence, missing = _coverage(crit, doc)
+    checks: dict[str, Callable[[], _Check | None]] = {
+        "placement": lambda: _check_placement(crit, ctx, reveal),
+        "first_priority": lambda: _check_first(crit, ctx),
+        "timelines": lambda: _check_timelines(plan, source, ctx.compiled),
+        "fields_complete": lambda: _check_fields(plan),
+        "step1_parts": lambda: _check_step1(ctx),
+        "step3_parts": lambda: _check_step3(plan, source),
+        "buckets": lambda: _check_buckets(plan),
+    }
+    results: dict[str, _Check] = {}
+    for name in c.structure:
+        result = checks[name]()
+        if result is not None:
+            results[name] = result
+    weights = {k: w for k, w in c.structure.items() if k in results}
+    structure = (
+        sum(results[k].score * w for k, w in weights.items()) / sum(weights.values())
+        if weights
+        else 0.0
+    )
+    sim_scaled = min(1.0, similarity / crit.similarity_full)
+    raw = (
+        c.blend.get("coverage", 0.0) * coverage
+        + c.blend.get("similarity", 0.0) * sim_scaled
+        + c.blend.get("structure", 0.0) * structure
+    )
+    fraction = _lerp(raw, *c.curve)
+    notes = [n for r in results.values() for n in r.notes]
+    grade = CriterionGrade(
+        id=c.id,
+        name=c.name,
+        points=0.0,
+        max_points=c.points,
+        feedback=_feedback(crit, evidence, missing, notes, reveal),
+        evidence=evidence,
+        missing=[crit.concepts[i][0].name for i in missing],
+        signals={
+            "coverage": round(coverage, 4),
+            "similarity": round(similarity, 4),
+            "structure": round(structure, 4),
+            "raw": round(raw, 4),
+        },
+    )
+    disagreement = abs(coverage - sim_scaled)
+    grade.points = fraction  # scaled to points once flags are known
+    return grade, disagreement
+
+
+def score_plan(plan: Plan, compiled: CompiledRubric) -> Grade:
+    """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade."""
+    rubric = compiled.rubric
+    ctx = _Context(plan, compiled)
+    layout = ctx.layout
+    source_ranges = [layout.ranges(crit.criterion.sources) for crit in compiled.criteria]
+    docs = [layout.doc(r) for r in source_ranges]
+    sources = [layout.source_text(r) for r in source_ranges]
+    sims = compiled.similarities(layout, source_ranges)
+    flags = _flags(ctx)
+    factor = 1.0
+    for flag in flags:
+        factor *= _FLAG_FACTOR.get(flag, 1.0)
+    if "too_short" in flags and rubric.checks.min_words:
+        factor *= min(1.0, word_count(plan.text) / rubric.checks.min_words)
+    criteria: list[CriterionGrade] = []
+    disagreements: list[float] = []
+    for crit, doc, source, sim in zip(compiled.criteria, docs, sources, sims, strict=True):
+        grade, disagreement = _score_criterion(crit, ctx, doc, sim, source, rubric.reveal_missing)
+        grade.points = round(grade.points * factor * crit.criterion.points, 1)
+        for flag in flags:
+            if _FLAG_FACTOR.get(flag, 1.0) < 1.0 or flag in ("exercise_copied", "too_short"):
+                grade.feedback = f"{FLAG_MESSAGES[flag]} {grade.feedback}"
+        criteria.append(grade)
+        disagreements.append(disagreement)
+    confidence = 1.0
+    for flag in flags:
+        confidence *= 0.9 if flag == "contains_html" else (0.7 if flag == "too_short" else 0.5)
+    confidence *= 0.92 ** sum(1 for found in plan.found.values() if not found)
+    confidence *= 1.0 - 0.3 * (sum(disagreements) / len(disagreements))
+    return Grade(
+        total=round(sum(c.points for c in criteria), 1),
+        max_total=rubric.max_total,
+        criteria=criteria,
+        confidence=round(min(0.99, max(0.05, confidence)), 3),
+        flags=flags,
+        rubric_id=rubric.id,
+        rubric_version=rubric.version,
+        warnings=list(plan.warnings),
+        plan=plan.to_dict(),
+    )
