@@ -225,10 +225,12 @@ def evaluate(fmt: str, dataset: str) -> None:
 
 
 def _register_service_commands() -> None:
-    try:
-        from .service.commands import register
-    except ImportError:  # the scoring library installed without the service
+    import importlib.util
+
+    if importlib.util.find_spec("flask") is None:  # the scoring library alone
         return
+    from .service.commands import register
+
     register(main)
 
 

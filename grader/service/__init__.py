@@ -1,0 +1,44 @@
+"""grader's web service: the Flask app factory.
+
+``create_app(config)`` layers settings (defaults, then the environment, then ``config``),
+then attaches each part with its ``init_app``. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from .config import DEFAULTS, from_environment, resolve
+from .db import Database
+
+db = Database()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("GRADER_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.path.abspath(instance) if instance else None,
+    )
+    settings = dict(DEFAULTS)
+    settings.update(from_environment())
+    settings.update(config or {})
+    app.config.update(resolve(settings, app.instance_path))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+    from . import errors
+    from .api import init_app as init_api
+    from .celery_app import init_celery
+
+    db.init_app(app)
+    errors.init_app(app)
+    init_celery(app)
+    init_api(app)
+    return app

@@ -1,0 +1,13 @@
+"""The JSON API under /api/v1, one blueprint per resource, plus the health routes."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import assignments, health, review, submissions
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(health.bp)
+    for module in (assignments, submissions, review):
+        app.register_blueprint(module.bp, url_prefix="/api/v1")

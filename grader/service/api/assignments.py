@@ -1,0 +1,330 @@
+"""Assignments: create from a rubric file, update, bulk release, regrade, gradebook CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from sqlalchemy import select
+
+from grader.scoring import grade_text
+
+from .. import grading
+from ..auth import STAFF, current_user, require
+from ..db import get_db
+from ..errors import APIError, not_found
+from ..models import Assignment, Status, Submission
+from ..tasks import enqueue_grade
+from .body import json_body
+
+bp = Blueprint("assignments", __name__)
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+def assignment_json(a: Assignment) -> dict[str, Any]:
+    rubric = grading.rubric_for(a.rubric)
+    return {
+        "slug": a.slug,
+        "title": a.title,
+        "rubric_file": a.rubric_file,
+        "rubric": rubric.to_dict(),
+        "rubric_version": a.rubric_version,
+        "created_at": a.created_at.isoformat(),
+        "updated_at": a.updated_at.isoformat(),
+    }
+
+
+def get_assignment(slug: str) -> Assignment:
+    a = get_db().session.scalar(select(Assignment).where(Assignment.slug == slug))
+    if a is None:
+        raise not_found("assignment")
+    return a
+
+
+@bp.get("/assignments")
+@require()
+def index() -> dict[str, Any]:
+    rows = get_db().session.scalars(select(Assignment).order_by(Assignment.slug)).all()
+    return {"items": [assignment_json(a) for a in rows]}
+
+
+@bp.get("/assignments/<slug>")
+@require()
+def show(slug: str) -> dict[str, Any]:
+    return assignment_json(get_assignment(slug))
+
+
+@bp.post("/assignments")
+@require(*STAFF)
+def create() -> tuple[dict[str, Any], int]:
+    """Create an assignment from a rubric file in the rubrics folder."""
+    user = current_user()
+    session = get_db().session
+    data = json_body()
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not _SLUG.match(slug):
+        raise APIError(
+            422,
+            "invalid_slug",
+            "'slug' must be lower-case letters, digits and dashes (at most 64)",
+            field="slug",
+        )
+    rubric_file = data.get("rubric")
+    if not isinstance(rubric_file, str):
+        raise APIError(
+            422, "invalid_rubric", "'rubric' (a rubric file name) is required", field="rubric"
+        )
+    title = data.get("title")
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        raise APIError(422, "invalid_title", "'title' must be a non-empty string", field="title")
+    if session.scalar(select(Assignment.id).where(Assignment.slug == slug)) is not None:
+        raise APIError(409, "exists", f"an assignment {slug!r} already exists", field="slug")
+    version = grading.store_rubric(
+        session, grading.rubric_path(current_app.config["RUBRICS_DIR"], rubric_file)
+    )
+    rubric = grading.rubric_for(version)
+    a = Assignment(
+        slug=slug,
+        title=(title or rubric.title).strip(),
+        rubric_file=rubric_file,
+        rubric_version=version.version,
+        created_by_id=user.id,
+    )
+    session.add(a)
+    session.commit()
+    return assignment_json(a), 201
+
+
+@bp.patch("/assignments/<slug>")
+@require(*STAFF)
+def update(slug: str) -> dict[str, Any]:
+    """Change the title, or point the assignment at a (changed) rubric file. New submissions
+    use the new rubric version at once; existing grades change only through regrade."""
+    session = get_db().session
+    a = get_assignment(slug)
+    data = json_body()
+    unknown = set(data) - {"title", "rubric"}
+    if unknown:
+        raise APIError(
+            422, "unknown_field", f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
+        )
+    if "title" in data:
+        if not isinstance(data["title"], str) or not data["title"].strip():
+            raise APIError(
+                422, "invalid_title", "'title' must be a non-empty string", field="title"
+            )
+        a.title = data["title"].strip()
+    if "rubric" in data:
+        if not isinstance(data["rubric"], str):
+            raise APIError(422, "invalid_rubric", "'rubric' must be a file name", field="rubric")
+        version = grading.store_rubric(
+            session, grading.rubric_path(current_app.config["RUBRICS_DIR"], data["rubric"])
+        )
+        a.rubric_file = data["rubric"]
+        a.rubric_version = version.version
+    session.commit()
+    return assignment_json(a)
+
+
+@bp.post("/assignments/<slug>/release")
+@require(*STAFF)
+def release_many(slug: str) -> dict[str, Any]:
+    """Release many graded submissions: ``{"mode": "reviewed"}`` (default), ``"all"``, or
+    ``{"mode": "confidence", "min_confidence": 0.8}``; or explicit ``{"ids": [...]}``."""
+    user = current_user()
+    session = get_db().session
+    a = get_assignment(slug)
+    data = json_body() if request.content_length or request.mimetype == "application/json" else {}
+    mode = data.get("mode", "ids" if "ids" in data else "reviewed")
+    query = select(Submission).where(
+        Submission.assignment_id == a.id,
+        Submission.current.is_(True),
+        Submission.status == Status.GRADED,
+    )
+    if mode == "reviewed":
+        query = query.where(Submission.reviewed.is_(True))
+    elif mode == "confidence":
+        threshold = data.get("min_confidence")
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not (0 <= threshold <= 1)
+        ):
+            raise APIError(
+                422,
+                "invalid_min_confidence",
+                "'min_confidence' must be a number from 0 to 1",
+                field="min_confidence",
+            )
+        query = query.where(Submission.confidence >= float(threshold))
+    elif mode == "ids":
+        ids = data.get("ids")
+        if not isinstance(ids, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in ids
+        ):
+            raise APIError(
+                422, "invalid_ids", "'ids' must be a list of submission ids", field="ids"
+            )
+        query = query.where(Submission.id.in_(ids))
+    elif mode != "all":
+        raise APIError(
+            422, "invalid_mode", "'mode' must be reviewed, confidence, ids or all", field="mode"
+        )
+    released = [
+        s.id
+        for s in session.scalars(query.order_by(Submission.id)).all()
+        if grading.release(session, s, user)
+    ]
+    session.commit()
+    return {"released": released, "count": len(released)}
+
+
+@bp.post("/assignments/<slug>/regrade")
+@require(*STAFF)
+def regrade(slug: str) -> tuple[dict[str, Any], int]:
+    """Regrade every current submission with the rubric file as it is now, keeping
+    instructors' overrides. ``?dry_run=1`` reports what would change and writes nothing."""
+    session = get_db().session
+    a = get_assignment(slug)
+    dry_run = request.args.get("dry_run") in ("1", "true", "yes")
+    path = grading.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
+    rubric = grading.read_rubric(path)
+    new_version = rubric.version
+    subs = session.scalars(
+        select(Submission)
+        .where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+        )
+        .order_by(Submission.id)
+    ).all()
+    if dry_run:
+        changes = []
+        for sub in subs:
+            before = grading.effective_grade(session, sub)
+            overrides = grading.latest_overrides(session, sub.id)
+            scored = grade_text(sub.content, rubric)
+            criteria = {
+                c.id: (overrides[c.id].points if c.id in overrides else c.points)
+                for c in scored.criteria
+            }
+            after_total = round(sum(criteria.values()), 2)
+            before_total = before["total"] if before else None
+            if before is None or before["rubric_version"] != new_version:
+                changes.append(
+                    {
+                        "id": sub.id,
+                        "learner": sub.learner.name,
+                        "status": sub.status.value,
+                        "before": before_total,
+                        "after": after_total,
+                        "delta": round(after_total - before_total, 2)
+                        if before_total is not None
+                        else None,
+                        "criteria": {
+                            cid: {
+                                "before": next(
+                                    (c["points"] for c in before["criteria"] if c["id"] == cid),
+                                    None,
+                                )
+                                if before
+                                else None,
+                                "after": pts,
+                            }
+                            for cid, pts in criteria.items()
+                        },
+                    }
+                )
+        return {
+            "dry_run": True,
+            "rubric_version": new_version,
+            "current_version": a.rubric_version,
+            "submissions": len(subs),
+            "changes": [c for c in changes if c["delta"] != 0],
+            "unchanged": len([c for c in changes if c["delta"] == 0]),
+        }, 200
+    a.rubric_version = grading.store_rubric(session, path).version
+    session.commit()
+    queued = [s.id for s in subs]
+    for sid in queued:
+        enqueue_grade(sid)
+    return {"dry_run": False, "rubric_version": new_version, "queued": len(queued)}, 202
+
+
+_CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
+    if isinstance(value, str) and value.startswith(_CSV_UNSAFE):
+        return "'" + value
+    return value
+
+
+@bp.get("/assignments/<slug>/grades.csv")
+@require(*STAFF)
+def gradebook(slug: str) -> Response:
+    """One row per learner's current submission: each criterion's points, total, status."""
+    session = get_db().session
+    a = get_assignment(slug)
+    rubric = grading.rubric_for(a.rubric)
+    ids = [c.id for c in rubric.criteria]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "learner_id",
+            "learner",
+            "submission",
+            "version",
+            *ids,
+            "total",
+            "max_total",
+            "status",
+            "source",
+            "confidence",
+            "released_at",
+        ]
+    )
+    subs = session.scalars(
+        select(Submission)
+        .where(Submission.assignment_id == a.id, Submission.current.is_(True))
+        .order_by(Submission.learner_id)
+    ).all()
+    for sub in subs:
+        eff = grading.effective_grade(session, sub)
+        points = {c["id"]: c["points"] for c in eff["criteria"]} if eff else {}
+        source = (
+            (
+                "override"
+                if eff and any(c["source"] == "override" for c in eff["criteria"])
+                else "grader"
+            )
+            if eff
+            else ""
+        )
+        writer.writerow(
+            [
+                sub.learner_id,
+                _cell(sub.learner.name),
+                sub.id,
+                sub.version,
+                *[points.get(i, "") for i in ids],
+                eff["total"] if eff else "",
+                eff["max_total"] if eff else "",
+                sub.status.value,
+                source,
+                eff["confidence"] if eff else "",
+                sub.released_at.isoformat() if sub.released_at else "",
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{a.slug}-grades.csv"'},
+    )

@@ -1,0 +1,88 @@
+"""Reading request bodies safely: a size limit on what is actually read, UTF-8, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from ..errors import APIError
+
+_CHUNK = 64 * 1024
+
+
+def read_body(limit: int) -> bytes:
+    """The request body, or 413 if it is larger than limit bytes.
+
+    The limit applies to the bytes read, not only to Content-Length, so a chunked upload (no
+    Content-Length) cannot slip past it, and nothing is ever stored truncated.
+    """
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise APIError(
+            413,
+            "payload_too_large",
+            f"the body is {declared} bytes; the limit is {limit} bytes",
+            field="body",
+        )
+    if declared is None and request.environ.get("wsgi.input_terminated"):
+        # Chunked upload: the server de-chunks and marks the end; read it ourselves so no
+        # wrapper can cut it short.
+        source = request.environ["wsgi.input"]
+    else:
+        source = request.stream
+    chunks: list[bytes] = []
+    size = 0
+    while source is not None:
+        chunk = source.read(min(_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise APIError(
+                413,
+                "payload_too_large",
+                f"the body is larger than the limit of {limit} bytes",
+                field="body",
+            )
+    return b"".join(chunks)
+
+
+def decode_text(raw: bytes, field: str = "body") -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise APIError(
+            422, "invalid_encoding", f"the body is not valid UTF-8 (byte {exc.start})", field=field
+        ) from exc
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    text = decode_text(raw)
+    if not text.strip():
+        raise APIError(422, "empty_body", "the body is empty", field="body")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise APIError(
+            422,
+            "invalid_json",
+            f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            field="body",
+        ) from exc
+    if not isinstance(data, dict):
+        raise APIError(422, "invalid_json", "the body must be a JSON object", field="body")
+    return data
+
+
+def json_body(limit: int = 64 * 1024) -> dict[str, Any]:
+    if not request.mimetype or request.mimetype != "application/json":
+        raise APIError(
+            415,
+            "unsupported_media_type",
+            "send Content-Type: application/json",
+            field="Content-Type",
+        )
+    return json_object(read_body(limit))

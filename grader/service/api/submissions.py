@@ -1,0 +1,282 @@
+"""Submissions: submit, read (with the grade once the caller may see it), history, overrides,
+release and retry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from sqlalchemy import select
+
+from .. import grading
+from ..auth import STAFF, current_user, is_staff, load_submission, require
+from ..db import get_db
+from ..errors import APIError, not_found
+from ..models import Assignment, AuditEvent, Role, Status, Submission, User
+from ..tasks import enqueue_grade
+from .body import decode_text, json_body, json_object, read_body
+
+bp = Blueprint("submissions", __name__)
+
+_MAX_KEY = 200
+
+
+def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
+    """A submission as the viewer may see it: staff always see the grade; learners and
+    platforms see it once released."""
+    data: dict[str, Any] = {
+        "id": sub.id,
+        "assignment": sub.assignment.slug,
+        "learner": {"id": sub.learner_id, "name": sub.learner.name},
+        "version": sub.version,
+        "current": sub.current,
+        "status": sub.status.value,
+        "created_at": sub.created_at.isoformat(),
+        "updated_at": sub.updated_at.isoformat(),
+        "released_at": sub.released_at.isoformat() if sub.released_at else None,
+        "grade": None,
+    }
+    if sub.superseded_by_id:
+        data["superseded_by"] = sub.superseded_by_id
+    if sub.status == Status.FAILED:
+        data["failure_reason"] = sub.failure_reason
+    if sub.metadata_ is not None:
+        data["metadata"] = sub.metadata_
+    staff = is_staff(viewer)
+    if staff or sub.status == Status.RELEASED:
+        eff = grading.effective_grade(get_db().session, sub)
+        if eff is not None:
+            data["grade"] = grade_json(eff, sub, staff=staff)
+    if staff:
+        data["reviewed"] = sub.reviewed
+        data["claimed_by"] = sub.claimed_by_id
+        data["claim_expires_at"] = (
+            sub.claim_expires_at.isoformat() if sub.claim_expires_at else None
+        )
+    return data
+
+
+def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str, Any]:
+    """The grade payload. Learners never see the answer key (missing concepts), unless the
+    rubric reveals it in the feedback itself."""
+    criteria = []
+    for c in eff["criteria"]:
+        entry = {k: c[k] for k in ("id", "name", "points", "max_points", "feedback", "source")}
+        entry["evidence"] = c["evidence"]
+        if staff:
+            entry["grader_points"] = c["grader_points"]
+            entry["missing"] = c["missing"]
+            if "override" in c:
+                entry["override"] = c["override"]
+        criteria.append(entry)
+    out = {
+        k: eff[k]
+        for k in ("total", "max_total", "confidence", "flags", "rubric_version", "graded_at")
+    }
+    out["criteria"] = criteria
+    out["source"] = "override" if any(c["source"] == "override" for c in criteria) else "grader"
+    if staff:
+        out["warnings"] = eff["warnings"]
+    return out
+
+
+def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
+    """The Markdown from a text/markdown body or a JSON {"content": ...} body."""
+    mimetype = request.mimetype
+    raw = read_body(limit)
+    if mimetype in ("text/markdown", "text/plain", "text/x-markdown"):
+        content, metadata = decode_text(raw), None
+    elif mimetype == "application/json":
+        data = json_object(raw)
+        content = data.get("content")
+        if not isinstance(content, str):
+            raise APIError(
+                422, "invalid_content", "'content' must be a string of Markdown", field="content"
+            )
+        metadata = data.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise APIError(
+                422, "invalid_metadata", "'metadata' must be an object", field="metadata"
+            )
+    else:
+        raise APIError(
+            415,
+            "unsupported_media_type",
+            'send the answer as text/markdown or as application/json {"content": ...}',
+            field="Content-Type",
+        )
+    if not content.strip():
+        raise APIError(422, "empty_content", "the answer is empty", field="content")
+    if "\x00" in content:
+        raise APIError(
+            422, "invalid_content", "the answer contains NUL characters", field="content"
+        )
+    return content, metadata
+
+
+@bp.post("/assignments/<slug>/submissions")
+@require(Role.LEARNER, Role.INSTRUCTOR, Role.ADMIN)
+def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Submit an answer. 202 with the id; grading happens in the background."""
+    user = current_user()
+    session = get_db().session
+    assignment = session.scalar(select(Assignment).where(Assignment.slug == slug))
+    if assignment is None:
+        raise not_found("assignment")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key.strip()) <= _MAX_KEY):
+        raise APIError(
+            422,
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {_MAX_KEY} characters",
+            field="Idempotency-Key",
+        )
+    content, metadata = _submission_content(current_app.config["MAX_SUBMISSION_BYTES"])
+    sub, created = grading.submit(
+        session,
+        assignment,
+        user,
+        content,
+        idempotency_key=key.strip() if key else None,
+        metadata=metadata,
+    )
+    session.commit()
+    if created:
+        enqueue_grade(sub.id)
+    body = {
+        "id": sub.id,
+        "status": sub.status.value,
+        "version": sub.version,
+        "assignment": slug,
+        "url": f"/api/v1/submissions/{sub.id}",
+    }
+    return body, 202, {"Location": body["url"]}
+
+
+@bp.get("/submissions")
+@require()
+def index() -> dict[str, Any]:
+    """The caller's own submissions (staff: anyone's, filtered by assignment or learner)."""
+    user = current_user()
+    session = get_db().session
+    query = select(Submission).order_by(Submission.id.desc())
+    if is_staff(user):
+        if learner := request.args.get("learner", type=int):
+            query = query.where(Submission.learner_id == learner)
+    elif user.role == Role.PLATFORM:
+        query = query.where(Submission.platform_id == user.platform_id)
+    else:
+        query = query.where(Submission.learner_id == user.id)
+    if slug := request.args.get("assignment"):
+        query = query.join(Assignment).where(Assignment.slug == slug)
+    limit = min(request.args.get("limit", 100, type=int) or 100, 500)
+    rows = session.scalars(query.limit(limit)).all()
+    return {"items": [submission_json(s, user) for s in rows]}
+
+
+@bp.get("/submissions/<int:submission_id>")
+@require()
+def show(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    sub = load_submission(get_db().session, submission_id, user)
+    data = submission_json(sub, user)
+    if is_staff(user) and request.args.get("include") == "content":
+        data["content"] = sub.content
+    return data
+
+
+@bp.get("/submissions/<int:submission_id>/history")
+@require(*STAFF)
+def history(submission_id: int) -> dict[str, Any]:
+    """The append-only audit trail: who, when, before, after, why."""
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.submission_id == sub.id).order_by(AuditEvent.id)
+    ).all()
+    return {
+        "submission": sub.id,
+        "events": [
+            {
+                "id": e.id,
+                "action": e.action,
+                "at": e.created_at.isoformat(),
+                "actor": {"id": e.actor.id, "name": e.actor.name, "role": e.actor.role.value}
+                if e.actor
+                else None,
+                "before": e.before,
+                "after": e.after,
+                "reason": e.reason,
+            }
+            for e in events
+        ],
+    }
+
+
+def _check_claim(sub: Submission, user: User) -> None:
+    from ..models import utcnow
+
+    if (
+        sub.claimed_by_id not in (None, user.id)
+        and sub.claim_expires_at
+        and sub.claim_expires_at > utcnow()
+    ):
+        raise APIError(
+            409,
+            "claimed",
+            "another instructor has claimed this submission until "
+            f"{sub.claim_expires_at.isoformat()}",
+        )
+
+
+@bp.post("/submissions/<int:submission_id>/overrides")
+@require(*STAFF)
+def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    data = json_body()
+    criterion = data.get("criterion")
+    if not isinstance(criterion, str) or not criterion:
+        raise APIError(422, "invalid_criterion", "'criterion' is required", field="criterion")
+    points = data.get("points")
+    if isinstance(points, bool) or not isinstance(points, int | float):
+        raise APIError(422, "invalid_points", "'points' must be a number", field="points")
+    reason = data.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise APIError(
+            422, "reason_required", "a reason is required for every override", field="reason"
+        )
+    if len(reason) > 5000:
+        raise APIError(
+            422, "reason_too_long", "the reason is limited to 5000 characters", field="reason"
+        )
+    _check_claim(sub, user)
+    grading.override(session, sub, user, criterion, float(points), reason.strip())
+    session.commit()
+    return submission_json(sub, user), 201
+
+
+@bp.post("/submissions/<int:submission_id>/release")
+@require(*STAFF)
+def release(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    grading.release(session, sub, user)
+    session.commit()
+    return submission_json(sub, user)
+
+
+@bp.post("/submissions/<int:submission_id>/retry")
+@require(*STAFF)
+def retry(submission_id: int) -> tuple[dict[str, Any], int]:
+    """Re-queue a failed submission."""
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    grading.retry(session, sub, user)
+    session.commit()
+    enqueue_grade(sub.id)
+    return submission_json(sub, user), 202

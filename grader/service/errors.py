@@ -1,0 +1,90 @@
+"""One error envelope for the whole API.
+
+Every error body is ``{"error": {"status", "code", "message", "field"?}}``: domain errors
+raise :class:`APIError`, HTTP errors from Flask/Werkzeug are wrapped the same way, and an
+unexpected exception rolls the session back and answers a 500 without a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error the caller can act on: status, machine code, message, and the field at fault."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return {"error": body}
+
+
+def not_found(what: str = "resource") -> APIError:
+    return APIError(404, "not_found", f"{what} not found")
+
+
+def forbidden(message: str = "you may not do this") -> APIError:
+    return APIError(403, "forbidden", message)
+
+
+def envelope(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify(APIError(status, code, message, field=field).to_dict())
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or not request.accept_mimetypes.accept_html
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(APIError)
+    def _api_error(exc: APIError) -> Response:
+        response = jsonify(exc.to_dict())
+        response.status_code = exc.status
+        response.headers.update(exc.headers)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response | HTTPException:
+        if not _wants_json():
+            return exc
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response = envelope(exc.code or 500, code, exc.description or exc.name or "error")
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        from .db import get_db
+
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        try:
+            get_db().session.rollback()
+        except Exception:  # pragma: no cover - the session itself may be broken
+            log.exception("rollback failed")
+        return envelope(500, "internal_error", "an unexpected error occurred; nothing was saved")

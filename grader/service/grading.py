@@ -1,0 +1,549 @@
+"""Submission lifecycle: submit, grade (idempotently), override, release, regrade.
+
+Functions here take a Session and never commit on behalf of a web request unless their
+docstring says so; the grading task commits in steps so that a crash leaves a trace
+(the delivery count) and a redelivery never writes a second grade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.scoring import Grade as ScoredGrade
+from grader.scoring import Rubric, RubricError, grade_text, load_rubric, rubric_from_dict
+
+from .errors import APIError
+from .models import (
+    Assignment,
+    AuditEvent,
+    Grade,
+    Override,
+    RubricVersion,
+    Status,
+    Submission,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# Called as hook(session, event_type, submission) after a state change is flushed, inside the
+# same transaction (webhooks use it to record outbound events atomically with the change).
+EventHook = Callable[[Session, str, Submission], None]
+_event_hooks: list[EventHook] = []
+
+
+def on_event(hook: EventHook) -> EventHook:
+    if hook not in _event_hooks:
+        _event_hooks.append(hook)
+    return hook
+
+
+def _emit(session: Session, event_type: str, submission: Submission) -> None:
+    for hook in _event_hooks:
+        hook(session, event_type, submission)
+
+
+def audit(
+    session: Session,
+    submission: Submission,
+    action: str,
+    *,
+    actor: User | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            submission_id=submission.id,
+            actor_id=actor.id if actor else None,
+            action=action,
+            before=before,
+            after=after,
+            reason=reason,
+        )
+    )
+
+
+# --- rubrics ------------------------------------------------------------------------------
+
+_RUBRIC_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+def rubric_path(rubrics_dir: str, name: str) -> Path:
+    """A rubric file inside rubrics_dir; anything that could escape it is refused."""
+    if (
+        not name.endswith(".toml")
+        or not set(name) <= _RUBRIC_NAME_CHARS
+        or name.startswith(".")
+        or "/" in name
+    ):
+        raise APIError(
+            422,
+            "invalid_rubric",
+            "rubric must be a file name like 'ml-health-check.toml' from the rubrics folder",
+            field="rubric",
+        )
+    path = Path(rubrics_dir) / name
+    if not path.is_file():
+        raise APIError(422, "invalid_rubric", f"no rubric file named {name!r}", field="rubric")
+    return path
+
+
+def read_rubric(path: Path) -> Rubric:
+    try:
+        return load_rubric(path)
+    except RubricError as exc:
+        raise APIError(
+            422, "invalid_rubric", f"the rubric is invalid: {exc}", field="rubric"
+        ) from exc
+
+
+def store_rubric(session: Session, path: Path) -> RubricVersion:
+    """Validate a rubric file and keep its content under its version."""
+    rubric = read_rubric(path)
+    row = session.get(RubricVersion, rubric.version)
+    if row is None:
+        row = RubricVersion(
+            version=rubric.version, rubric_id=rubric.id, source=path.read_text(encoding="utf-8")
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+_RUBRIC_CACHE: dict[str, Rubric] = {}
+
+
+def rubric_for(version: RubricVersion) -> Rubric:
+    """The Rubric a stored version describes (parsed once per process)."""
+    rubric = _RUBRIC_CACHE.get(version.version)
+    if rubric is None:
+        rubric = rubric_from_dict(tomllib.loads(version.source), source=version.rubric_id)
+        _RUBRIC_CACHE[version.version] = rubric
+    return rubric
+
+
+# --- submitting ---------------------------------------------------------------------------
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def submit(
+    session: Session,
+    assignment: Assignment,
+    learner: User,
+    content: str,
+    *,
+    idempotency_key: str | None = None,
+    platform_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Submission, bool]:
+    """Store a submission (a new version superseding the learner's previous one).
+
+    Returns (submission, created). With an idempotency key already used for the same
+    request, the first submission comes back and nothing is stored; the same key with a
+    different request is a 409. The caller commits, then enqueues grading.
+    """
+    digest = content_hash(content)
+    if idempotency_key is not None:
+        existing = session.scalar(
+            select(Submission).where(
+                Submission.learner_id == learner.id, Submission.idempotency_key == idempotency_key
+            )
+        )
+        if existing is not None:
+            if existing.assignment_id != assignment.id or existing.content_sha256 != digest:
+                raise APIError(
+                    409,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was already used for a different request",
+                    field="Idempotency-Key",
+                )
+            return existing, False
+    previous = session.scalar(
+        select(Submission)
+        .where(
+            Submission.assignment_id == assignment.id,
+            Submission.learner_id == learner.id,
+            Submission.current.is_(True),
+        )
+        .with_for_update()
+    )
+    version = (
+        session.scalar(
+            select(func.max(Submission.version)).where(
+                Submission.assignment_id == assignment.id, Submission.learner_id == learner.id
+            )
+        )
+        or 0
+    ) + 1
+    sub = Submission(
+        assignment_id=assignment.id,
+        learner_id=learner.id,
+        version=version,
+        content=content,
+        content_sha256=digest,
+        status=Status.QUEUED,
+        idempotency_key=idempotency_key,
+        platform_id=platform_id,
+        metadata_=metadata,
+        current=True,
+    )
+    session.add(sub)
+    session.flush()
+    if previous is not None:
+        previous.current = False
+        previous.superseded_by_id = sub.id
+        audit(session, previous, "superseded", after={"superseded_by": sub.id})
+    audit(
+        session,
+        sub,
+        "submitted",
+        actor=learner,
+        after={"version": version, "sha256": digest, "bytes": len(content.encode())},
+    )
+    return sub, True
+
+
+# --- grading (the Celery task's body) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GradingSettings:
+    max_deliveries: int
+    lease_seconds: int
+    fault_injection: bool = False
+    fault_marker: str = ""
+
+
+def _latest_grade(session: Session, submission_id: int) -> Grade | None:
+    return session.scalar(
+        select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.id.desc()).limit(1)
+    )
+
+
+def grade_submission(
+    session_factory: Callable[[], Session], submission_id: int, settings: GradingSettings
+) -> str:
+    """Grade one submission with its assignment's rubric version; safe to run many times.
+
+    Step 1 (own transaction): take the submission, count the delivery, set a lease. A
+    submission delivered more than ``max_deliveries`` times ends ``failed``, so a poison
+    answer that kills its worker cannot loop. Step 2: grade (pure computation). Step 3 (own
+    transaction): insert the grade keyed by (submission, rubric version); a concurrent or
+    repeated run hits the unique key and changes nothing. Returns what happened.
+    """
+    with session_factory() as session, session.begin():
+        sub = session.get(Submission, submission_id, with_for_update=True)
+        if sub is None:
+            return "missing"
+        version = sub.assignment.rubric_version
+        if sub.status == Status.FAILED:
+            return "failed-earlier"
+        has_grade = (
+            session.scalar(
+                select(Grade.id).where(
+                    Grade.submission_id == sub.id, Grade.rubric_version == version
+                )
+            )
+            is not None
+        )
+        if has_grade:
+            if sub.status in (Status.QUEUED, Status.GRADING):
+                sub.status = Status.GRADED
+            return "already-graded"
+        if not sub.current and sub.status in (Status.GRADED, Status.RELEASED):
+            return "superseded"
+        now = utcnow()
+        # No lease check here: a redelivery after a crash must proceed at once, and two runs
+        # at the same time are harmless (the grade's unique key lets only one write).
+        sub.deliveries += 1
+        if sub.deliveries > settings.max_deliveries:
+            sub.status = Status.FAILED
+            sub.failure_reason = (
+                f"grading was attempted {settings.max_deliveries} times and "
+                "never finished (the worker crashed or was killed)"
+            )
+            sub.lease_until = None
+            audit(session, sub, "failed", reason=sub.failure_reason)
+            _emit(session, "submission.failed", sub)
+            return "failed"
+        if sub.status == Status.QUEUED:
+            sub.status = Status.GRADING
+        sub.lease_until = now + timedelta(seconds=settings.lease_seconds)
+        content = sub.content
+        rubric_row = sub.assignment.rubric
+    if settings.fault_injection and settings.fault_marker and settings.fault_marker in content:
+        log.error(
+            "fault injection: killing worker process %s on submission %s",
+            os.getpid(),
+            submission_id,
+        )
+        os._exit(70)
+    try:
+        scored = grade_text(content, rubric_for(rubric_row))
+    except Exception as exc:  # a bug in grading must not leave the submission stuck
+        log.exception("grading submission %s failed", submission_id)
+        with session_factory() as session, session.begin():
+            sub = session.get(Submission, submission_id, with_for_update=True)
+            if sub is not None and sub.status in (Status.QUEUED, Status.GRADING):
+                sub.status = Status.FAILED
+                sub.failure_reason = f"grading raised {type(exc).__name__}: {exc}"[:2000]
+                sub.lease_until = None
+                audit(session, sub, "failed", reason=sub.failure_reason)
+                _emit(session, "submission.failed", sub)
+        return "error"
+    return _store_grade(session_factory, submission_id, rubric_row.version, scored)
+
+
+def _store_grade(
+    session_factory: Callable[[], Session], submission_id: int, version: str, scored: ScoredGrade
+) -> str:
+    data = scored.to_dict()
+    try:
+        with session_factory() as session, session.begin():
+            sub = session.get(Submission, submission_id, with_for_update=True)
+            if sub is None:
+                return "missing"
+            previous = effective_grade(session, sub)
+            grade = Grade(
+                submission_id=sub.id,
+                rubric_version=version,
+                total=scored.total,
+                max_total=scored.max_total,
+                confidence=scored.confidence,
+                flags=data["flags"],
+                criteria=data["criteria"],
+                warnings=data["warnings"],
+                plan=data["plan"],
+            )
+            session.add(grade)
+            session.flush()
+            regrade = previous is not None
+            if sub.status in (Status.QUEUED, Status.GRADING):
+                sub.status = Status.GRADED
+            sub.lease_until = None
+            current = effective_grade(session, sub)
+            assert current is not None
+            denormalize(sub, current)
+            audit(
+                session,
+                sub,
+                "regraded" if regrade else "graded",
+                before=_summary(previous) if previous else None,
+                after=_summary(current),
+                reason=f"rubric version {version}",
+            )
+            if not regrade:
+                _emit(session, "submission.graded", sub)
+    except IntegrityError:
+        return "already-graded"
+    return "graded"
+
+
+def _summary(eff: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "total": eff["total"],
+        "rubric_version": eff["rubric_version"],
+        "criteria": {c["id"]: c["points"] for c in eff["criteria"]},
+    }
+
+
+# --- reading grades -------------------------------------------------------------------------
+
+
+def latest_overrides(session: Session, submission_id: int) -> dict[str, Override]:
+    rows = session.scalars(
+        select(Override).where(Override.submission_id == submission_id).order_by(Override.id)
+    ).all()
+    return {o.criterion: o for o in rows}
+
+
+def effective_grade(
+    session: Session, sub: Submission, *, overrides: dict[str, Override] | None = None
+) -> dict[str, Any] | None:
+    """The grade as it stands: the latest grader output with instructors' overrides applied."""
+    grade = _latest_grade(session, sub.id)
+    if grade is None:
+        return None
+    overrides = latest_overrides(session, sub.id) if overrides is None else overrides
+    criteria = []
+    for c in grade.criteria:
+        o = overrides.get(c["id"])
+        points = min(o.points, c["max_points"]) if o is not None else c["points"]
+        entry = {
+            "id": c["id"],
+            "name": c["name"],
+            "points": points,
+            "max_points": c["max_points"],
+            "feedback": c["feedback"],
+            "source": "override" if o is not None else "grader",
+            "grader_points": c["points"],
+            "evidence": c.get("evidence", []),
+            "missing": c.get("missing", []),
+        }
+        if o is not None:
+            entry["override"] = {
+                "points": o.points,
+                "reason": o.reason,
+                "by": o.instructor_id,
+                "at": o.created_at.isoformat(),
+            }
+        criteria.append(entry)
+    return {
+        "total": round(sum(c["points"] for c in criteria), 2),
+        "max_total": grade.max_total,
+        "criteria": criteria,
+        "confidence": grade.confidence,
+        "flags": list(grade.flags),
+        "rubric_version": grade.rubric_version,
+        "graded_at": grade.created_at.isoformat(),
+        "warnings": list(grade.warnings),
+        "grade_id": grade.id,
+    }
+
+
+def denormalize(sub: Submission, eff: dict[str, Any]) -> None:
+    """Copy the effective grade's headline figures onto the submission for queue queries."""
+    sub.total = eff["total"]
+    sub.max_total = eff["max_total"]
+    sub.confidence = eff["confidence"]
+    sub.flags_text = "".join(f",{f}" for f in eff["flags"]) + ","
+
+
+def override(
+    session: Session, sub: Submission, instructor: User, criterion: str, points: float, reason: str
+) -> dict[str, Any]:
+    """Set an instructor's points for one criterion, with the reason, in the audit trail."""
+    before = effective_grade(session, sub)
+    if before is None:
+        raise APIError(409, "not_graded", "the submission has no grade to override yet")
+    crit = next((c for c in before["criteria"] if c["id"] == criterion), None)
+    if crit is None:
+        ids = ", ".join(c["id"] for c in before["criteria"])
+        raise APIError(
+            422,
+            "invalid_criterion",
+            f"unknown criterion {criterion!r}; use one of {ids}",
+            field="criterion",
+        )
+    if not 0 <= points <= crit["max_points"]:
+        raise APIError(
+            422,
+            "invalid_points",
+            f"points must be between 0 and {crit['max_points']:g} for {criterion}",
+            field="points",
+        )
+    session.add(
+        Override(
+            submission_id=sub.id,
+            criterion=criterion,
+            points=points,
+            reason=reason,
+            instructor_id=instructor.id,
+        )
+    )
+    sub.reviewed = True
+    session.flush()
+    after = effective_grade(session, sub)
+    assert after is not None
+    denormalize(sub, after)
+    audit(
+        session,
+        sub,
+        "override",
+        actor=instructor,
+        before=_summary(before),
+        after=_summary(after),
+        reason=reason,
+    )
+    return after
+
+
+def release(session: Session, sub: Submission, actor: User) -> bool:
+    """Release a graded submission to its learner. Returns False if it was already released."""
+    if sub.status == Status.RELEASED:
+        return False
+    if sub.status != Status.GRADED:
+        raise APIError(
+            409,
+            "not_releasable",
+            f"only graded submissions can be released (this one is {sub.status})",
+        )
+    sub.status = Status.RELEASED
+    sub.released_at = utcnow()
+    eff = effective_grade(session, sub)
+    audit(session, sub, "released", actor=actor, after=_summary(eff) if eff else None)
+    _emit(session, "grade.released", sub)
+    return True
+
+
+def retry(session: Session, sub: Submission, actor: User) -> None:
+    """Put a failed submission back in the queue (an instructor's decision)."""
+    if sub.status != Status.FAILED:
+        raise APIError(409, "not_failed", "only failed submissions can be retried")
+    reason = sub.failure_reason
+    sub.status = Status.QUEUED
+    sub.failure_reason = None
+    sub.deliveries = 0
+    sub.lease_until = None
+    audit(session, sub, "retried", actor=actor, before={"failure_reason": reason})
+
+
+def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -> list[int]:
+    """Ids that need (re-)enqueuing: queued or grading with no progress, or current grades
+    missing for their assignment's rubric version (a lost regrade)."""
+    now = utcnow()
+    idle = now - timedelta(seconds=stuck_after)
+    stale = (
+        select(Submission.id)
+        .where(
+            ((Submission.status == Status.QUEUED) & (Submission.updated_at < idle))
+            | (
+                (Submission.status == Status.GRADING)
+                & ((Submission.lease_until.is_(None)) | (Submission.lease_until < now))
+                & (Submission.updated_at < idle)
+            )
+        )
+        .order_by(Submission.id)
+        .limit(limit)
+    )
+    ids = list(session.scalars(stale))
+    missing = (
+        select(Submission.id)
+        .join(Assignment)
+        .where(
+            Submission.current.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+            Submission.updated_at < idle,
+            ~select(Grade.id)
+            .where(
+                Grade.submission_id == Submission.id,
+                Grade.rubric_version == Assignment.rubric_version,
+            )
+            .exists(),
+        )
+        .order_by(Submission.id)
+        .limit(limit)
+    )
+    ids.extend(i for i in session.scalars(missing) if i not in ids)
+    if ids:
+        # Touch them so the next sweep waits a full interval before trying again.
+        session.execute(update(Submission).where(Submission.id.in_(ids)).values(updated_at=now))
+    return ids

@@ -1,0 +1,59 @@
+"""Celery tasks: thin wrappers that take ids and call grader.service.grading."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from flask import current_app
+
+from .db import get_db
+from .grading import GradingSettings, grade_submission, stuck_submissions
+
+log = logging.getLogger(__name__)
+
+
+def _settings() -> GradingSettings:
+    cfg = current_app.config
+    return GradingSettings(
+        max_deliveries=cfg["MAX_DELIVERIES"],
+        lease_seconds=cfg["GRADING_LEASE"],
+        fault_injection=bool(cfg["FAULT_INJECTION"]),
+        fault_marker=cfg["FAULT_MARKER"],
+    )
+
+
+@shared_task(name="grader.grade", ignore_result=True)
+def grade(submission_id: int) -> str:
+    db = get_db()
+    assert db.sessionmaker is not None
+    outcome = grade_submission(db.sessionmaker, submission_id, _settings())
+    log.info("submission %s: %s", submission_id, outcome)
+    return outcome
+
+
+@shared_task(name="grader.reconcile", ignore_result=True)
+def reconcile() -> int:
+    """Re-enqueue submissions stuck in queued or grading (lost message, dead worker)."""
+    with get_db().session_scope() as session:
+        ids = stuck_submissions(session, stuck_after=current_app.config["STUCK_AFTER"])
+    for submission_id in ids:
+        enqueue_grade(submission_id)
+    if ids:
+        log.warning("reconciler re-enqueued %d submissions", len(ids))
+    return len(ids)
+
+
+def enqueue_grade(submission_id: int) -> bool:
+    """Send grade(submission_id); False (logged) if the broker is unreachable: the row is
+    committed as queued and the reconciler will send it later."""
+    try:
+        grade.apply_async(
+            args=[submission_id],
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        )
+    except Exception:
+        log.exception("could not enqueue submission %s; the reconciler will retry", submission_id)
+        return False
+    return True

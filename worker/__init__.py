@@ -1,0 +1,1 @@
+"""The Celery worker's entry package."""
