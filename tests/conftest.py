@@ -74,6 +74,8 @@ def db_url(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
+        while _APPS:  # close the tests' connections before dropping their schema
+            _APPS.pop().extensions["db"].engine.dispose()
         with engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
@@ -94,14 +96,24 @@ def make_app(tmp_path: Path, db_url: str, **overrides):
     config.update(overrides)
     app = create_app(config)
     Base.metadata.create_all(app.extensions["db"].engine)
+    _APPS.append(app)
     return app
+
+
+_APPS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _dispose_engines():
+    """Close every database connection a test's apps opened (PostgreSQL notices leaks)."""
+    yield
+    while _APPS:
+        _APPS.pop().extensions["db"].engine.dispose()
 
 
 @pytest.fixture()
 def app(tmp_path: Path, db_url: str):
-    app = make_app(tmp_path, db_url)
-    yield app
-    app.extensions["db"].engine.dispose()
+    return make_app(tmp_path, db_url)
 
 
 @pytest.fixture()

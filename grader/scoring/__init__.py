@@ -11,10 +11,11 @@ command line all grade with exactly the same code.
 from .grade import grade_text
 from .parse import Plan, parse_plan
 from .rubric import Rubric, RubricError, load_rubric, rubric_from_dict
-from .score import FLAGS, CriterionGrade, Grade
+from .score import FLAG_MESSAGES, FLAGS, CriterionGrade, Grade
 
 __all__ = [
     "FLAGS",
+    "FLAG_MESSAGES",
     "CriterionGrade",
     "Grade",
     "Plan",

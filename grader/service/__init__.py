@@ -15,8 +15,6 @@ from flask import Flask
 from .config import DEFAULTS, from_environment, resolve
 from .db import Database
 
-db = Database()
-
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     instance = (config or {}).get("INSTANCE_PATH") or os.environ.get("GRADER_INSTANCE_PATH")
@@ -37,7 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .api import init_app as init_api
     from .celery_app import init_celery
 
-    db.init_app(app)
+    Database().init_app(app)  # one per app: tests and tools may build several
     errors.init_app(app)
     init_celery(app)
     init_api(app)

@@ -183,7 +183,7 @@ def submit(
             Submission.learner_id == learner.id,
             Submission.current.is_(True),
         )
-        .with_for_update()
+        .with_for_update(of=Submission)
     )
     version = (
         session.scalar(
@@ -250,7 +250,7 @@ def grade_submission(
     repeated run hits the unique key and changes nothing. Returns what happened.
     """
     with session_factory() as session, session.begin():
-        sub = session.get(Submission, submission_id, with_for_update=True)
+        sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
         if sub is None:
             return "missing"
         version = sub.assignment.rubric_version
@@ -301,7 +301,7 @@ def grade_submission(
     except Exception as exc:  # a bug in grading must not leave the submission stuck
         log.exception("grading submission %s failed", submission_id)
         with session_factory() as session, session.begin():
-            sub = session.get(Submission, submission_id, with_for_update=True)
+            sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
             if sub is not None and sub.status in (Status.QUEUED, Status.GRADING):
                 sub.status = Status.FAILED
                 sub.failure_reason = f"grading raised {type(exc).__name__}: {exc}"[:2000]
@@ -318,7 +318,7 @@ def _store_grade(
     data = scored.to_dict()
     try:
         with session_factory() as session, session.begin():
-            sub = session.get(Submission, submission_id, with_for_update=True)
+            sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
             if sub is None:
                 return "missing"
             previous = effective_grade(session, sub)
@@ -416,6 +416,27 @@ def effective_grade(
         "graded_at": grade.created_at.isoformat(),
         "warnings": list(grade.warnings),
         "grade_id": grade.id,
+    }
+
+
+def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[str, Any] | None:
+    """What regrading sub with rubric would change (overrides kept), or None if nothing."""
+    before = effective_grade(session, sub)
+    overrides = latest_overrides(session, sub.id)
+    scored = grade_text(sub.content, rubric)
+    after = {c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)
+             for c in scored.criteria}
+    before_points = {c["id"]: c["points"] for c in before["criteria"]} if before else {}
+    if before is not None and before_points == after:
+        return None
+    after_total = round(sum(after.values()), 2)
+    before_total = before["total"] if before else None
+    return {
+        "id": sub.id, "learner": sub.learner.name, "status": sub.status.value,
+        "before": before_total, "after": after_total,
+        "delta": round(after_total - before_total, 2) if before_total is not None else None,
+        "criteria": {cid: {"before": before_points.get(cid), "after": pts}
+                     for cid, pts in after.items()},
     }
 
 

@@ -10,8 +10,6 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
 
-from grader.scoring import grade_text
-
 from .. import grading
 from ..auth import STAFF, current_user, require
 from ..db import get_db
@@ -204,50 +202,10 @@ def regrade(slug: str) -> tuple[dict[str, Any], int]:
         .order_by(Submission.id)
     ).all()
     if dry_run:
-        changes = []
-        for sub in subs:
-            before = grading.effective_grade(session, sub)
-            overrides = grading.latest_overrides(session, sub.id)
-            scored = grade_text(sub.content, rubric)
-            criteria = {
-                c.id: (overrides[c.id].points if c.id in overrides else c.points)
-                for c in scored.criteria
-            }
-            after_total = round(sum(criteria.values()), 2)
-            before_total = before["total"] if before else None
-            if before is None or before["rubric_version"] != new_version:
-                changes.append(
-                    {
-                        "id": sub.id,
-                        "learner": sub.learner.name,
-                        "status": sub.status.value,
-                        "before": before_total,
-                        "after": after_total,
-                        "delta": round(after_total - before_total, 2)
-                        if before_total is not None
-                        else None,
-                        "criteria": {
-                            cid: {
-                                "before": next(
-                                    (c["points"] for c in before["criteria"] if c["id"] == cid),
-                                    None,
-                                )
-                                if before
-                                else None,
-                                "after": pts,
-                            }
-                            for cid, pts in criteria.items()
-                        },
-                    }
-                )
-        return {
-            "dry_run": True,
-            "rubric_version": new_version,
-            "current_version": a.rubric_version,
-            "submissions": len(subs),
-            "changes": [c for c in changes if c["delta"] != 0],
-            "unchanged": len([c for c in changes if c["delta"] == 0]),
-        }, 200
+        changes = [c for c in (grading.regrade_preview(session, sub, rubric) for sub in subs) if c]
+        return {"dry_run": True, "rubric_version": new_version,
+                "current_version": a.rubric_version, "submissions": len(subs),
+                "changes": changes, "unchanged": len(subs) - len(changes)}, 200
     a.rubric_version = grading.store_rubric(session, path).version
     session.commit()
     queued = [s.id for s in subs]

@@ -98,7 +98,6 @@ def queue_query(args: Any) -> tuple[Any, str]:
 @require(*STAFF)
 def queue() -> dict[str, Any]:
     """Current submissions, least confident first by default, filtered and paginated."""
-    user = current_user()
     session = get_db().session
     query, sort = queue_query(request.args)
     page = _int_arg("page", 1, 1, 100_000)

@@ -1,0 +1,193 @@
+"""Operations: delivery counting, failure, retry, the reconciler, migrations, commands."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, inspect, select, text
+
+from .conftest import HEALTH, run_worker_inline
+
+GOOD = (HEALTH / "sub-029.md").read_text()
+
+
+def _submit(client, actors, body=GOOD, who="learner"):
+    r = client.post("/api/v1/assignments/ml-health-check/submissions", data=body,
+                    headers={**actors.h(who), "Content-Type": "text/markdown"})
+    assert r.status_code == 202
+    return r.get_json()["id"]
+
+
+def test_a_submission_that_never_finishes_fails_after_max_deliveries(app, client, actors,
+                                                                      assignment, enqueued):
+    from grader.service.grading import GradingSettings, grade_submission
+    from grader.service.models import Submission
+
+    sid = _submit(client, actors)
+    db = app.extensions["db"]
+    # Three deliveries each died before writing a grade (simulated by counting only).
+    with app.app_context(), db.session_scope() as s:
+        s.get(Submission, sid).deliveries = 3
+    outcome = grade_submission(db.sessionmaker, sid, GradingSettings(3, 60))
+    assert outcome == "failed"
+    body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert body["status"] == "failed" and "3 times" in body["failure_reason"]
+    assert run_worker_inline(app, sid) == "failed-earlier"
+    r = client.post(f"/api/v1/submissions/{sid}/retry", headers=actors.h("instructor"))
+    assert r.status_code == 202 and enqueued[-1] == sid
+    assert run_worker_inline(app, sid) == "graded"
+    events = client.get(f"/api/v1/submissions/{sid}/history",
+                        headers=actors.h("instructor")).get_json()["events"]
+    assert [e["action"] for e in events] == ["submitted", "failed", "retried", "graded"]
+    r = client.post(f"/api/v1/submissions/{sid}/retry", headers=actors.h("instructor"))
+    assert r.status_code == 409
+
+
+def test_grading_errors_fail_with_a_reason(app, client, actors, assignment, enqueued,
+                                           monkeypatch):
+    import grader.service.grading as grading
+
+    sid = _submit(client, actors)
+
+    def boom(*a, **k):
+        raise RuntimeError("rubric exploded")
+
+    monkeypatch.setattr(grading, "grade_text", boom)
+    assert run_worker_inline(app, sid) == "error"
+    body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
+    assert body["status"] == "failed" and "rubric exploded" in body["failure_reason"]
+
+
+def test_reconciler_finds_stuck_and_lost_work(app, client, actors, assignment, enqueued):
+    from grader.service.grading import stuck_submissions
+    from grader.service.models import Status, Submission, utcnow
+
+    queued = _submit(client, actors)
+    grading_ = _submit(client, actors, who="learner2")
+    done = _submit(client, actors, who="instructor2")
+    run_worker_inline(app, done)
+    db = app.extensions["db"]
+    old = utcnow() - timedelta(minutes=10)
+    with app.app_context(), db.session_scope() as s:
+        assert stuck_submissions(s, stuck_after=120) == []  # nothing is old yet
+        g = s.get(Submission, grading_)
+        g.status, g.lease_until = Status.GRADING, old
+        s.flush()
+        for sid in (queued, grading_, done):
+            s.get(Submission, sid).updated_at = old
+    with app.app_context(), db.session_scope() as s:
+        # `done` has its grade, so only the two stuck ones come back, once.
+        assert stuck_submissions(s, stuck_after=120) == [queued, grading_]
+    with app.app_context(), db.session_scope() as s:
+        assert stuck_submissions(s, stuck_after=120) == []  # touched: wait for next interval
+
+
+def test_reconcile_task_reenqueues(app, client, actors, assignment, enqueued, monkeypatch):
+    import grader.service.tasks as tasks
+    from grader.service.models import Submission, utcnow
+
+    sid = _submit(client, actors)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(Submission, sid).updated_at = utcnow() - timedelta(hours=1)
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_grade", lambda i: sent.append(i) or True)
+    with app.app_context():
+        assert tasks.reconcile() == 1
+    assert sent == [sid]
+
+
+def test_migrations_match_models_and_keep_data(tmp_path, db_url):
+    """Upgrading an existing database never loses rows, and the schema equals the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from grader.service.db import make_engine
+    from grader.service.migrate import upgrade
+    from grader.service.models import Base
+
+    upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users (name, role, active, created_at) VALUES "
+                          "('Ada', 'learner', true, CURRENT_TIMESTAMP)"))
+    upgrade(db_url, "head")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM users")).scalar_one() == "Ada"
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], diff
+    upgrade(db_url, "head")  # idempotent
+    engine.dispose()
+
+
+def test_token_create_prints_token_last_and_it_works(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    monkeypatch.setenv("GRADER_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setenv("GRADER_BROKER_URL", "memory://")
+    runner = CliRunner()
+    r = runner.invoke(main, ["token", "create", "--role", "instructor", "--name", "Grace"])
+    assert r.exit_code == 0, r.output
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("grd_") and len(token) > 40
+    from grader.service import create_app
+
+    app = create_app()
+    client = app.test_client()
+    assert client.get("/api/v1/review-queue",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    app.extensions["db"].engine.dispose()
+    listing = runner.invoke(main, ["token", "list"]).output
+    assert "Grace" in listing and token not in listing
+    token_id = listing.split("\t")[0]
+    assert runner.invoke(main, ["token", "revoke", token_id]).exit_code == 0
+    assert client.get("/api/v1/review-queue",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    bad = runner.invoke(main, ["token", "create", "--role", "wizard", "--name", "x"])
+    assert bad.exit_code == 2
+
+
+def test_seed_creates_assignment_and_demo_accounts_once(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from grader.cli import main
+
+    monkeypatch.setenv("GRADER_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setenv("GRADER_BROKER_URL", "memory://")
+    first = CliRunner().invoke(main, ["seed"])
+    assert first.exit_code == 0 and first.output.count("token: grd_") == 4
+    again = CliRunner().invoke(main, ["seed"])
+    assert "already exist" in again.output and "grd_" not in again.output
+    engine = create_engine(f"sqlite:///{tmp_path / 'inst' / 'grader.db'}")
+    assert "assignments" in inspect(engine).get_table_names()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT slug FROM assignments")).scalar_one() == "ml-health-check"
+    engine.dispose()
+
+
+def test_missing_integer_setting_fails_fast(monkeypatch):
+    from grader.service import create_app
+    from grader.service.config import ConfigError
+
+    monkeypatch.setenv("GRADER_MAX_SUBMISSION_BYTES", "lots")
+    with pytest.raises(ConfigError, match="GRADER_MAX_SUBMISSION_BYTES must be an integer"):
+        create_app({"BROKER_URL": "memory://"})
+
+
+def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, assignment,
+                                                         enqueued):
+    from sqlalchemy.exc import IntegrityError
+
+    from grader.service.models import Grade
+
+    sid = _submit(client, actors)
+    run_worker_inline(app, sid)
+    with app.app_context(), app.extensions["db"].sessionmaker() as s:
+        g = s.scalar(select(Grade).where(Grade.submission_id == sid))
+        s.add(Grade(submission_id=sid, rubric_version=g.rubric_version, total=1, max_total=100,
+                    confidence=0.5, flags=[], criteria=[], warnings=[], plan={}))
+        with pytest.raises(IntegrityError):
+            s.flush()
+        s.rollback()
