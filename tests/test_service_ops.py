@@ -191,3 +191,29 @@ def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, as
         with pytest.raises(IntegrityError):
             s.flush()
         s.rollback()
+
+
+def test_concurrent_submission_race_is_retried(app, client, actors, assignment, enqueued,
+                                                monkeypatch):
+    """Two submissions by one learner at once may both pick the same version; the loser
+    retries instead of answering 500."""
+    import grader.service.grading as grading
+    from grader.service.models import Submission
+
+    real_submit = grading.submit
+    calls = {"n": 0}
+
+    def racing_submit(session, assignment, learner, content, **kw):
+        calls["n"] += 1
+        if calls["n"] == 1:  # another request commits version 1 between our read and write
+            with app.extensions["db"].session_scope() as other:
+                real_submit(other, other.merge(assignment), other.merge(learner), "rival answer")
+        return real_submit(session, assignment, learner, content, **kw)
+
+    monkeypatch.setattr(grading, "submit", racing_submit)
+    first = client.post("/api/v1/assignments/ml-health-check/submissions", data=GOOD,
+                        headers={**actors.h("learner"), "Content-Type": "text/markdown"})
+    assert first.status_code == 202 and first.get_json()["version"] == 2
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        versions = sorted(x.version for x in s.query(Submission).all())
+    assert versions == [1, 2]

@@ -221,6 +221,22 @@ def submit(
     return sub, True
 
 
+def submit_and_commit(session: Session, assignment: Assignment, learner: User, content: str,
+                      **options: Any) -> tuple[Submission, bool]:
+    """:func:`submit`, then commit; retried when a concurrent submission by the same learner
+    took the same version number (or the same idempotency key) first."""
+    for attempt in range(5):
+        try:
+            result = submit(session, assignment, learner, content, **options)
+            session.commit()
+            return result
+        except IntegrityError:
+            session.rollback()
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
 # --- grading (the Celery task's body) -----------------------------------------------------
 
 

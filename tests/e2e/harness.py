@@ -225,8 +225,9 @@ def chunked_post(port: int, path: str, payload: bytes, *, token: str,
     return resp.status, json.loads(raw) if raw.startswith(b"{") else raw.decode()
 
 
-def setup_database(service: Service) -> dict[str, str]:
-    """Migrate, create the assignment and one account per role; return role -> token."""
+def setup_database(service: Service, *, extra_learners: int = 0) -> dict[str, str]:
+    """Migrate, create the assignment and one account per role (plus ``extra_learners``
+    learners named learner-0, learner-1...); return name -> token."""
     from grader.service.auth import issue_token
     from grader.service.grading import rubric_path, store_rubric
     from grader.service.migrate import upgrade
@@ -240,8 +241,10 @@ def setup_database(service: Service) -> dict[str, str]:
                                                     "ml-health-check.toml"))
         session.add(Assignment(slug="ml-health-check", title="ML System Health Check",
                                rubric_file="ml-health-check.toml", rubric_version=version.version))
-        for who, role in (("instructor", Role.INSTRUCTOR), ("learner", Role.LEARNER),
-                          ("learner2", Role.LEARNER), ("admin", Role.ADMIN)):
+        people = [("instructor", Role.INSTRUCTOR), ("learner", Role.LEARNER),
+                  ("learner2", Role.LEARNER), ("admin", Role.ADMIN)]
+        people += [(f"learner-{i}", Role.LEARNER) for i in range(extra_learners)]
+        for who, role in people:
             user = User(name=f"E2E {who}", role=role)
             session.add(user)
             session.flush()

@@ -132,7 +132,7 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             field="Idempotency-Key",
         )
     content, metadata = _submission_content(current_app.config["MAX_SUBMISSION_BYTES"])
-    sub, created = grading.submit(
+    sub, created = grading.submit_and_commit(
         session,
         assignment,
         user,
@@ -140,7 +140,6 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         idempotency_key=key.strip() if key else None,
         metadata=metadata,
     )
-    session.commit()
     if created:
         enqueue_grade(sub.id)
     body = {
