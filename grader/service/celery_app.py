@@ -36,8 +36,8 @@ def init_celery(app: Flask) -> Celery:
             "unacked_restore_interval": cfg["RESTORE_INTERVAL"],
             "unacked_restore_throttle": 1,
         }
-    elif broker.startswith("sqla+"):
-        transport = {"polling_interval": 0.2}
+    # kombu's SQLAlchemy transport (the embedded default) passes its transport options to
+    # create_engine(), so it gets none.
     celery.conf.update(
         broker_url=broker,
         broker_transport_options=transport,

@@ -208,6 +208,9 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
             "grader.service.wsgi:app",
         ],
         env=env,
+        # Own process groups: Ctrl-C reaches only this command, which then stops both
+        # children gracefully (a SIGINT would make gunicorn drop requests mid-response).
+        start_new_session=True,
     )
     worker = subprocess.Popen(
         [
@@ -226,6 +229,7 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
             str(instance / "celerybeat-schedule"),
         ],
         env=env,
+        start_new_session=True,
     )
     click.echo(f"grader is running on http://{host}:{port}  (Ctrl-C stops it)")
     procs = [web, worker]

@@ -305,6 +305,7 @@ def grade_submission(
         sub.lease_until = now + timedelta(seconds=settings.lease_seconds)
         content = sub.content
         rubric_row = sub.assignment.rubric
+        rubric = rubric_for(rubric_row)  # parsed while the row can still load its source
     if settings.fault_injection and settings.fault_marker and settings.fault_marker in content:
         log.error(
             "fault injection: killing worker process %s on submission %s",
@@ -313,7 +314,7 @@ def grade_submission(
         )
         os._exit(70)
     try:
-        scored = grade_text(content, rubric_for(rubric_row))
+        scored = grade_text(content, rubric)
     except Exception as exc:  # a bug in grading must not leave the submission stuck
         log.exception("grading submission %s failed", submission_id)
         with session_factory() as session, session.begin():
@@ -337,7 +338,10 @@ def _store_grade(
             sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
             if sub is None:
                 return "missing"
-            previous = effective_grade(session, sub)
+            # A first grade (the common case) needs no reads of earlier grades or overrides.
+            had_grade = session.scalar(select(Grade.id).where(Grade.submission_id == sub.id)
+                                       .limit(1)) is not None
+            previous = effective_grade(session, sub) if had_grade else None
             grade = Grade(
                 submission_id=sub.id,
                 rubric_version=version,
@@ -355,7 +359,8 @@ def _store_grade(
             if sub.status in (Status.QUEUED, Status.GRADING):
                 sub.status = Status.GRADED
             sub.lease_until = None
-            current = effective_grade(session, sub)
+            current = effective_grade(session, sub, grade=grade,
+                                      overrides=None if regrade else {})
             assert current is not None
             denormalize(sub, current)
             audit(
@@ -392,10 +397,17 @@ def latest_overrides(session: Session, submission_id: int) -> dict[str, Override
 
 
 def effective_grade(
-    session: Session, sub: Submission, *, overrides: dict[str, Override] | None = None
+    session: Session,
+    sub: Submission,
+    *,
+    overrides: dict[str, Override] | None = None,
+    grade: Grade | None = None,
 ) -> dict[str, Any] | None:
-    """The grade as it stands: the latest grader output with instructors' overrides applied."""
-    grade = _latest_grade(session, sub.id)
+    """The grade as it stands: the latest grader output with instructors' overrides applied.
+
+    ``grade`` and ``overrides`` save the queries when the caller already has them.
+    """
+    grade = grade or _latest_grade(session, sub.id)
     if grade is None:
         return None
     overrides = latest_overrides(session, sub.id) if overrides is None else overrides

@@ -120,7 +120,8 @@ class RubricVersion(Base):
 
     version: Mapped[str] = mapped_column(String(32), primary_key=True)
     rubric_id: Mapped[str] = mapped_column(String(64))
-    source: Mapped[str] = mapped_column(Text)
+    # Tens of KB, needed once per process per version (grading.rubric_for caches the parse).
+    source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
