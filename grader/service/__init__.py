@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import errors
+    from . import errors, web
     from .api import init_app as init_api
     from .celery_app import init_celery
 
@@ -39,4 +39,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     init_celery(app)
     init_api(app)
+    web.init_app(app)  # pages for learners and instructors
     return app

@@ -1,0 +1,199 @@
+"""Screenshots of the web pages for the README, taken in headless Chromium.
+
+    .venv/bin/python docs/screenshots/make_screenshots.py [--out docs/screenshots]
+
+It builds a throw-away installation (SQLite in a temporary folder, migrated like
+`make run`), creates the demo accounts with `grader seed`'s code, submits the graded sample
+answers from tests/data/health-check/ (and two gaming attempts) as learners, grades them with
+the real grading code, has the instructor override and release a few, serves the app on a
+loopback port and photographs the main pages. Needs Debian's chromium at /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import select  # noqa: E402
+
+from grader.service import create_app  # noqa: E402
+from grader.service.commands import seed_demo  # noqa: E402
+from grader.service.grading import (  # noqa: E402
+    GradingSettings,
+    grade_submission,
+    override,
+    release,
+    submit,
+)
+from grader.service.migrate import upgrade  # noqa: E402
+from grader.service.models import Assignment, Role, Submission, User  # noqa: E402
+from grader.service.passwords import hash_password  # noqa: E402
+from tests.browser.support import LiveServer  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+HEALTH = ROOT / "tests" / "data" / "health-check"
+GAMING = ROOT / "tests" / "data" / "gaming"
+NAMES = [
+    "Amara Okafor", "Ben Carter", "Chen Wei", "Dana Levi", "Elif Yilmaz", "Felix Braun",
+    "Grace Kim", "Hugo Martin", "Isla Novak", "Jonas Berg", "Kavya Rao", "Liam Walsh",
+    "Maya Cohen", "Nils Eriksen", "Olga Petrova", "Pablo Ruiz", "Quinn Hayes", "Rosa Diaz",
+    "Sami Haddad", "Tara Singh", "Umar Farouk", "Vera Costa", "Will Turner", "Xenia Ivanova",
+]  # fmt: skip
+
+
+def build(workdir: Path) -> tuple[Any, dict[str, str]]:
+    """A migrated, seeded, graded installation; returns the app and demo passwords."""
+    url = f"sqlite:///{workdir / 'grader.db'}"
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "BROKER_URL": "memory://",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+            "INSTANCE_PATH": str(workdir / "instance"),
+        }
+    )
+    upgrade(url)
+    passwords = {who.split()[1]: password for who, password, _t, _n in seed_demo(app)}
+    db = app.extensions["db"]
+    settings = GradingSettings(max_deliveries=3, lease_seconds=60)
+    answers = [HEALTH / "sub-029.md", HEALTH / "sub-009.md"]
+    answers += [p for p in sorted(HEALTH.glob("sub-*.md")) if p not in answers]
+    answers += [GAMING / "buzzwords.md", GAMING / "copied-exercise.md"]
+    ids: list[int] = []
+    with app.app_context():
+        with db.session_scope() as session:
+            a = session.scalar(select(Assignment).where(Assignment.slug == "ml-health-check"))
+            learners = [
+                session.scalar(select(User).where(User.email == email))
+                for email in ("learner@example.test", "learner2@example.test")
+            ]
+            for i, name in enumerate(NAMES[: len(answers) - 2]):
+                user = User(
+                    name=name,
+                    role=Role.LEARNER,
+                    email=f"learner{i + 3}@example.test",
+                    password_hash=hash_password(secrets.token_urlsafe(12)),
+                )
+                session.add(user)
+                learners.append(user)
+            session.flush()
+            for learner, path in zip(learners, answers, strict=False):
+                sub, _ = submit(session, a, learner, path.read_text(encoding="utf-8"))
+                ids.append(sub.id)
+        for sid in ids:
+            grade_submission(db.sessionmaker, sid, settings)
+        with db.session_scope() as session:
+            instructor = session.scalar(select(User).where(User.email == "instructor@example.test"))
+            mine = session.get(Submission, ids[0])
+            override(
+                session,
+                mine,
+                instructor,
+                "risk_management",
+                19,
+                "Rollback names both the DAG and the model registry; canary thresholds given.",
+            )
+            release(session, mine, instructor)
+            for sid in ids[3:7]:
+                sub = session.get(Submission, sid)
+                sub.reviewed = True
+                release(session, sub, instructor)
+            second = session.get(Submission, ids[1])
+            override(session, second, instructor, "prioritization", 20, "Good root-cause argument.")
+    return app, passwords
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    page.goto("/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".who")
+
+
+def shoot(app: Any, passwords: dict[str, str], out: Path) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        first = session.scalar(
+            select(Submission.id)
+            .join(User, Submission.learner_id == User.id)
+            .where(User.email == "learner@example.test")
+        )
+        second = session.scalar(
+            select(Submission.id)
+            .join(User, Submission.learner_id == User.id)
+            .where(User.email == "learner2@example.test")
+        )
+    with LiveServer(app) as live, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+        def page_for(width: int, height: int) -> Any:
+            context = browser.new_context(
+                base_url=live.url, viewport={"width": width, "height": height}
+            )
+            return context.new_page()
+
+        def snap(page: Any, name: str, *, full: bool = False) -> None:
+            path = out / name
+            page.screenshot(path=str(path), full_page=full)
+            files.append(path)
+
+        page = page_for(1280, 720)
+        page.goto("/login")
+        snap(page, "sign-in.png")
+
+        sign_in(page, "learner@example.test", passwords["learner@example.test"])
+        page.set_viewport_size({"width": 1280, "height": 860})
+        page.goto("/assignments/ml-health-check")
+        snap(page, "learner-assignment.png")
+        page.set_viewport_size({"width": 1280, "height": 1500})
+        page.goto(f"/submissions/{first}")
+        snap(page, "learner-submission.png")
+
+        staff = page_for(1440, 900)
+        sign_in(staff, "instructor@example.test", passwords["instructor@example.test"])
+        staff.goto("/review")
+        staff.keyboard.press("j")
+        staff.keyboard.press("j")
+        snap(staff, "review-queue.png", full=True)
+        staff.set_viewport_size({"width": 1440, "height": 1700})
+        staff.goto(f"/review/submissions/{second}?pos=0")
+        snap(staff, "review-submission.png")
+        grades = staff.locator("section:has(#grade-h)")
+        grades.screenshot(path=str(out / "review-criteria.png"))
+        files.append(out / "review-criteria.png")
+        staff.set_viewport_size({"width": 1440, "height": 900})
+        staff.goto("/dashboard/ml-health-check")
+        snap(staff, "dashboard.png", full=True)
+        browser.close()
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    args = parser.parse_args()
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        app, passwords = build(Path(tmp))
+        try:
+            for path in shoot(app, passwords, args.out):
+                print(path)
+        finally:
+            app.extensions["db"].engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""The pages' blueprint: request limits, CSRF, security headers and HTML error pages.
+
+Everything here applies to the pages only; the JSON API under /api/ keeps its own error
+envelope and bearer-token auth.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, render_template, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from grader.scoring import FLAG_MESSAGES
+
+from ..db import get_db
+from ..errors import APIError
+from ..models import Role, Status
+from .session import CSRF_FIELD, CSRFError, check_csrf, csrf_token, load_user
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
+
+# script-src 'self' and no 'unsafe-inline' anywhere: inline scripts, on* handlers and style
+# attributes are all refused by the browser, even if something slipped past the sanitiser.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+# Room for the form's other fields and multipart framing beside the answer itself.
+_FORM_OVERHEAD = 64 * 1024
+
+FLAG_LABELS = {
+    "keyword_stuffing": "Keyword stuffing",
+    "template_pasted": "Template pasted",
+    "exercise_copied": "Exercise copied",
+    "off_topic": "Off topic",
+    "too_short": "Too short",
+    "contains_html": "Contains HTML",
+}
+
+LEARNER_STATUS = {
+    Status.QUEUED: "Waiting to be graded",
+    Status.GRADING: "Being graded",
+    Status.GRADED: "Graded; waiting for your instructor to release it",
+    Status.RELEASED: "Grade released",
+    Status.FAILED: "Grading failed; your instructor will look at it",
+}
+
+
+@bp.before_request
+def _guard() -> None:
+    """Cap what a form may send, then require the CSRF token on every state change."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    answer_limit = int(current_app.config["MAX_SUBMISSION_BYTES"])
+    request.max_content_length = answer_limit + _FORM_OVERHEAD
+    request.max_form_memory_size = answer_limit + 1024
+    check_csrf()
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if request.endpoint != "web.static":
+        # Pages show grades and answers: keep them out of shared caches and the back button
+        # of a signed-out browser.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.app_template_global()
+def csrf_field_name() -> str:
+    return CSRF_FIELD
+
+
+@bp.app_template_filter("dt")
+def format_datetime(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return parsed.strftime("%Y-%m-%d %H:%M UTC")
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+@bp.app_template_filter("pts")
+def format_points(value: float | int | None) -> str:
+    if value is None:
+        return "–"
+    return f"{float(value):.1f}".removesuffix(".0")
+
+
+@bp.app_template_filter("flag_list")
+def flag_list(flags_text: str | None) -> list[str]:
+    """The submission's denormalised ``,flag,flag,`` column as a list."""
+    return [f for f in (flags_text or "").split(",") if f]
+
+
+@bp.app_template_filter("pct")
+def format_percent(value: float | None) -> str:
+    return "–" if value is None else f"{round(float(value) * 100)}%"
+
+
+@bp.context_processor
+def _template_context() -> dict[str, Any]:
+    user = load_user()
+    return {
+        "csrf_token": csrf_token,
+        "web_user": user,
+        "is_staff": user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN),
+        "flag_labels": FLAG_LABELS,
+        "flag_messages": FLAG_MESSAGES,
+        "learner_status": LEARNER_STATUS,
+    }
+
+
+def error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return render_template("web/error.html", status=status, title=title, message=message), status
+
+
+_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    409: "Conflict",
+    413: "Too large",
+    422: "Check the form",
+}
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_error(exc: CSRFError) -> tuple[str, int]:
+    return error_page(
+        400,
+        "The form could not be accepted",
+        f"Nothing was changed: {exc}. Go back, reload the page and try again.",
+    )
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    from .learner import too_large_submission
+
+    limit = int(current_app.config["MAX_SUBMISSION_BYTES"])
+    if request.endpoint == "web.submit_answer" and request.view_args:
+        return too_large_submission(str(request.view_args.get("slug", "")), limit)
+    return error_page(413, "Too large", f"The form sent more than {limit // 1024} KB.")
+
+
+@bp.errorhandler(APIError)
+def _api_error(exc: APIError) -> tuple[str, int]:
+    get_db().session.rollback()
+    return error_page(exc.status, _TITLES.get(exc.status, "Error"), _sentence(exc.message))
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    status = exc.code or 500
+    messages = {
+        403: "This page is for instructors.",
+        404: "There is nothing here, or it is not yours to see.",
+    }
+    return error_page(
+        status,
+        _TITLES.get(status, exc.name or "Error"),
+        messages.get(status, exc.description or ""),
+    )
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> tuple[str, int]:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    try:
+        get_db().session.rollback()
+    except Exception:  # pragma: no cover - the session itself may be broken
+        log.exception("rollback failed")
+    return error_page(
+        500, "Something went wrong", "An unexpected error occurred; nothing was saved."
+    )
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def notify(message: str, category: str = "ok") -> None:
+    """A one-line message shown on the next page (after a redirect)."""
+    flash(message, category)

@@ -1,0 +1,91 @@
+"""Score histograms as plain geometry for server-rendered SVG (no script, no inline style)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    count: int
+    label: str  # the bin, e.g. "40–50"
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    width: int
+    height: int
+    plot_top: int
+    plot_bottom: int
+    bars: list[Bar]
+    ticks: list[tuple[float, str]]  # (x, label) under the axis
+    y_max: int
+    n: int
+    mean: float | None
+    median: float | None
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.1f}".removesuffix(".0")
+
+
+def histogram(
+    values: Sequence[float],
+    max_value: float,
+    *,
+    bins: int = 10,
+    width: int = 480,
+    height: int = 180,
+) -> Histogram:
+    """Counts of values in equal bins from 0 to max_value (the last bin includes the top)."""
+    bins = max(1, bins)
+    left, right, top, bottom = 36, 8, 12, 28
+    plot_w = width - left - right
+    plot_h = height - top - bottom
+    step = max_value / bins if max_value > 0 else 1.0
+    counts = [0] * bins
+    for v in values:
+        i = int(math.floor(v / step)) if step else 0
+        counts[min(max(i, 0), bins - 1)] += 1
+    y_max = max(counts) if counts and max(counts) > 0 else 1
+    bar_w = plot_w / bins
+    bars = []
+    for i, c in enumerate(counts):
+        h = plot_h * c / y_max
+        lo, hi = i * step, (i + 1) * step
+        bars.append(
+            Bar(
+                x=round(left + i * bar_w + 1, 2),
+                y=round(top + plot_h - h, 2),
+                width=round(bar_w - 2, 2),
+                height=round(h, 2),
+                count=c,
+                label=f"{_fmt(lo)}–{_fmt(hi)}",
+            )
+        )
+    every = 1 if bins <= 10 else 2
+    ticks = [(round(left + i * bar_w, 2), _fmt(i * step)) for i in range(0, bins + 1, every)]
+    ordered = sorted(values)
+    n = len(ordered)
+    median = None
+    if n:
+        mid = n // 2
+        median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return Histogram(
+        width=width,
+        height=height,
+        plot_top=top,
+        plot_bottom=top + plot_h,
+        bars=bars,
+        ticks=ticks,
+        y_max=y_max,
+        n=n,
+        mean=sum(ordered) / n if n else None,
+        median=median,
+    )

@@ -1,0 +1,183 @@
+"""An assignment's dashboard: counts, score distributions, release, regrade (with a dry-run
+diff first) and the gradebook CSV."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from .. import grading, tasks
+from ..api import assignments as assignments_api
+from ..api.assignments import get_assignment
+from ..auth import STAFF
+from ..db import get_db
+from ..errors import APIError
+from ..models import Assignment, Status, Submission
+from .blueprint import bp, notify
+from .charts import histogram
+from .session import current_user, signed_in
+
+MAX_IDS = 1000
+
+
+def _current(a: Assignment, *statuses: Status) -> list[Submission]:
+    query = select(Submission).where(Submission.assignment_id == a.id, Submission.current.is_(True))
+    if statuses:
+        query = query.where(Submission.status.in_(statuses))
+    return list(get_db().session.scalars(query.order_by(Submission.id)))
+
+
+def render_dashboard(
+    a: Assignment, *, preview: dict[str, Any] | None = None, status: int = 200
+) -> tuple[str, int]:
+    session = get_db().session
+    counts = {s.value: 0 for s in Status}
+    for st, n in session.execute(
+        select(Submission.status, func.count())
+        .where(Submission.assignment_id == a.id, Submission.current.is_(True))
+        .group_by(Submission.status)
+    ):
+        counts[Status(st).value] = n
+    rubric = grading.rubric_for(a.rubric)
+    scored = _current(a, Status.GRADED, Status.RELEASED)
+    totals: list[float] = []
+    per_criterion: dict[str, list[float]] = {c.id: [] for c in rubric.criteria}
+    for sub in scored:
+        eff = grading.effective_grade(session, sub)
+        if eff is None:
+            continue
+        totals.append(eff["total"])
+        for c in eff["criteria"]:
+            per_criterion.setdefault(c["id"], []).append(c["points"])
+    charts = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "max": c.points,
+            "hist": histogram(per_criterion.get(c.id, []), c.points, bins=5, width=300, height=140),
+        }
+        for c in rubric.criteria
+    ]
+    graded = _current(a, Status.GRADED)
+    html = render_template(
+        "web/dashboard.html",
+        assignment=a,
+        rubric=rubric,
+        counts=counts,
+        current_total=sum(counts.values()),
+        reviewed=sum(1 for s in graded if s.reviewed),
+        total_hist=histogram(totals, rubric.max_total, bins=10),
+        charts=charts,
+        graded=graded,
+        preview=preview,
+    )
+    return html, status
+
+
+@bp.get("/dashboard/<slug>")
+@signed_in(*STAFF)
+def dashboard(slug: str) -> tuple[str, int]:
+    return render_dashboard(get_assignment(slug))
+
+
+@bp.post("/dashboard/<slug>/release")
+@signed_in(*STAFF)
+def release_many(slug: str) -> Response:
+    """Release one (its row's button), the selected rows, or every reviewed submission.
+    Only graded, current submissions are released; anything else in the list is skipped."""
+    user = current_user()
+    session = get_db().session
+    a = get_assignment(slug)
+    back = redirect(url_for("web.dashboard", slug=slug), code=303)
+    mode = request.form.get("mode", "")
+    query = select(Submission).where(
+        Submission.assignment_id == a.id,
+        Submission.current.is_(True),
+        Submission.status == Status.GRADED,
+    )
+    one = request.form.get("one", "")
+    if one:
+        if not one.isdigit():
+            notify("That is not a submission id.", "error")
+            return back
+        query = query.where(Submission.id == int(one))
+    elif mode == "selected":
+        raw = request.form.getlist("ids")
+        if not raw:
+            notify("Select the submissions to release first.", "error")
+            return back
+        if len(raw) > MAX_IDS or not all(r.isdigit() for r in raw):
+            notify("The selection is not valid; reload the page and select again.", "error")
+            return back
+        query = query.where(Submission.id.in_([int(r) for r in raw]))
+    elif mode == "reviewed":
+        query = query.where(Submission.reviewed.is_(True))
+    else:
+        notify("Choose what to release.", "error")
+        return back
+    released = [s.id for s in session.scalars(query) if grading.release(session, s, user)]
+    session.commit()
+    if released:
+        ids = ", ".join(f"#{i}" for i in released[:20]) + (" …" if len(released) > 20 else "")
+        notify(f"Released {len(released)} submission{'s' * (len(released) != 1)}: {ids}.")
+    else:
+        notify("Nothing was released: no graded submission matched.", "error")
+    return back
+
+
+@bp.post("/dashboard/<slug>/regrade")
+@signed_in(*STAFF)
+def regrade(slug: str) -> Any:
+    """``action=preview`` grades every current answer with the rubric file as it is now and
+    shows what would change, writing nothing; ``action=apply`` (from the preview, for the
+    version it showed) switches the assignment to it and queues the regrade."""
+    session = get_db().session
+    a = get_assignment(slug)
+    action = request.form.get("action", "")
+    try:
+        path = grading.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
+        rubric = grading.read_rubric(path)
+    except APIError as exc:
+        notify(f"The rubric file cannot be used: {exc.message}.", "error")
+        return redirect(url_for("web.dashboard", slug=slug), code=303)
+    subs = _current(a, Status.GRADED, Status.RELEASED)
+    if action == "preview":
+        changes = [c for c in (grading.regrade_preview(session, s, rubric) for s in subs) if c]
+        session.rollback()
+        preview = {
+            "rubric_version": rubric.version,
+            "current_version": a.rubric_version,
+            "submissions": len(subs),
+            "changes": changes,
+            "unchanged": len(subs) - len(changes),
+            "criteria": [(c.id, c.name) for c in rubric.criteria],
+        }
+        return render_dashboard(a, preview=preview)
+    if action != "apply":
+        notify("Choose preview or apply.", "error")
+        return redirect(url_for("web.dashboard", slug=slug), code=303)
+    if request.form.get("version") != rubric.version:
+        notify("The rubric file changed since the preview: preview the regrade again.", "error")
+        return redirect(url_for("web.dashboard", slug=slug), code=303)
+    a.rubric_version = grading.store_rubric(session, path).version
+    session.commit()
+    for sub in subs:
+        tasks.enqueue_grade(sub.id)
+    notify(
+        f"Regrading {len(subs)} submissions with rubric version {rubric.version}; "
+        "instructors' overrides are kept."
+    )
+    return redirect(url_for("web.dashboard", slug=slug), code=303)
+
+
+@bp.get("/dashboard/<slug>/grades.csv")
+@signed_in(*STAFF)
+def gradebook(slug: str) -> Response:
+    """The API's gradebook, for a signed-in instructor (same rows, same CSV-injection guard).
+    The view is called without its bearer-token decorator: access was checked above."""
+    view = assignments_api.gradebook.__wrapped__  # type: ignore[attr-defined]
+    response: Response = view(slug)
+    return response

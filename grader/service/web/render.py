@@ -1,0 +1,310 @@
+"""Learners' Markdown as safe HTML, with the grader's evidence quotes highlighted.
+
+Two layers, so one mistake is not enough for script to run: markdown-it-py's ``js-default``
+preset (raw HTML off, so ``<script>`` is escaped as text, and ``javascript:`` links are not
+linked), then nh3 with a short allow-list of tags, only http/https/mailto URLs and no
+relative ones. Highlights are added while rendering, inside text that markdown-it escapes,
+so a quote can never inject markup. Images become plain links: an answer must not make the
+reviewer's browser fetch anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.token import Token
+from markupsafe import Markup
+
+SAFE_SCHEMES = ("http://", "https://", "mailto:")
+MAX_CRITERIA_COLOURS = 32
+
+_TAGS = {
+    "a", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
+    "li", "mark", "ol", "p", "pre", "s", "strong", "table", "tbody", "td", "th", "thead",
+    "tr", "ul",
+}  # fmt: skip
+_ALIGN = {"align-left", "align-right", "align-center"}
+_MARK_CLASSES = {"ev"} | {f"ev-{i}" for i in range(MAX_CRITERIA_COLOURS)}
+
+
+def _safe_attribute(tag: str, name: str, value: str) -> str | None:
+    """Drop any link that is not http(s)/mailto, and any id not made by the highlighter."""
+    if name == "href" and not value.lower().startswith(SAFE_SCHEMES):
+        return None
+    if name == "id" and not re.fullmatch(r"ev-\d+-\d+", value):
+        return None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags={"script", "style"},
+    attributes={"a": {"href", "title"}, "mark": {"id", "title"}, "ol": {"start"}},
+    attribute_filter=_safe_attribute,
+    url_schemes={"http", "https", "mailto"},
+    url_relative="deny",
+    link_rel="nofollow noopener noreferrer",
+    allowed_classes={"mark": _MARK_CLASSES, "th": _ALIGN, "td": _ALIGN},
+)
+
+
+def sanitize(html: str) -> str:
+    """nh3 with this module's allow-list (also useful on its own in tests)."""
+    return _CLEANER.clean(html)
+
+
+# --- highlighting -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """One piece of evidence to highlight: which criterion, what concept, the quoted text."""
+
+    criterion: int
+    label: str
+    text: str
+
+
+@dataclass(slots=True)
+class _Span:
+    start: int
+    end: int
+    criterion: int
+    label: str
+    anchor: str | None = None
+
+
+@dataclass(slots=True)
+class Rendered:
+    """The safe HTML, and for each quote (by position) the anchor id of its first mark."""
+
+    html: Markup
+    anchors: dict[int, str] = field(default_factory=dict)
+
+
+_ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
+_MIN_PIECE = 12
+
+
+class _Text:
+    """The answer's visible text as one string, with where each text token's content sits.
+
+    Blocks are joined with a space; matching ignores case and runs of whitespace, as the
+    grader's quotes are taken from plain text with the Markdown syntax removed.
+    """
+
+    def __init__(self, tokens: Sequence[Token]):
+        parts: list[str] = []
+        self.segments: list[tuple[Token, int]] = []  # (text/code_inline token, start)
+        pos = 0
+        for tok in tokens:
+            if tok.type != "inline" or not tok.children:
+                continue
+            for child in tok.children:
+                if child.type in ("text", "code_inline"):
+                    self.segments.append((child, pos))
+                    parts.append(child.content)
+                    pos += len(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    parts.append(" ")
+                    pos += 1
+                elif child.type == "image":
+                    # Rendered as a link, not highlighted; keep the offsets honest.
+                    parts.append("\x00")
+                    pos += 1
+            parts.append(" ")
+            pos += 1
+        raw = "".join(parts)
+        # A normalised copy (lower case, single spaces) and where each of its characters was.
+        norm: list[str] = []
+        self.index: list[int] = []
+        space = True
+        for i, ch in enumerate(raw):
+            if ch.isspace():
+                if not space:
+                    norm.append(" ")
+                    self.index.append(i)
+                space = True
+                continue
+            norm.append(ch.lower())
+            self.index.append(i)
+            space = False
+        self.norm = "".join(norm)
+        # Piecewise matching (below) is quadratic in a quote's words: cap the searches per
+        # answer so a long answer with unmatchable quotes still renders at once.
+        self.piece_budget = 3000
+
+    def find(self, needle: str) -> tuple[int, int] | None:
+        """The (start, end) in the raw text of the first occurrence of needle, if any."""
+        key = " ".join(needle.lower().split())
+        if not key:
+            return None
+        at = self.norm.find(key)
+        if at < 0:
+            return None
+        return self.index[at], self.index[at + len(key) - 1] + 1
+
+
+def _locate(text: _Text, quote: str) -> list[tuple[int, int]]:
+    """Where a quote appears. Quotes may be cut with an ellipsis, or join two fields of a
+    matrix item; what is not found whole is matched as long runs of words."""
+    found: list[tuple[int, int]] = []
+    for fragment in _ELLIPSIS.split(quote.strip()):
+        fragment = fragment.strip()
+        if len(fragment) < 3:
+            continue
+        whole = text.find(fragment)
+        if whole is not None:
+            found.append(whole)
+            continue
+        words = fragment.split()
+        i = 0
+        while i < len(words):
+            best: tuple[int, tuple[int, int]] | None = None
+            for j in range(len(words), i, -1):
+                piece = " ".join(words[i:j])
+                if len(piece) < _MIN_PIECE or text.piece_budget <= 0:
+                    break
+                text.piece_budget -= 1
+                hit = text.find(piece)
+                if hit is not None:
+                    best = (j, hit)
+                    break
+            if best is None:
+                i += 1
+                continue
+            i = best[0]
+            found.append(best[1])
+    return found
+
+
+def _pieces(content: str, start: int, spans: Iterable[_Span]) -> list[tuple[str, list[_Span]]]:
+    """content split where highlights begin and end, each piece with the spans covering it."""
+    end = start + len(content)
+    inside = [s for s in spans if s.start < end and s.end > start]
+    if not inside:
+        return [(content, [])]
+    cuts = {start, end}
+    for s in inside:
+        cuts.add(min(max(s.start, start), end))
+        cuts.add(min(max(s.end, start), end))
+    bounds = sorted(cuts)
+    out = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        if a == b:
+            continue
+        out.append((content[a - start : b - start], [s for s in inside if s.start <= a < s.end]))
+    return out
+
+
+def _mark(text: str, spans: list[_Span], alias: dict[str, str]) -> str:
+    """One highlighted piece. It carries the id of the first quote that starts here; other
+    quotes starting here too link to that id (``alias``)."""
+    if not spans:
+        return escapeHtml(text)
+    crits = sorted({s.criterion % MAX_CRITERIA_COLOURS for s in spans})
+    classes = " ".join(["ev", *(f"ev-{c}" for c in crits)])
+    title = "; ".join(dict.fromkeys(s.label for s in spans))
+    chosen = None
+    for s in spans:
+        if s.anchor and s.anchor not in alias:
+            chosen = chosen or s.anchor
+            alias[s.anchor] = chosen
+    anchor = f' id="{chosen}"' if chosen else ""
+    return f'<mark class="{classes}"{anchor} title="{escapeHtml(title)}">{escapeHtml(text)}</mark>'
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def _markdown() -> MarkdownIt:
+    md = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
+
+    def text(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        tok = tokens[idx]
+        start = env.get("starts", {}).get(id(tok))
+        if start is None:
+            return escapeHtml(tok.content)
+        return "".join(
+            _mark(t, s, env["alias"]) for t, s in _pieces(tok.content, start, env["spans"])
+        )
+
+    def code_inline(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        return f"<code>{text(self, tokens, idx, options, env)}</code>"
+
+    def image(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        tok = tokens[idx]
+        alt = escapeHtml(self.renderInlineAsText(tok.children or [], options, env) or "image")
+        src = str(tok.attrGet("src") or "")
+        if not src.lower().startswith(SAFE_SCHEMES):
+            return f"[image: {alt}]"
+        return f'<a href="{escapeHtml(src)}">[image: {alt}]</a>'
+
+    def cell(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        # Alignment as a class: the CSP allows no inline style attributes.
+        tok = tokens[idx]
+        style = str(tok.attrGet("style") or "")
+        align = style.removeprefix("text-align:") if style.startswith("text-align:") else ""
+        attrs = f' class="align-{align}"' if align in ("left", "right", "center") else ""
+        return f"<{tok.tag}{attrs}>"
+
+    def link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        # A link to anything but http(s)/mailto (relative ones included) stays plain text.
+        href = str(tokens[idx].attrGet("href") or "")
+        safe = href.lower().startswith(SAFE_SCHEMES)
+        env.setdefault("links", []).append(safe)
+        return self.renderToken(tokens, idx, options, env) if safe else ""
+
+    def link_close(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: Any) -> str:
+        stack = env.get("links") or [True]
+        return self.renderToken(tokens, idx, options, env) if stack.pop() else ""
+
+    md.add_render_rule("text", text)
+    md.add_render_rule("link_open", link_open)
+    md.add_render_rule("link_close", link_close)
+    md.add_render_rule("code_inline", code_inline)
+    md.add_render_rule("image", image)
+    md.add_render_rule("th_open", cell)
+    md.add_render_rule("td_open", cell)
+    return md
+
+
+_MD = _markdown()
+
+
+def render_markdown(source: str, quotes: Sequence[Quote] = ()) -> Rendered:
+    """Safe HTML for an answer; each quote found in it is wrapped in ``<mark>``.
+
+    The first mark of quote number i gets the id ``ev-<criterion>-<i>`` (returned in
+    ``anchors``) so the criterion's evidence list can link to it.
+    """
+    tokens = _MD.parse(source)
+    env: dict[str, Any] = {"spans": [], "starts": {}, "alias": {}}
+    anchors: dict[int, str] = {}
+    if quotes:
+        text = _Text(tokens)
+        env["starts"] = {id(tok): start for tok, start in text.segments}
+        spans: list[_Span] = []
+        located: dict[str, list[tuple[int, int]]] = {}
+        for n, q in enumerate(quotes):
+            if q.text not in located:
+                located[q.text] = _locate(text, q.text)
+            for k, (a, b) in enumerate(located[q.text]):
+                anchor = f"ev-{q.criterion}-{n}" if k == 0 else None
+                if anchor:
+                    anchors[n] = anchor
+                spans.append(_Span(a, b, q.criterion, q.label, anchor))
+        env["spans"] = spans
+    html = _MD.renderer.render(tokens, _MD.options, env)
+    clean = sanitize(html)
+    # Quotes that start where another does share its mark; an anchor is only kept if its
+    # mark survived rendering.
+    resolved = {n: env["alias"].get(a, a) for n, a in anchors.items()}
+    anchors = {n: a for n, a in resolved.items() if f'id="{a}"' in clean}
+    return Rendered(Markup(clean), anchors)

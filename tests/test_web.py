@@ -1,0 +1,628 @@
+"""The web pages' rules, with the Flask test client: sign-in, CSRF, headers, cookies,
+access control, form errors, and the instructors' actions."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from .browser.support import (
+    WebUser,
+    add_assignment,
+    add_web_users,
+    csrf_from,
+    login,
+    submit_as,
+)
+from .conftest import GAMING, HEALTH, run_worker_inline
+
+GOOD = (HEALTH / "sub-029.md").read_text()
+SLUG = "ml-health-check"
+
+
+@pytest.fixture()
+def people(app) -> dict[str, WebUser]:
+    add_assignment(app)
+    return add_web_users(app)
+
+
+@pytest.fixture()
+def sent(monkeypatch) -> list[int]:
+    """Grade tasks the pages send (recorded, not sent)."""
+    import grader.service.tasks as tasks
+
+    out: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_grade", lambda sid: out.append(sid) or True)
+    return out
+
+
+def _client(app, people, who: str):
+    client = app.test_client()
+    assert login(client, people[who]).status_code == 303
+    return client
+
+
+def _token(client, path: str = "/") -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def _count(app, model) -> int:
+    with app.app_context():
+        return app.extensions["db"].session.scalar(select(func.count()).select_from(model))
+
+
+def _graded(app, people, who: str = "learner", body: str = GOOD) -> int:
+    sid = submit_as(app, people[who].id, body)
+    assert run_worker_inline(app, sid) == "graded"
+    return sid
+
+
+def _submission(app, sid: int):
+    from grader.service.models import Submission
+
+    with app.app_context():
+        session = app.extensions["db"].session
+        sub = session.get(Submission, sid)
+        session.expunge(sub)
+        return sub
+
+
+# --- headers, cookies, sign-in --------------------------------------------------------------
+
+
+def test_pages_send_a_strict_csp_and_no_inline_script(app, people):
+    sid = _graded(app, people)
+    learner = _client(app, people, "learner")
+    staff = _client(app, people, "instructor")
+    pages = [
+        (app.test_client(), "/login"),
+        (learner, "/"),
+        (learner, f"/assignments/{SLUG}"),
+        (learner, f"/submissions/{sid}"),
+        (staff, "/"),
+        (staff, "/review"),
+        (staff, f"/review/submissions/{sid}"),
+        (staff, f"/dashboard/{SLUG}"),
+    ]
+    for client, path in pages:
+        r = client.get(path)
+        assert r.status_code == 200, path
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Cache-Control"] == "no-store"
+        html = r.get_data(as_text=True)
+        scripts = re.findall(r"<script\b[^>]*>", html)
+        assert scripts and all(" src=" in s for s in scripts), path
+        assert not re.search(r"<[^>]+\son[a-z]+\s*=", html), path
+        assert not re.search(r"<[^>]+\sstyle\s*=", html), path
+    r = app.test_client().get("/static/web/app.js")
+    r.close()  # a file response: close it, or its handle leaks
+    assert r.status_code == 200 and "javascript" in r.mimetype
+    assert "Content-Security-Policy" in r.headers and r.headers.get("Cache-Control") != "no-store"
+
+
+def test_session_cookie_is_httponly_and_samesite(app, people):
+    r = login(app.test_client(), people["learner"])
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_the_api_ignores_the_session_cookie(app, people):
+    client = _client(app, people, "instructor")
+    r = client.get("/api/v1/review-queue")
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
+    r = client.get("/api/v1/nowhere")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+def test_sign_in_errors_are_clear_and_uniform(app, people):
+    client = app.test_client()
+    token = _token(client, "/login")
+    wrong = client.post(
+        "/login", data={"email": "learner@example.test", "password": "nope", "csrf_token": token}
+    )
+    unknown = client.post(
+        "/login", data={"email": "who@example.test", "password": "nope", "csrf_token": token}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    for r in (wrong, unknown):
+        assert "The email address or the password is not right." in r.get_data(as_text=True)
+    empty = client.post("/login", data={"email": "", "password": "", "csrf_token": token})
+    assert empty.status_code == 400 and "Enter your email" in empty.get_data(as_text=True)
+    assert client.get("/").status_code == 302  # still signed out
+    # Email case does not matter.
+    r = client.post(
+        "/login",
+        data={
+            "email": "LEARNER@example.test",
+            "password": people["learner"].password,
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 303
+
+
+def test_sign_in_returns_only_to_local_pages(app, people):
+    for target, expected in (
+        ("/review?status=all", "/review?status=all"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+    ):
+        client = app.test_client()
+        token = _token(client, "/login")
+        r = client.post(
+            "/login",
+            data={
+                "email": people["instructor"].email,
+                "password": people["instructor"].password,
+                "csrf_token": token,
+                "next": target,
+            },
+        )
+        assert r.status_code == 303 and r.headers["Location"] == expected, target
+
+
+def test_signed_out_pages_redirect_to_sign_in(app, people):
+    client = app.test_client()
+    r = client.get("/review?status=all")
+    assert r.status_code == 302
+    assert r.headers["Location"] == "/login?next=/review?status%3Dall"
+    r = client.get("/submissions/1/status")
+    assert r.status_code == 401 and r.is_json
+
+
+def test_inactive_users_and_changed_passwords_end_sessions(app, people):
+    from grader.service.models import User
+    from grader.service.passwords import hash_password
+
+    client = _client(app, people, "learner")
+    assert client.get("/").status_code == 200
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(User, people["learner"].id).password_hash = hash_password("a new password")
+    assert client.get("/").status_code == 302
+    client = _client(app, people, "learner2")
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(User, people["learner2"].id).active = False
+    assert client.get("/").status_code == 302
+    assert login(app.test_client(), people["learner2"]).status_code == 401
+
+
+def test_sign_out_needs_post_and_token(app, people):
+    client = _client(app, people, "learner")
+    assert client.get("/logout").status_code == 200  # a confirmation page, still signed in
+    assert client.get("/").status_code == 200
+    assert client.post("/logout").status_code == 400
+    assert client.get("/").status_code == 200
+    r = client.post("/logout", data={"csrf_token": _token(client)})
+    assert r.status_code == 303 and client.get("/").status_code == 302
+
+
+# --- CSRF -------------------------------------------------------------------------------------
+
+
+def test_forms_without_the_token_change_nothing(app, people, sent):
+    from grader.service.models import Override, Submission
+
+    client = _client(app, people, "learner")
+    page = client.get(f"/assignments/{SLUG}").get_data(as_text=True)
+    form = {
+        "content": GOOD,
+        "submit_key": re.search(r'name="submit_key" value="([^"]+)"', page).group(1),
+    }
+    assert client.post(f"/assignments/{SLUG}/submit", data=form).status_code == 400
+    bad = client.post(f"/assignments/{SLUG}/submit", data={**form, "csrf_token": "x" * 43})
+    assert bad.status_code == 400 and "Nothing was changed" in bad.get_data(as_text=True)
+    other = app.test_client()
+    other_token = _token(other, "/login")  # a valid token, but another session's
+    assert (
+        client.post(
+            f"/assignments/{SLUG}/submit", data={**form, "csrf_token": other_token}
+        ).status_code
+        == 400
+    )
+    nonascii = client.post(f"/assignments/{SLUG}/submit", data={**form, "csrf_token": "é" * 43})
+    assert nonascii.status_code == 400
+    token = csrf_from(page)
+    cross = client.post(
+        f"/assignments/{SLUG}/submit",
+        data={**form, "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 400
+    assert _count(app, Submission) == 0 and sent == []
+    # The staff forms too.
+    sid = _graded(app, people)
+    staff = _client(app, people, "instructor")
+    for path, data in (
+        (
+            f"/review/submissions/{sid}/override",
+            {"criterion": "risk_management", "points": "1", "reason": "x"},
+        ),
+        (f"/review/submissions/{sid}/release", {}),
+        (f"/dashboard/{SLUG}/release", {"mode": "reviewed"}),
+        (f"/dashboard/{SLUG}/regrade", {"action": "preview"}),
+    ):
+        assert staff.post(path, data=data).status_code == 400, path
+    assert _count(app, Override) == 0
+    assert _submission(app, sid).status.value == "graded"
+    # A sign-in form without its token is refused too (login CSRF).
+    r = app.test_client().post(
+        "/login", data={"email": people["learner"].email, "password": people["learner"].password}
+    )
+    assert r.status_code == 400
+
+
+def test_the_token_also_works_as_a_header(app, people):
+    client = _client(app, people, "learner")
+    token = _token(client)
+    assert client.post("/logout", headers={"X-CSRF-Token": token}).status_code == 303
+
+
+# --- access control -----------------------------------------------------------------------
+
+
+def test_learners_see_only_their_own_submissions(app, people):
+    mine = _graded(app, people, "learner")
+    theirs = _graded(app, people, "learner2")
+    client = _client(app, people, "learner")
+    assert client.get(f"/submissions/{mine}").status_code == 200
+    r = client.get(f"/submissions/{theirs}")
+    assert r.status_code == 404 and "Step 1" not in r.get_data(as_text=True)
+    assert client.get(f"/submissions/{theirs}/status").status_code == 404
+    assert client.get("/submissions/999999").status_code == 404
+    for path in (
+        "/review",
+        f"/review/submissions/{mine}",
+        f"/dashboard/{SLUG}",
+        f"/dashboard/{SLUG}/grades.csv",
+    ):
+        r = client.get(path)
+        assert r.status_code == 403, path
+        assert "for instructors" in r.get_data(as_text=True)
+    token = _token(client)
+    for path in (
+        f"/review/submissions/{mine}/release",
+        f"/review/submissions/{mine}/override",
+        f"/dashboard/{SLUG}/release",
+        f"/dashboard/{SLUG}/regrade",
+        "/review/claim",
+    ):
+        assert client.post(path, data={"csrf_token": token}).status_code == 403, path
+    assert _submission(app, mine).status.value == "graded"
+
+
+def test_unknown_things_are_html_404_pages(app, people):
+    staff = _client(app, people, "instructor")
+    for path in ("/assignments/nope", "/dashboard/nope", "/review/submissions/12345"):
+        r = staff.get(path, headers={"Accept": "text/html"})
+        assert r.status_code == 404 and r.mimetype == "text/html", path
+        assert "Not found" in r.get_data(as_text=True)
+
+
+def test_unexpected_errors_are_a_page_without_traceback(app, people, monkeypatch):
+    import grader.service.web.review as review
+
+    sid = _graded(app, people)
+    staff = _client(app, people, "instructor")
+
+    def boom(*a, **k):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(review, "render_markdown", boom)
+    r = staff.get(f"/review/submissions/{sid}")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 500 and "nothing was saved" in body
+    assert "secret internals" not in body and "Traceback" not in body
+
+
+# --- submitting -----------------------------------------------------------------------------
+
+
+def _form(client) -> dict[str, str]:
+    page = client.get(f"/assignments/{SLUG}").get_data(as_text=True)
+    key = re.search(r'name="submit_key" value="([^"]+)"', page).group(1)
+    return {"csrf_token": csrf_from(page), "submit_key": key}
+
+
+def test_paste_submits_then_enqueues_after_commit(app, people, sent):
+    from grader.service.models import Submission
+
+    client = _client(app, people, "learner")
+    form = _form(client)
+    r = client.post(
+        f"/assignments/{SLUG}/submit", data={**form, "content": GOOD.replace("\n", "\r\n")}
+    )
+    assert r.status_code == 303
+    sid = int(r.headers["Location"].rsplit("/", 1)[1])
+    assert sent == [sid]
+    assert _submission(app, sid).content == GOOD  # the text box's CRLF is undone
+    # The same form again (a double click, a resend) stores nothing new.
+    again = client.post(f"/assignments/{SLUG}/submit", data={**form, "content": GOOD})
+    assert again.headers["Location"] == r.headers["Location"] and sent == [sid]
+    # The same form with a different answer is explained, and the answer kept in the box.
+    changed = client.post(f"/assignments/{SLUG}/submit", data={**form, "content": "Other text"})
+    body = changed.get_data(as_text=True)
+    assert changed.status_code == 409 and "already sent" in body and "Other text" in body
+    assert _count(app, Submission) == 1
+    status = client.get(f"/submissions/{sid}/status").get_json()
+    assert status == {
+        "id": sid,
+        "status": "queued",
+        "label": "Waiting to be graded",
+        "final": False,
+    }
+
+
+def test_upload_submits_a_markdown_file(app, people, sent):
+    client = _client(app, people, "learner")
+    data = {
+        **_form(client),
+        "content": "",
+        "upload": (io.BytesIO(b"\xef\xbb\xbf" + GOOD.encode()), "my answer.md"),
+    }
+    r = client.post(f"/assignments/{SLUG}/submit", data=data, content_type="multipart/form-data")
+    assert r.status_code == 303
+    assert _submission(app, sent[0]).content == GOOD  # the BOM is dropped
+
+
+@pytest.mark.parametrize(
+    ("content", "upload", "status", "message"),
+    [
+        ("", None, 422, "The answer is empty"),
+        ("   \n ", None, 422, "The answer is empty"),
+        ("a\x00b", None, 422, "NUL characters"),
+        ("x" * 2049, None, 413, "the limit is 2 KB"),
+        ("text", (b"# also a file", "a.md"), 400, "not both"),
+        ("", (b"# a file", "answer.pdf"), 400, "is not a Markdown file"),
+        ("", (b"# caf\xe9", "answer.md"), 422, "is not UTF-8 text"),
+        ("", (b"x" * 2049, "answer.md"), 413, "larger than the limit of 2 KB"),
+        ("", (b"", "answer.md"), 422, "The answer is empty"),
+    ],
+)
+def test_bad_answers_get_a_clear_message_and_nothing_is_stored(
+    app, people, sent, content, upload, status, message
+):
+    from grader.service.models import Submission
+
+    app.config["MAX_SUBMISSION_BYTES"] = 2048
+    client = _client(app, people, "learner")
+    data = {**_form(client), "content": content}
+    if upload:
+        data["upload"] = (io.BytesIO(upload[0]), upload[1])
+    r = client.post(f"/assignments/{SLUG}/submit", data=data, content_type="multipart/form-data")
+    body = r.get_data(as_text=True)
+    assert r.status_code == status and message in body, body[-2000:]
+    assert 'id="form-error"' in body and 'name="submit_key"' in body
+    assert _count(app, Submission) == 0 and sent == []
+
+
+def test_a_body_far_over_the_limit_is_refused_with_a_page(app, people, sent):
+    from grader.service.models import Submission
+
+    app.config["MAX_SUBMISSION_BYTES"] = 2048
+    client = _client(app, people, "learner")
+    data = {**_form(client), "upload": (io.BytesIO(b"x" * 200_000), "big.md")}
+    r = client.post(f"/assignments/{SLUG}/submit", data=data, content_type="multipart/form-data")
+    assert r.status_code == 413
+    assert "larger than the limit of 2 KB" in r.get_data(as_text=True)
+    assert _count(app, Submission) == 0 and sent == []
+
+
+# --- what learners see --------------------------------------------------------------------
+
+
+def test_learners_see_the_grade_only_after_release_and_never_the_key(app, people):
+    sid = _graded(app, people)
+    client = _client(app, people, "learner")
+    body = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert 'id="grade-h"' not in body and "waiting for your instructor" in body
+    assert 'data-poll="/submissions/' in body
+    staff = _client(app, people, "instructor")
+    staff_page = staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    assert "Not found:" in staff_page  # instructors see the missing concepts
+    staff.post(f"/review/submissions/{sid}/release", data={"csrf_token": _token(staff)})
+    body = client.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert 'id="grade-h"' in body and "Not found:" not in body and "instructors only" not in body
+    assert "data-poll" not in body  # released: nothing left to wait for
+    assert '<mark class="ev ev-0"' in body
+    home = client.get("/").get_data(as_text=True)
+    assert "Grade released" in home
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+def test_override_needs_a_reason_and_valid_points(app, people):
+    from grader.service.models import AuditEvent, Override
+
+    sid = _graded(app, people)
+    staff = _client(app, people, "instructor")
+    token = _token(staff)
+    url = f"/review/submissions/{sid}/override?status=graded&pos=0"
+    cases = [
+        (
+            {"criterion": "risk_management", "points": "lots", "reason": "r"},
+            400,
+            "must be a number",
+        ),
+        ({"criterion": "risk_management", "points": "nan", "reason": "r"}, 400, "must be a number"),
+        ({"criterion": "risk_management", "points": "12", "reason": "  "}, 400, "Give a reason"),
+        ({"criterion": "risk_management", "points": "25", "reason": "r"}, 422, "between 0 and 20"),
+        ({"criterion": "bogus", "points": "1", "reason": "r"}, 422, "Unknown criterion"),
+        ({"criterion": "risk_management", "points": "1", "reason": "r" * 5001}, 400, "limited to"),
+    ]
+    for data, status, message in cases:
+        r = staff.post(url, data={**data, "csrf_token": token})
+        assert r.status_code == status and message in r.get_data(as_text=True), data
+    assert _count(app, Override) == 0
+    r = staff.post(
+        url,
+        data={
+            "criterion": "risk_management",
+            "points": "19,5",
+            "reason": "Rollback is complete.",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 303 and r.headers["Location"].endswith("?status=graded&pos=0")
+    page = staff.get(r.headers["Location"]).get_data(as_text=True)
+    assert "risk management is now 19.5 points" in page and "Rollback is complete." in page
+    with app.app_context():
+        s = app.extensions["db"].session
+        assert s.scalar(select(Override.points)) == 19.5
+        assert s.scalar(select(AuditEvent.reason).where(AuditEvent.action == "override")) == (
+            "Rollback is complete."
+        )
+    assert _submission(app, sid).reviewed
+
+
+def test_claims_protect_a_submission_from_other_instructors(app, people):
+    sid = _graded(app, people)
+    iris = _client(app, people, "instructor")
+    ivan = _client(app, people, "instructor2")
+    r = iris.post(f"/review/submissions/{sid}/claim", data={"csrf_token": _token(iris)})
+    assert r.status_code == 303
+    assert "You hold the claim" in iris.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    page = ivan.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    assert "Claimed by Iris Instructor" in page
+    token = _token(ivan)
+    r = ivan.post(
+        f"/review/submissions/{sid}/override",
+        data={"criterion": "risk_management", "points": "1", "reason": "r", "csrf_token": token},
+    )
+    assert r.status_code == 409 and "Iris Instructor has claimed" in r.get_data(as_text=True)
+    r = ivan.post(
+        f"/review/submissions/{sid}/release", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Iris Instructor has claimed" in r.get_data(as_text=True)
+    assert _submission(app, sid).status.value == "graded"
+    r = ivan.post(
+        "/review/claim", data={"submission": str(sid), "csrf_token": token}, follow_redirects=True
+    )
+    assert "Another instructor has claimed" in r.get_data(as_text=True)
+    iris.post(f"/review/submissions/{sid}/unclaim", data={"csrf_token": _token(iris)})
+    r = ivan.post("/review/claim?status=graded", data={"submission": str(sid), "csrf_token": token})
+    assert r.status_code == 303 and r.headers["Location"].startswith(f"/review/submissions/{sid}")
+
+
+def test_release_of_an_ungraded_submission_explains_itself(app, people):
+    sid = submit_as(app, people["learner"].id, GOOD)  # still queued
+    staff = _client(app, people, "instructor")
+    r = staff.post(
+        f"/review/submissions/{sid}/release",
+        data={"csrf_token": _token(staff)},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "Only graded submissions can be released" in r.get_data(
+        as_text=True
+    )
+
+
+def test_queue_filters_order_and_neighbours(app, people):
+    good = _graded(app, people, "learner")
+    stuffed = _graded(app, people, "learner2", (GAMING / "buzzwords.md").read_text())
+    html_one = _graded(app, people, "learner3", (HEALTH / "sub-030.md").read_text())
+    staff = _client(app, people, "instructor")
+    page = staff.get("/review").get_data(as_text=True)
+    order = [int(i) for i in re.findall(r'class="row-link" href="/review/submissions/(\d+)', page)]
+    conf = {sid: _submission(app, sid).confidence for sid in (good, stuffed, html_one)}
+    assert order == sorted(conf, key=lambda s: (conf[s], s))
+    only = staff.get("/review?flag=contains_html").get_data(as_text=True)
+    assert re.findall(r'class="row-link" href="/review/submissions/(\d+)', only) == [str(html_one)]
+    for bad, message in (
+        ("min_total=abc", "“Total from” must be a number"),
+        ("status=bogus", "Unknown status"),
+    ):
+        r = staff.get(f"/review?{bad}")
+        assert r.status_code == 400 and message in r.get_data(as_text=True), bad
+    # Next/previous follow the queue as filtered.
+    first, second = order[0], order[1]
+    page = staff.get(f"/review/submissions/{first}?pos=0&sort=confidence").get_data(as_text=True)
+    assert f'rel="next" id="next-link" href="/review/submissions/{second}?pos=1' in page
+    assert 'rel="prev"' not in page and "1 of 3" in page
+    # Once it leaves the queue (reviewed, with reviewed=0), "next" continues from its place.
+    token = _token(staff)
+    staff.post(
+        f"/review/submissions/{first}/override?reviewed=0&pos=0",
+        data={"criterion": "risk_management", "points": "1", "reason": "r", "csrf_token": token},
+    )
+    page = staff.get(f"/review/submissions/{first}?reviewed=0&pos=0").get_data(as_text=True)
+    assert f'href="/review/submissions/{second}?pos=0' in page
+    assert "no longer matches its filters" in page
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+def test_dashboard_counts_charts_and_release(app, people):
+    a = _graded(app, people, "learner")
+    b = _graded(app, people, "learner2", (HEALTH / "sub-009.md").read_text())
+    c = _graded(app, people, "learner3", (HEALTH / "sub-003.md").read_text())
+    submit_as(app, people["admin"].id, GOOD)  # queued
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/dashboard/{SLUG}").get_data(as_text=True)
+    assert 'id="count-graded">3<' in page and 'id="count-queued">1<' in page
+    assert page.count('<svg class="chart"') == 5 and "n = 3" in page
+    token = _token(staff)
+    url = f"/dashboard/{SLUG}/release"
+    r = staff.post(url, data={"mode": "selected", "csrf_token": token}, follow_redirects=True)
+    assert "Select the submissions" in r.get_data(as_text=True)
+    r = staff.post(
+        url,
+        data={"mode": "selected", "ids": ["1", "x"], "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "not valid" in r.get_data(as_text=True)
+    r = staff.post(url, data={"mode": "reviewed", "csrf_token": token}, follow_redirects=True)
+    assert "Nothing was released" in r.get_data(as_text=True)
+    r = staff.post(url, data={"one": str(a), "csrf_token": token}, follow_redirects=True)
+    assert f"Released 1 submission: #{a}" in r.get_data(as_text=True)
+    r = staff.post(
+        url,
+        data={"mode": "selected", "ids": [str(b), str(c)], "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert f"Released 2 submissions: #{b}, #{c}" in r.get_data(as_text=True)
+    assert {_submission(app, i).status.value for i in (a, b, c)} == {"released"}
+
+
+def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(app, people, sent):
+    from grader.service.models import Assignment, AuditEvent, Grade
+
+    _graded(app, people)
+    staff = _client(app, people, "instructor")
+    token = _token(staff)
+    before = (_count(app, Grade), _count(app, AuditEvent))
+    r = staff.post(f"/dashboard/{SLUG}/regrade", data={"action": "preview", "csrf_token": token})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="regrade-diff"' in body and "1 answers graded" in body
+    assert "nothing to apply" in body  # the rubric file did not change
+    assert (_count(app, Grade), _count(app, AuditEvent)) == before
+    r = staff.post(
+        f"/dashboard/{SLUG}/regrade",
+        data={"action": "apply", "version": "0" * 16, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "preview the regrade again" in r.get_data(as_text=True) and sent == []
+    with app.app_context():
+        version = app.extensions["db"].session.scalar(select(Assignment.rubric_version))
+    r = staff.post(
+        f"/dashboard/{SLUG}/regrade",
+        data={"action": "apply", "version": version, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Regrading 1 submissions" in r.get_data(as_text=True) and len(sent) == 1
+
+
+def test_gradebook_csv_for_signed_in_staff(app, people):
+    _graded(app, people)
+    staff = _client(app, people, "instructor")
+    r = staff.get(f"/dashboard/{SLUG}/grades.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert r.get_data(as_text=True).splitlines()[1].split(",")[1] == "Lena Learner"
