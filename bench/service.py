@@ -39,8 +39,9 @@ SUBMIT = "/api/v1/assignments/ml-health-check/submissions"
 
 
 def pick_database(workdir: Path) -> str:
-    url = os.environ.get("GRADER_BENCH_DATABASE_URL",
-                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get(
+        "GRADER_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     if url.startswith("postgresql"):
         try:
             engine = create_engine(url)
@@ -58,8 +59,7 @@ def pick_database(workdir: Path) -> str:
 class Sender:
     """Open-loop HTTP submitter: request i is due at start + i / rate."""
 
-    def __init__(self, port: int, tokens: list[str], rate: float, seconds: float,
-                 threads: int = 8):
+    def __init__(self, port: int, tokens: list[str], rate: float, seconds: float, threads: int = 8):
         self.port, self.tokens, self.rate, self.seconds = port, tokens, rate, seconds
         self.latencies: list[float] = []
         self.errors = 0
@@ -93,10 +93,16 @@ class Sender:
             body = ANSWERS[i % len(ANSWERS)].read_bytes() + f"\n<!-- {i} -->\n".encode()
             start = time.perf_counter()
             try:
-                conn.request("POST", SUBMIT, body=body, headers={
-                    "Authorization": f"Bearer {self.tokens[i % len(self.tokens)]}",
-                    "Content-Type": "text/markdown",
-                    "Idempotency-Key": f"bench-{self.rate}-{self.seconds}-{i}"})
+                conn.request(
+                    "POST",
+                    SUBMIT,
+                    body=body,
+                    headers={
+                        "Authorization": f"Bearer {self.tokens[i % len(self.tokens)]}",
+                        "Content-Type": "text/markdown",
+                        "Idempotency-Key": f"bench-{self.rate}-{self.seconds}-{i}",
+                    },
+                )
                 resp = conn.getresponse()
                 resp.read()
                 ok = resp.status == 202
@@ -117,12 +123,19 @@ class Sender:
 def counts(url: str) -> tuple[int, int]:
     from grader.service.models import Grade, Status, Submission
 
-    engine = counts.engines.setdefault(url, create_engine(  # type: ignore[attr-defined]
-        url.replace("postgresql://", "postgresql+psycopg://")))
+    engine = counts.engines.setdefault(
+        url,
+        create_engine(  # type: ignore[attr-defined]
+            url.replace("postgresql://", "postgresql+psycopg://")
+        ),
+    )
     with engine.connect() as conn:
         graded = conn.execute(select(func.count()).select_from(Grade)).scalar_one()
-        backlog = conn.execute(select(func.count()).select_from(Submission).where(
-            Submission.status.in_([Status.QUEUED, Status.GRADING]))).scalar_one()
+        backlog = conn.execute(
+            select(func.count())
+            .select_from(Submission)
+            .where(Submission.status.in_([Status.QUEUED, Status.GRADING]))
+        ).scalar_one()
     return graded, backlog
 
 
@@ -153,9 +166,11 @@ def main() -> None:
     try:
         port = svc.start_web(workers=args.web_workers)
         svc.start_worker(concurrency=args.worker_processes, beat=True)
-        print(f"{os.cpu_count()} cores; gunicorn x{args.web_workers}, celery worker x"
-              f"{args.worker_processes}; redis {redis.url}; database "
-              f"{'PostgreSQL' if db_url.startswith('postgresql') else 'SQLite'}")
+        print(
+            f"{os.cpu_count()} cores; gunicorn x{args.web_workers}, celery worker x"
+            f"{args.worker_processes}; redis {redis.url}; database "
+            f"{'PostgreSQL' if db_url.startswith('postgresql') else 'SQLite'}"
+        )
 
         # 1. Sustained throughput.
         sender = Sender(port, learners, args.rate, args.duration)
@@ -174,29 +189,39 @@ def main() -> None:
         drain_time = time.perf_counter() - drained
         graded_total = counts(db_url)[0]
         half = [s for s in samples if s[0] >= send_end / 2]
-        steady = ((half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])
-                  if len(half) > 1 else float("nan"))
+        steady = (
+            (half[-1][1] - half[0][1]) / (half[-1][0] - half[0][0])
+            if len(half) > 1
+            else float("nan")
+        )
         overall = samples[-1][1] / samples[-1][0] if samples else float("nan")
         backlogs = [s[2] for s in samples]
-        print(f"\nsustained load: offered {args.rate:.0f}/s for {args.duration:.0f} s "
-              f"({sender.total} submissions, {sender.errors} errors, sender lag max "
-              f"{sender.lag * 1e3:.0f} ms)")
+        print(
+            f"\nsustained load: offered {args.rate:.0f}/s for {args.duration:.0f} s "
+            f"({sender.total} submissions, {sender.errors} errors, sender lag max "
+            f"{sender.lag * 1e3:.0f} ms)"
+        )
         print(f"  graded/s over the run:       {overall:7.1f}")
         print(f"  graded/s, second half:       {steady:7.1f}")
-        print(f"  backlog max / at end of send: {max(backlogs)} / {backlogs[-1]}"
-              f"  (first half max {max(b for t, _, b in samples if t < send_end / 2)})")
-        print(f"  drained the rest in {drain_time:.1f} s; graded {graded_total} of "
-              f"{sender.total}")
+        print(
+            f"  backlog max / at end of send: {max(backlogs)} / {backlogs[-1]}"
+            f"  (first half max {max(b for t, _, b in samples if t < send_end / 2)})"
+        )
+        print(f"  drained the rest in {drain_time:.1f} s; graded {graded_total} of {sender.total}")
 
         # 2. Submit latency at 100 req/s.
         lat = Sender(port, learners, 100.0, args.latency_seconds)
         lat.start()
         lat.join()
         ms = [v * 1e3 for v in lat.latencies]
-        print(f"\nsubmit latency at 100 req/s for {args.latency_seconds:.0f} s "
-              f"({len(ms)} ok, {lat.errors} errors):")
-        print(f"  p50 {statistics.median(ms):6.1f} ms   p99 {pct(ms, 0.99):6.1f} ms   "
-              f"max {max(ms):6.1f} ms")
+        print(
+            f"\nsubmit latency at 100 req/s for {args.latency_seconds:.0f} s "
+            f"({len(ms)} ok, {lat.errors} errors):"
+        )
+        print(
+            f"  p50 {statistics.median(ms):6.1f} ms   p99 {pct(ms, 0.99):6.1f} ms   "
+            f"max {max(ms):6.1f} ms"
+        )
     finally:
         svc.stop_all()
         redis.stop()

@@ -12,10 +12,15 @@ def _graded(app, client, actors, files, who="learner"):
     ids = []
     for i, name in enumerate(files):
         learner = who if isinstance(who, str) else who[i]
-        r = client.post("/api/v1/assignments/ml-health-check/submissions",
-                        data=(HEALTH / name).read_text(),
-                        headers={**actors.h(learner), "Content-Type": "text/markdown",
-                                 "Idempotency-Key": f"k-{i}-{name}"})
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=(HEALTH / name).read_text(),
+            headers={
+                **actors.h(learner),
+                "Content-Type": "text/markdown",
+                "Idempotency-Key": f"k-{i}-{name}",
+            },
+        )
         assert r.status_code == 202
         ids.append(r.get_json()["id"])
         run_worker_inline(app, ids[-1])
@@ -28,10 +33,14 @@ def _queue(client, actors, **params):
     return r.get_json()
 
 
-def test_queue_sorts_least_confident_first_and_filters(app, client, actors, assignment,
-                                                       enqueued):
-    ids = _graded(app, client, actors, ["sub-010.md", "sub-015.md", "sub-030.md"],
-                  who=["learner", "learner2", "instructor2"])
+def test_queue_sorts_least_confident_first_and_filters(app, client, actors, assignment, enqueued):
+    ids = _graded(
+        app,
+        client,
+        actors,
+        ["sub-010.md", "sub-015.md", "sub-030.md"],
+        who=["learner", "learner2", "instructor2"],
+    )
     q = _queue(client, actors)
     confidences = [i["confidence"] for i in q["items"]]
     assert confidences == sorted(confidences) and q["total"] == 3
@@ -49,11 +58,14 @@ def test_queue_sorts_least_confident_first_and_filters(app, client, actors, assi
 
 
 def test_queue_rejects_bad_parameters(client, actors, assignment):
-    for params, field in (({"sort": "bogus"}, "sort"), ({"min_total": "x"}, "min_total"),
-                          ({"status": "weird"}, "status"), ({"per_page": "0"}, "per_page"),
-                          ({"page": "x"}, "page")):
-        r = client.get("/api/v1/review-queue", headers=actors.h("instructor"),
-                       query_string=params)
+    for params, field in (
+        ({"sort": "bogus"}, "sort"),
+        ({"min_total": "x"}, "min_total"),
+        ({"status": "weird"}, "status"),
+        ({"per_page": "0"}, "per_page"),
+        ({"page": "x"}, "page"),
+    ):
+        r = client.get("/api/v1/review-queue", headers=actors.h("instructor"), query_string=params)
         assert r.status_code == 422 and r.get_json()["error"]["field"] == field
 
 
@@ -63,16 +75,29 @@ def test_claims_hold_a_submission_for_one_instructor(app, client, actors, assign
     assert r.status_code == 200 and r.get_json()["claimed_by"] == actors.id("instructor")
     r = client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor2"))
     assert r.status_code == 409
-    r = client.post(f"/api/v1/submissions/{sid}/overrides", headers=actors.h("instructor2"),
-                    json={"criterion": "prioritization", "points": 20, "reason": "x"})
+    r = client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=actors.h("instructor2"),
+        json={"criterion": "prioritization", "points": 20, "reason": "x"},
+    )
     assert r.status_code == 409
     assert _queue(client, actors, unclaimed=1)["total"] == 0
-    assert client.delete(f"/api/v1/submissions/{sid}/claim",
-                         headers=actors.h("instructor2")).status_code == 409
-    assert client.delete(f"/api/v1/submissions/{sid}/claim",
-                         headers=actors.h("instructor")).status_code == 200
-    assert client.post(f"/api/v1/submissions/{sid}/claim",
-                       headers=actors.h("instructor2")).status_code == 200
+    assert (
+        client.delete(
+            f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor2")
+        ).status_code
+        == 409
+    )
+    assert (
+        client.delete(
+            f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor")
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor2")).status_code
+        == 200
+    )
 
 
 def test_claims_expire(tmp_path, db_url, actors):
@@ -80,8 +105,11 @@ def test_claims_expire(tmp_path, db_url, actors):
 
     app = make_app(tmp_path, db_url, CLAIM_SECONDS=1)
     client = app.test_client()
-    client.post("/api/v1/assignments", headers=actors.h("instructor"),
-                json={"slug": "ml-health-check", "rubric": "ml-health-check.toml"})
+    client.post(
+        "/api/v1/assignments",
+        headers=actors.h("instructor"),
+        json={"slug": "ml-health-check", "rubric": "ml-health-check.toml"},
+    )
     import grader.service.api.submissions as s
 
     s_enqueue, s.enqueue_grade = s.enqueue_grade, lambda i: True
@@ -89,13 +117,17 @@ def test_claims_expire(tmp_path, db_url, actors):
         (sid,) = _graded(app, client, actors, ["sub-029.md"])
     finally:
         s.enqueue_grade = s_enqueue
-    assert client.post(f"/api/v1/submissions/{sid}/claim",
-                       headers=actors.h("instructor")).status_code == 200
+    assert (
+        client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor")).status_code
+        == 200
+    )
     import time
 
     time.sleep(1.1)
-    assert client.post(f"/api/v1/submissions/{sid}/claim",
-                       headers=actors.h("instructor2")).status_code == 200
+    assert (
+        client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor2")).status_code
+        == 200
+    )
 
 
 def test_assignments_create_update_and_errors(client, actors, assignment):
@@ -103,20 +135,32 @@ def test_assignments_create_update_and_errors(client, actors, assignment):
     body = r.get_json()
     assert body["rubric"]["max_total"] == 100 and len(body["rubric"]["criteria"]) == 4
     assert "concepts" not in str(body)  # the answer key is not exposed
-    bad = [({"slug": "Bad Slug", "rubric": "ml-health-check.toml"}, 422, "slug"),
-           ({"slug": "x", "rubric": "../../etc/passwd"}, 422, "rubric"),
-           ({"slug": "x", "rubric": "nope.toml"}, 422, "rubric"),
-           ({"slug": "ml-health-check", "rubric": "ml-health-check.toml"}, 409, "slug")]
+    bad = [
+        ({"slug": "Bad Slug", "rubric": "ml-health-check.toml"}, 422, "slug"),
+        ({"slug": "x", "rubric": "../../etc/passwd"}, 422, "rubric"),
+        ({"slug": "x", "rubric": "nope.toml"}, 422, "rubric"),
+        ({"slug": "ml-health-check", "rubric": "ml-health-check.toml"}, 409, "slug"),
+    ]
     for body, status, field in bad:
         r = client.post("/api/v1/assignments", headers=actors.h("instructor"), json=body)
         assert r.status_code == status and r.get_json()["error"]["field"] == field
-    assert client.post("/api/v1/assignments", headers=actors.h("learner"),
-                       json={"slug": "y", "rubric": "ml-health-check.toml"}).status_code == 403
-    r = client.post("/api/v1/assignments", headers=actors.h("instructor"),
-                    json={"slug": "tcp", "rubric": "tcp-udp-headers.toml", "title": "TCP"})
+    assert (
+        client.post(
+            "/api/v1/assignments",
+            headers=actors.h("learner"),
+            json={"slug": "y", "rubric": "ml-health-check.toml"},
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        "/api/v1/assignments",
+        headers=actors.h("instructor"),
+        json={"slug": "tcp", "rubric": "tcp-udp-headers.toml", "title": "TCP"},
+    )
     assert r.status_code == 201 and r.get_json()["rubric"]["kind"] == "reference"
-    r = client.patch("/api/v1/assignments/tcp", headers=actors.h("instructor"),
-                     json={"title": "TCP and UDP"})
+    r = client.patch(
+        "/api/v1/assignments/tcp", headers=actors.h("instructor"), json={"title": "TCP and UDP"}
+    )
     assert r.get_json()["title"] == "TCP and UDP"
 
 
@@ -126,27 +170,40 @@ def test_invalid_rubric_file_is_reported(tmp_path, db_url, actors):
     rubrics = tmp_path / "rubrics"
     rubrics.mkdir()
     (rubrics / "broken.toml").write_text('id = "broken"\n[[criteria]]\nid = "c"\npoints = -1\n')
-    (rubrics / "ml-health-check.toml").write_text((ROOT / "rubrics" / "ml-health-check.toml")
-                                                  .read_text())
+    (rubrics / "ml-health-check.toml").write_text(
+        (ROOT / "rubrics" / "ml-health-check.toml").read_text()
+    )
     app = make_app(tmp_path, db_url, RUBRICS_DIR=str(rubrics))
-    r = app.test_client().post("/api/v1/assignments", headers=actors.h("instructor"),
-                               json={"slug": "b", "rubric": "broken.toml"})
+    r = app.test_client().post(
+        "/api/v1/assignments",
+        headers=actors.h("instructor"),
+        json={"slug": "b", "rubric": "broken.toml"},
+    )
     err = r.get_json()["error"]
     assert r.status_code == 422 and err["field"] == "rubric"
     assert "criteria[0].points: must be greater than 0" in err["message"]
 
 
 def test_bulk_release_modes(app, client, actors, assignment, enqueued):
-    ids = _graded(app, client, actors, ["sub-010.md", "sub-015.md", "sub-030.md"],
-                  who=["learner", "learner2", "instructor2"])
+    ids = _graded(
+        app,
+        client,
+        actors,
+        ["sub-010.md", "sub-015.md", "sub-030.md"],
+        who=["learner", "learner2", "instructor2"],
+    )
     url = "/api/v1/assignments/ml-health-check/release"
     assert client.post(url, headers=actors.h("instructor"), json={}).get_json()["count"] == 0
-    client.post(f"/api/v1/submissions/{ids[2]}/overrides", headers=actors.h("instructor"),
-                json={"criterion": "risk_management", "points": 5, "reason": "Reviewed."})
+    client.post(
+        f"/api/v1/submissions/{ids[2]}/overrides",
+        headers=actors.h("instructor"),
+        json={"criterion": "risk_management", "points": 5, "reason": "Reviewed."},
+    )
     r = client.post(url, headers=actors.h("instructor"), json={"mode": "reviewed"})
     assert r.get_json()["released"] == [ids[2]]
-    r = client.post(url, headers=actors.h("instructor"),
-                    json={"mode": "confidence", "min_confidence": 0.8})
+    r = client.post(
+        url, headers=actors.h("instructor"), json={"mode": "confidence", "min_confidence": 0.8}
+    )
     assert r.get_json()["released"] == [ids[0]]
     r = client.post(url, headers=actors.h("instructor"), json={"mode": "all"})
     assert r.get_json()["released"] == [ids[1]]
@@ -154,8 +211,9 @@ def test_bulk_release_modes(app, client, actors, assignment, enqueued):
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "min_confidence"
 
 
-def test_regrade_dry_run_then_real_keeps_overrides(app, client, actors, assignment, enqueued,
-                                                   tmp_path):
+def test_regrade_dry_run_then_real_keeps_overrides(
+    app, client, actors, assignment, enqueued, tmp_path
+):
     import shutil
 
     from .conftest import ROOT
@@ -165,8 +223,11 @@ def test_regrade_dry_run_then_real_keeps_overrides(app, client, actors, assignme
     shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", rubrics / "ml-health-check.toml")
     app.config["RUBRICS_DIR"] = str(rubrics)
     (sid,) = _graded(app, client, actors, ["sub-020.md"])
-    client.post(f"/api/v1/submissions/{sid}/overrides", headers=actors.h("instructor"),
-                json={"criterion": "risk_management", "points": 11, "reason": "Kept."})
+    client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=actors.h("instructor"),
+        json={"criterion": "risk_management", "points": 11, "reason": "Kept."},
+    )
     client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
     before = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
     url = "/api/v1/assignments/ml-health-check/regrade"
@@ -174,8 +235,11 @@ def test_regrade_dry_run_then_real_keeps_overrides(app, client, actors, assignme
     assert r.get_json()["changes"] == [] and r.get_json()["unchanged"] == 1
     # The instructor changes the rubric: Problem Identification becomes easier to satisfy.
     path = rubrics / "ml-health-check.toml"
-    path.write_text(path.read_text().replace("curve = { zero = 0.36, full = 0.98 }",
-                                             "curve = { zero = 0.2, full = 0.7 }"))
+    path.write_text(
+        path.read_text().replace(
+            "curve = { zero = 0.36, full = 0.98 }", "curve = { zero = 0.2, full = 0.7 }"
+        )
+    )
     dry = client.post(url + "?dry_run=1", headers=actors.h("instructor")).get_json()
     assert dry["dry_run"] is True and len(dry["changes"]) == 1
     change = dry["changes"][0]
@@ -192,8 +256,9 @@ def test_regrade_dry_run_then_real_keeps_overrides(app, client, actors, assignme
     assert after["grade"]["total"] == change["after"]
     rm = next(c for c in after["grade"]["criteria"] if c["id"] == "risk_management")
     assert rm["points"] == 11 and rm["source"] == "override"
-    history = client.get(f"/api/v1/submissions/{sid}/history",
-                         headers=actors.h("instructor")).get_json()["events"]
+    history = client.get(
+        f"/api/v1/submissions/{sid}/history", headers=actors.h("instructor")
+    ).get_json()["events"]
     assert history[-1]["action"] == "regraded"
 
 
@@ -201,17 +266,20 @@ def test_gradebook_csv(app, client, actors, assignment, enqueued):
     import grader.service.models as m
 
     with app.app_context(), app.extensions["db"].session_scope() as s:
-        s.get(m.User, actors.id("learner2")).name = "=HYPERLINK(\"http://evil\")"
+        s.get(m.User, actors.id("learner2")).name = '=HYPERLINK("http://evil")'
     ids = _graded(app, client, actors, ["sub-010.md", "sub-020.md"], who=["learner", "learner2"])
     client.post(f"/api/v1/submissions/{ids[0]}/release", headers=actors.h("instructor"))
-    r = client.get("/api/v1/assignments/ml-health-check/grades.csv",
-                   headers=actors.h("instructor"))
+    r = client.get("/api/v1/assignments/ml-health-check/grades.csv", headers=actors.h("instructor"))
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
     assert [int(row["submission"]) for row in rows] == ids
     assert rows[0]["status"] == "released" and float(rows[0]["total"]) > 80
-    assert {"problem_identification", "prioritization", "solution_design",
-            "risk_management"} <= set(rows[0])
+    assert {
+        "problem_identification",
+        "prioritization",
+        "solution_design",
+        "risk_management",
+    } <= set(rows[0])
     assert rows[1]["learner"].startswith("'=")  # no formula injection
 
 

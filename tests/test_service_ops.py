@@ -13,14 +13,18 @@ GOOD = (HEALTH / "sub-029.md").read_text()
 
 
 def _submit(client, actors, body=GOOD, who="learner"):
-    r = client.post("/api/v1/assignments/ml-health-check/submissions", data=body,
-                    headers={**actors.h(who), "Content-Type": "text/markdown"})
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=body,
+        headers={**actors.h(who), "Content-Type": "text/markdown"},
+    )
     assert r.status_code == 202
     return r.get_json()["id"]
 
 
-def test_a_submission_that_never_finishes_fails_after_max_deliveries(app, client, actors,
-                                                                      assignment, enqueued):
+def test_a_submission_that_never_finishes_fails_after_max_deliveries(
+    app, client, actors, assignment, enqueued
+):
     from grader.service.grading import GradingSettings, grade_submission
     from grader.service.models import Submission
 
@@ -37,15 +41,15 @@ def test_a_submission_that_never_finishes_fails_after_max_deliveries(app, client
     r = client.post(f"/api/v1/submissions/{sid}/retry", headers=actors.h("instructor"))
     assert r.status_code == 202 and enqueued[-1] == sid
     assert run_worker_inline(app, sid) == "graded"
-    events = client.get(f"/api/v1/submissions/{sid}/history",
-                        headers=actors.h("instructor")).get_json()["events"]
+    events = client.get(
+        f"/api/v1/submissions/{sid}/history", headers=actors.h("instructor")
+    ).get_json()["events"]
     assert [e["action"] for e in events] == ["submitted", "failed", "retried", "graded"]
     r = client.post(f"/api/v1/submissions/{sid}/retry", headers=actors.h("instructor"))
     assert r.status_code == 409
 
 
-def test_grading_errors_fail_with_a_reason(app, client, actors, assignment, enqueued,
-                                           monkeypatch):
+def test_grading_errors_fail_with_a_reason(app, client, actors, assignment, enqueued, monkeypatch):
     import grader.service.grading as grading
 
     sid = _submit(client, actors)
@@ -109,8 +113,12 @@ def test_migrations_match_models_and_keep_data(tmp_path, db_url):
     upgrade(db_url, "0001")
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO users (name, role, active, created_at) VALUES "
-                          "('Ada', 'learner', true, CURRENT_TIMESTAMP)"))
+        conn.execute(
+            text(
+                "INSERT INTO users (name, role, active, created_at) VALUES "
+                "('Ada', 'learner', true, CURRENT_TIMESTAMP)"
+            )
+        )
     upgrade(db_url, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM users")).scalar_one() == "Ada"
@@ -136,15 +144,19 @@ def test_token_create_prints_token_last_and_it_works(tmp_path, monkeypatch):
 
     app = create_app()
     client = app.test_client()
-    assert client.get("/api/v1/review-queue",
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert (
+        client.get("/api/v1/review-queue", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
     app.extensions["db"].engine.dispose()
     listing = runner.invoke(main, ["token", "list"]).output
     assert "Grace" in listing and token not in listing
     token_id = listing.split("\t")[0]
     assert runner.invoke(main, ["token", "revoke", token_id]).exit_code == 0
-    assert client.get("/api/v1/review-queue",
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.get("/api/v1/review-queue", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
     bad = runner.invoke(main, ["token", "create", "--role", "wizard", "--name", "x"])
     assert bad.exit_code == 2
 
@@ -176,8 +188,7 @@ def test_missing_integer_setting_fails_fast(monkeypatch):
         create_app({"BROKER_URL": "memory://"})
 
 
-def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, assignment,
-                                                         enqueued):
+def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, assignment, enqueued):
     from sqlalchemy.exc import IntegrityError
 
     from grader.service.models import Grade
@@ -186,15 +197,27 @@ def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, as
     run_worker_inline(app, sid)
     with app.app_context(), app.extensions["db"].sessionmaker() as s:
         g = s.scalar(select(Grade).where(Grade.submission_id == sid))
-        s.add(Grade(submission_id=sid, rubric_version=g.rubric_version, total=1, max_total=100,
-                    confidence=0.5, flags=[], criteria=[], warnings=[], plan={}))
+        s.add(
+            Grade(
+                submission_id=sid,
+                rubric_version=g.rubric_version,
+                total=1,
+                max_total=100,
+                confidence=0.5,
+                flags=[],
+                criteria=[],
+                warnings=[],
+                plan={},
+            )
+        )
         with pytest.raises(IntegrityError):
             s.flush()
         s.rollback()
 
 
-def test_concurrent_submission_race_is_retried(app, client, actors, assignment, enqueued,
-                                                monkeypatch):
+def test_concurrent_submission_race_is_retried(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
     """Two submissions by one learner at once may both pick the same version; the loser
     retries instead of answering 500."""
     import grader.service.grading as grading
@@ -211,8 +234,11 @@ def test_concurrent_submission_race_is_retried(app, client, actors, assignment, 
         return real_submit(session, assignment, learner, content, **kw)
 
     monkeypatch.setattr(grading, "submit", racing_submit)
-    first = client.post("/api/v1/assignments/ml-health-check/submissions", data=GOOD,
-                        headers={**actors.h("learner"), "Content-Type": "text/markdown"})
+    first = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=GOOD,
+        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
+    )
     assert first.status_code == 202 and first.get_json()["version"] == 2
     with app.app_context(), app.extensions["db"].session_scope() as s:
         versions = sorted(x.version for x in s.query(Submission).all())

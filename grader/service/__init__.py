@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import errors, web
+    from . import errors, web, webhooks
     from .api import init_app as init_api
     from .celery_app import init_celery
 
@@ -39,5 +39,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     init_celery(app)
     init_api(app)
+    webhooks.init_app(app)  # course platforms' webhooks, admin API, OpenAPI document
     web.init_app(app)  # pages for learners and instructors
     return app

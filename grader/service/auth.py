@@ -87,7 +87,8 @@ def load_submission(session: Session, submission_id: int, user: User) -> Submiss
 
     Others get 404, not 403, so ids of other people's submissions reveal nothing.
     """
-    sub = session.get(Submission, submission_id)
+    # Ids are 32-bit: a larger one cannot exist (and the database would refuse to bind it).
+    sub = session.get(Submission, submission_id) if 0 < submission_id < 2**31 else None
     if sub is None:
         raise not_found("submission")
     if is_staff(user):

@@ -21,7 +21,7 @@ from flask import Flask
 
 
 def init_celery(app: Flask) -> Celery:
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)
@@ -52,8 +52,12 @@ def init_celery(app: Flask) -> Celery:
         timezone="UTC",
         beat_schedule={
             "reconcile": {"task": "grader.reconcile", "schedule": float(cfg["RECONCILE_INTERVAL"])},
+            "webhook-sweep": {
+                "task": "grader.webhooks.sweep",
+                "schedule": float(cfg["WEBHOOK_SWEEP_INTERVAL"]),
+            },
         },
-        imports=("grader.service.tasks",),
+        imports=("grader.service.tasks", "grader.service.webhooks.tasks"),
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -24,6 +24,7 @@ from .db import get_db
 from .migrate import upgrade
 from .models import ApiToken, Assignment, Role, User, utcnow
 from .passwords import hash_password
+from .webhooks.commands import platform_group
 
 DEMO_ASSIGNMENT = ("ml-health-check", "ml-health-check.toml")
 DEMO_USERS = (
@@ -40,6 +41,7 @@ def register(main: click.Group) -> None:
     main.add_command(seed)
     main.add_command(run)
     main.add_command(reconcile)
+    main.add_command(platform_group)
 
 
 @click.group("db")
@@ -253,6 +255,5 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 p.kill()
-    failed = [p.args[2] for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
-    if failed:
+    if any(p.returncode not in (0, -signal.SIGTERM, None) for p in procs):
         raise SystemExit(1)

@@ -41,6 +41,16 @@ DEFAULTS: dict[str, Any] = {
     "FAULT_MARKER": "GRADER-FAULT-CRASH-WORKER",
     "SECRET_KEY": None,
     "TESTING": False,
+    # Course platforms' webhooks (grader.service.webhooks). Outbound retries follow the
+    # Standard Webhooks schedule multiplied by WEBHOOK_RETRY_SCALE (tests compress it);
+    # WEBHOOK_ALLOWED_HOSTS (comma-separated names, IPs or networks) lifts the https and
+    # public-address rules for those hosts only (tests: 127.0.0.1,localhost).
+    "WEBHOOK_TIMEOUT": 10.0,
+    "WEBHOOK_RETRY_SCALE": 1.0,
+    "WEBHOOK_ALLOWED_HOSTS": "",
+    "WEBHOOK_SWEEP_INTERVAL": 30,
+    "WEBHOOK_RECEIPT_DAYS": 4,
+    "WEBHOOK_SECRET_GRACE": 24 * 3600,
 }
 
 _ENV_INT = {
@@ -54,8 +64,19 @@ _ENV_INT = {
     "STUCK_AFTER",
     "GRADING_LEASE",
     "MAX_DELIVERIES",
+    "WEBHOOK_SWEEP_INTERVAL",
+    "WEBHOOK_RECEIPT_DAYS",
+    "WEBHOOK_SECRET_GRACE",
 }
-_ENV_STR = {"DATABASE_URL", "REDIS_URL", "BROKER_URL", "RUBRICS_DIR", "SECRET_KEY"}
+_ENV_FLOAT = {"WEBHOOK_TIMEOUT", "WEBHOOK_RETRY_SCALE"}
+_ENV_STR = {
+    "DATABASE_URL",
+    "REDIS_URL",
+    "BROKER_URL",
+    "RUBRICS_DIR",
+    "SECRET_KEY",
+    "WEBHOOK_ALLOWED_HOSTS",
+}
 _ENV_BOOL = {"FAULT_INJECTION"}
 
 
@@ -67,7 +88,7 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     """Settings given as GRADER_<NAME> (or the bare DATABASE_URL / REDIS_URL / SECRET_KEY)."""
     env = dict(os.environ if env is None else env)
     out: dict[str, Any] = {}
-    for name in _ENV_INT | _ENV_STR | _ENV_BOOL:
+    for name in _ENV_INT | _ENV_FLOAT | _ENV_STR | _ENV_BOOL:
         raw = env.get(f"GRADER_{name}")
         if raw is None and name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
             raw = env.get(name)
@@ -78,6 +99,11 @@ def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
                 out[name] = int(raw)
             except ValueError as exc:
                 raise ConfigError(f"GRADER_{name} must be an integer, got {raw!r}") from exc
+        elif name in _ENV_FLOAT:
+            try:
+                out[name] = float(raw)
+            except ValueError as exc:
+                raise ConfigError(f"GRADER_{name} must be a number, got {raw!r}") from exc
         elif name in _ENV_BOOL:
             out[name] = raw.lower() in ("1", "true", "yes", "on")
         else:
@@ -104,6 +130,12 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
     for name in ("MAX_SUBMISSION_BYTES", "CLAIM_SECONDS", "MAX_DELIVERIES", "PAGE_SIZE"):
         if int(config[name]) <= 0:
             raise ConfigError(f"{name} must be positive, got {config[name]!r}")
+    for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_SWEEP_INTERVAL", "WEBHOOK_RECEIPT_DAYS"):
+        if float(config[name]) <= 0:
+            raise ConfigError(f"{name} must be positive, got {config[name]!r}")
+    for name in ("WEBHOOK_RETRY_SCALE", "WEBHOOK_SECRET_GRACE"):
+        if float(config[name]) < 0:
+            raise ConfigError(f"{name} must not be negative, got {config[name]!r}")
     return config
 
 

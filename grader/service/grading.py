@@ -221,8 +221,9 @@ def submit(
     return sub, True
 
 
-def submit_and_commit(session: Session, assignment: Assignment, learner: User, content: str,
-                      **options: Any) -> tuple[Submission, bool]:
+def submit_and_commit(
+    session: Session, assignment: Assignment, learner: User, content: str, **options: Any
+) -> tuple[Submission, bool]:
     """:func:`submit`, then commit; retried when a concurrent submission by the same learner
     took the same version number (or the same idempotency key) first."""
     for attempt in range(5):
@@ -339,8 +340,10 @@ def _store_grade(
             if sub is None:
                 return "missing"
             # A first grade (the common case) needs no reads of earlier grades or overrides.
-            had_grade = session.scalar(select(Grade.id).where(Grade.submission_id == sub.id)
-                                       .limit(1)) is not None
+            had_grade = (
+                session.scalar(select(Grade.id).where(Grade.submission_id == sub.id).limit(1))
+                is not None
+            )
             previous = effective_grade(session, sub) if had_grade else None
             grade = Grade(
                 submission_id=sub.id,
@@ -359,8 +362,7 @@ def _store_grade(
             if sub.status in (Status.QUEUED, Status.GRADING):
                 sub.status = Status.GRADED
             sub.lease_until = None
-            current = effective_grade(session, sub, grade=grade,
-                                      overrides=None if regrade else {})
+            current = effective_grade(session, sub, grade=grade, overrides=None if regrade else {})
             assert current is not None
             denormalize(sub, current)
             audit(
@@ -452,19 +454,25 @@ def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[s
     before = effective_grade(session, sub)
     overrides = latest_overrides(session, sub.id)
     scored = grade_text(sub.content, rubric)
-    after = {c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)
-             for c in scored.criteria}
+    after = {
+        c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)
+        for c in scored.criteria
+    }
     before_points = {c["id"]: c["points"] for c in before["criteria"]} if before else {}
     if before is not None and before_points == after:
         return None
     after_total = round(sum(after.values()), 2)
     before_total = before["total"] if before else None
     return {
-        "id": sub.id, "learner": sub.learner.name, "status": sub.status.value,
-        "before": before_total, "after": after_total,
+        "id": sub.id,
+        "learner": sub.learner.name,
+        "status": sub.status.value,
+        "before": before_total,
+        "after": after_total,
         "delta": round(after_total - before_total, 2) if before_total is not None else None,
-        "criteria": {cid: {"before": before_points.get(cid), "after": pts}
-                     for cid, pts in after.items()},
+        "criteria": {
+            cid: {"before": before_points.get(cid), "after": pts} for cid, pts in after.items()
+        },
     }
 
 
@@ -523,6 +531,27 @@ def override(
         reason=reason,
     )
     return after
+
+
+def claimed_by_other(sub: Submission, user: User) -> bool:
+    """Whether another instructor's claim on sub is still live (then only they may act)."""
+    return (
+        sub.claimed_by_id not in (None, user.id)
+        and sub.claim_expires_at is not None
+        and sub.claim_expires_at > utcnow()
+    )
+
+
+def ensure_not_claimed_by_other(sub: Submission, user: User, message: str = "") -> None:
+    if claimed_by_other(sub, user):
+        assert sub.claim_expires_at is not None
+        raise APIError(
+            409,
+            "claimed",
+            message
+            or "another instructor has claimed this "
+            f"submission until {sub.claim_expires_at.isoformat()}",
+        )
 
 
 def release(session: Session, sub: Submission, actor: User) -> bool:

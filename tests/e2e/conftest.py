@@ -28,15 +28,20 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.fixture()
 def service(tmp_path: Path, redis_server: RedisServer, db_url: str) -> Iterator[Service]:
-    svc = Service(workdir=tmp_path, database_url=db_url, redis_url=redis_server.url, settings={
-        # Compressed delivery timings so recovery happens within a test's patience.
-        "GRADER_VISIBILITY_TIMEOUT": "8",
-        "GRADER_RESTORE_INTERVAL": "2",
-        "GRADER_RECONCILE_INTERVAL": "2",
-        "GRADER_STUCK_AFTER": "6",
-        "GRADER_GRADING_LEASE": "6",
-        "GRADER_FAULT_INJECTION": "1",
-    })
+    svc = Service(
+        workdir=tmp_path,
+        database_url=db_url,
+        redis_url=redis_server.url,
+        settings={
+            # Compressed delivery timings so recovery happens within a test's patience.
+            "GRADER_VISIBILITY_TIMEOUT": "8",
+            "GRADER_RESTORE_INTERVAL": "2",
+            "GRADER_RECONCILE_INTERVAL": "2",
+            "GRADER_STUCK_AFTER": "6",
+            "GRADER_GRADING_LEASE": "6",
+            "GRADER_FAULT_INJECTION": "1",
+        },
+    )
     svc.tokens = setup_database(svc)  # type: ignore[attr-defined]
     yield svc
     svc.stop_all()

@@ -30,8 +30,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05,
-             what: str = "condition") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -56,9 +57,24 @@ class RedisServer:
         self.port = free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), "--maxmemory-policy", "noeviction"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+                "--maxmemory-policy",
+                "noeviction",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(self._ping, 10, what="redis-server")
         self.url = f"redis://127.0.0.1:{self.port}/0"
 
@@ -90,13 +106,15 @@ class Service:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-        env.update({
-            "GRADER_INSTANCE_PATH": str(self.workdir / "instance"),
-            "GRADER_DATABASE_URL": self.database_url,
-            "GRADER_REDIS_URL": self.redis_url,
-            "GRADER_SECRET_KEY": "e2e-secret",
-            "PYTHONPATH": str(ROOT),
-        })
+        env.update(
+            {
+                "GRADER_INSTANCE_PATH": str(self.workdir / "instance"),
+                "GRADER_DATABASE_URL": self.database_url,
+                "GRADER_REDIS_URL": self.redis_url,
+                "GRADER_SECRET_KEY": "e2e-secret",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
         env.update(self.settings)
         return env
 
@@ -104,25 +122,55 @@ class Service:
         """A Flask app in this process, configured like the servers (for setup and checks)."""
         from grader.service import create_app
 
-        return create_app({"INSTANCE_PATH": str(self.workdir / "instance"),
-                           "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url,
-                           "SECRET_KEY": "e2e-secret"})
+        return create_app(
+            {
+                "INSTANCE_PATH": str(self.workdir / "instance"),
+                "DATABASE_URL": self.database_url,
+                "REDIS_URL": self.redis_url,
+                "SECRET_KEY": "e2e-secret",
+            }
+        )
 
-    def start_worker(self, *, concurrency: int = 2, beat: bool = True,
-                     name: str | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, *, concurrency: int = 2, beat: bool = True, name: str | None = None
+    ) -> subprocess.Popen[bytes]:
         name = name or f"w{len(self.procs)}-{uuid.uuid4().hex[:6]}"
         log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
         self.logs.append(log)
-        cmd = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
-               "--loglevel", "INFO", "--concurrency", str(concurrency), "--hostname",
-               f"{name}@%h", "--without-gossip", "--without-mingle"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.celery_app",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            f"{name}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
         if beat:
             cmd += ["--beat", "--schedule", str(self.workdir / f"{name}-beat")]
-        proc = subprocess.Popen(cmd, env=self.env(), cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
-        wait_for(lambda: b"ready." in (self.workdir / f"{name}.log").read_bytes()
-                 or proc.poll() is not None, 60, what=f"worker {name}")
+        wait_for(
+            lambda: (
+                b"ready." in (self.workdir / f"{name}.log").read_bytes() or proc.poll() is not None
+            ),
+            60,
+            what=f"worker {name}",
+        )
         if proc.poll() is not None:
             raise RuntimeError(f"worker exited: {(self.workdir / f'{name}.log').read_text()}")
         return proc
@@ -132,10 +180,22 @@ class Service:
         log = open(self.workdir / "web.log", "wb")  # noqa: SIM115 - closed in stop_all
         self.logs.append(log)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-             str(workers), "grader.service.wsgi:app"],
-            env=self.env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "grader.service.wsgi:app",
+            ],
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         self.web_port = port
         wait_for(lambda: self._healthy(port) or proc.poll() is not None, 60, what="gunicorn")
@@ -178,9 +238,15 @@ class Service:
             log.close()
 
 
-def request(port: int, method: str, path: str, *, token: str | None = None,
-            body: bytes | str | dict[str, Any] | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: bytes | str | dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """One HTTP request to the web server; JSON bodies in and out where it applies."""
     hdrs = dict(headers or {})
     if token:
@@ -203,8 +269,15 @@ def request(port: int, method: str, path: str, *, token: str | None = None,
     return resp.status, json.loads(raw) if "json" in ctype and raw else raw.decode()
 
 
-def chunked_post(port: int, path: str, payload: bytes, *, token: str,
-                 content_type: str = "text/markdown", chunk: int = 8192) -> tuple[int, Any]:
+def chunked_post(
+    port: int,
+    path: str,
+    payload: bytes,
+    *,
+    token: str,
+    content_type: str = "text/markdown",
+    chunk: int = 8192,
+) -> tuple[int, Any]:
     """POST with Transfer-Encoding: chunked and no Content-Length."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.putrequest("POST", path)
@@ -214,7 +287,7 @@ def chunked_post(port: int, path: str, payload: bytes, *, token: str,
     conn.endheaders()
     try:
         for i in range(0, len(payload), chunk):
-            piece = payload[i:i + chunk]
+            piece = payload[i : i + chunk]
             conn.send(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
         conn.send(b"0\r\n\r\n")
     except (BrokenPipeError, ConnectionResetError):
@@ -237,12 +310,23 @@ def setup_database(service: Service, *, extra_learners: int = 0) -> dict[str, st
     app = service.app()
     tokens: dict[str, str] = {}
     with app.app_context(), app.extensions["db"].session_scope() as session:
-        version = store_rubric(session, rubric_path(app.config["RUBRICS_DIR"],
-                                                    "ml-health-check.toml"))
-        session.add(Assignment(slug="ml-health-check", title="ML System Health Check",
-                               rubric_file="ml-health-check.toml", rubric_version=version.version))
-        people = [("instructor", Role.INSTRUCTOR), ("learner", Role.LEARNER),
-                  ("learner2", Role.LEARNER), ("admin", Role.ADMIN)]
+        version = store_rubric(
+            session, rubric_path(app.config["RUBRICS_DIR"], "ml-health-check.toml")
+        )
+        session.add(
+            Assignment(
+                slug="ml-health-check",
+                title="ML System Health Check",
+                rubric_file="ml-health-check.toml",
+                rubric_version=version.version,
+            )
+        )
+        people = [
+            ("instructor", Role.INSTRUCTOR),
+            ("learner", Role.LEARNER),
+            ("learner2", Role.LEARNER),
+            ("admin", Role.ADMIN),
+        ]
         people += [(f"learner-{i}", Role.LEARNER) for i in range(extra_learners)]
         for who, role in people:
             user = User(name=f"E2E {who}", role=role)

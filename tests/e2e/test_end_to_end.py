@@ -29,16 +29,19 @@ def test_submit_grade_review_release(service: Service):
     code, body = request(port, "POST", SUBMIT, token=t["learner"], body=GOOD)
     assert code == 202 and body["status"] == "queued"
     sid = body["id"]
-    graded = wait_for(lambda: _status(service, port, sid)["status"] == "graded", 60,
-                      what="grade")
+    graded = wait_for(lambda: _status(service, port, sid)["status"] == "graded", 60, what="grade")
     assert graded
     code, queue = request(port, "GET", "/api/v1/review-queue", token=t["instructor"])
     assert [i["id"] for i in queue["items"]] == [sid]
     code, _ = request(port, "POST", f"/api/v1/submissions/{sid}/claim", token=t["instructor"])
     assert code == 200
-    code, _ = request(port, "POST", f"/api/v1/submissions/{sid}/overrides",
-                      token=t["instructor"], body={"criterion": "solution_design",
-                                                   "points": 24, "reason": "Concrete plan."})
+    code, _ = request(
+        port,
+        "POST",
+        f"/api/v1/submissions/{sid}/overrides",
+        token=t["instructor"],
+        body={"criterion": "solution_design", "points": 24, "reason": "Concrete plan."},
+    )
     assert code == 201
     assert _status(service, port, sid, "learner")["grade"] is None  # not released yet
     code, _ = request(port, "POST", f"/api/v1/submissions/{sid}/release", token=t["instructor"])
@@ -47,8 +50,9 @@ def test_submit_grade_review_release(service: Service):
     assert mine["status"] == "released"
     sd = next(c for c in mine["grade"]["criteria"] if c["id"] == "solution_design")
     assert sd["points"] == 24 and sd["source"] == "override"
-    code, text = request(port, "GET", "/api/v1/assignments/ml-health-check/grades.csv",
-                         token=t["instructor"])
+    code, text = request(
+        port, "GET", "/api/v1/assignments/ml-health-check/grades.csv", token=t["instructor"]
+    )
     row = next(csv.DictReader(io.StringIO(text)))
     assert int(row["submission"]) == sid and float(row["solution_design"]) == 24
     assert float(row["total"]) == mine["grade"]["total"] and row["status"] == "released"
@@ -64,10 +68,10 @@ def test_chunked_bodies_are_stored_whole_or_refused_never_truncated(service: Ser
     port = service.start_web()
     t = service.tokens
     whole = ("# Plan\n" + "data quality 0.75 with 15% missing values. " * 6000).encode()
-    whole = whole[:200 * 1024]
+    whole = whole[: 200 * 1024]
     code, body = chunked_post(port, SUBMIT, whole, token=t["learner"])
     assert code == 202, body
-    too_big = ("# Plan\n" + "drift detection is disabled. " * 12000).encode()[:300 * 1024]
+    too_big = ("# Plan\n" + "drift detection is disabled. " * 12000).encode()[: 300 * 1024]
     code, err = chunked_post(port, SUBMIT, too_big, token=t["learner2"])
     assert code == 413 and err["error"]["field"] == "body"
     app = service.app()
@@ -78,8 +82,7 @@ def test_chunked_bodies_are_stored_whole_or_refused_never_truncated(service: Ser
     app.extensions["db"].engine.dispose()
 
 
-def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_once(
-        service: Service):
+def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_once(service: Service):
     from grader.service.models import AuditEvent, Grade, Status, Submission
 
     port = service.start_web(workers=2)
@@ -89,9 +92,14 @@ def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_onc
     texts = sorted(p.read_text() for p in HEALTH.glob("sub-*.md"))
     ids = []
     for i in range(200):
-        code, body = request(port, "POST", SUBMIT, token=service.tokens["learner"],
-                             body=texts[i % len(texts)] + f"\n\n<!-- copy {i} -->\n",
-                             headers={"Idempotency-Key": f"fault-{i}"})
+        code, body = request(
+            port,
+            "POST",
+            SUBMIT,
+            token=service.tokens["learner"],
+            body=texts[i % len(texts)] + f"\n\n<!-- copy {i} -->\n",
+            headers={"Idempotency-Key": f"fault-{i}"},
+        )
         assert code == 202, body
         ids.append(body["id"])
 
@@ -107,15 +115,21 @@ def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_onc
     service.start_worker(concurrency=2)
     wait_for(lambda: graded_count() >= 200, 120, interval=0.2, what="all 200 graded")
     with app.app_context(), db.session_scope() as s:
-        statuses = s.execute(select(Submission.status, func.count())
-                             .group_by(Submission.status)).all()
+        statuses = s.execute(
+            select(Submission.status, func.count()).group_by(Submission.status)
+        ).all()
         assert dict(statuses) == {Status.GRADED: 200}
-        per_sub = dict(s.execute(select(Grade.submission_id, func.count())
-                                 .group_by(Grade.submission_id)).all())
+        per_sub = dict(
+            s.execute(select(Grade.submission_id, func.count()).group_by(Grade.submission_id)).all()
+        )
         assert set(per_sub) == set(ids) and set(per_sub.values()) == {1}
-        audits = dict(s.execute(select(AuditEvent.submission_id, func.count())
-                                .where(AuditEvent.action == "graded")
-                                .group_by(AuditEvent.submission_id)).all())
+        audits = dict(
+            s.execute(
+                select(AuditEvent.submission_id, func.count())
+                .where(AuditEvent.action == "graded")
+                .group_by(AuditEvent.submission_id)
+            ).all()
+        )
         assert set(audits.values()) == {1} and len(audits) == 200
     db.engine.dispose()
 
@@ -129,8 +143,12 @@ def test_poison_submission_fails_after_three_deliveries_and_worker_survives(serv
     poison = GOOD + "\n\nGRADER-FAULT-CRASH-WORKER\n"
     code, body = request(port, "POST", SUBMIT, token=t["learner"], body=poison)
     sid = body["id"]
-    failed = wait_for(lambda: (s := _status(service, port, sid))["status"] == "failed" and s,
-                      90, interval=0.2, what="poison to fail")
+    failed = wait_for(
+        lambda: (s := _status(service, port, sid))["status"] == "failed" and s,
+        90,
+        interval=0.2,
+        what="poison to fail",
+    )
     assert "3 times" in failed["failure_reason"]
     app = service.app()
     with app.app_context(), app.extensions["db"].session_scope() as s:
@@ -138,5 +156,8 @@ def test_poison_submission_fails_after_three_deliveries_and_worker_survives(serv
     app.extensions["db"].engine.dispose()
     # The worker pool replaced its dead children and keeps grading.
     code, body = request(port, "POST", SUBMIT, token=t["learner2"], body=GOOD)
-    wait_for(lambda: _status(service, port, body["id"])["status"] == "graded", 60,
-             what="grade after poison")
+    wait_for(
+        lambda: _status(service, port, body["id"])["status"] == "graded",
+        60,
+        what="grade after poison",
+    )

@@ -21,6 +21,7 @@ from .body import json_body
 bp = Blueprint("assignments", __name__)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+_TITLE_RULE = "'title' must be a non-empty string of at most 200 characters"
 
 
 def assignment_json(a: Assignment) -> dict[str, Any]:
@@ -77,8 +78,8 @@ def create() -> tuple[dict[str, Any], int]:
             422, "invalid_rubric", "'rubric' (a rubric file name) is required", field="rubric"
         )
     title = data.get("title")
-    if title is not None and (not isinstance(title, str) or not title.strip()):
-        raise APIError(422, "invalid_title", "'title' must be a non-empty string", field="title")
+    if title is not None and (not isinstance(title, str) or not 0 < len(title.strip()) <= 200):
+        raise APIError(422, "invalid_title", _TITLE_RULE, field="title")
     if session.scalar(select(Assignment.id).where(Assignment.slug == slug)) is not None:
         raise APIError(409, "exists", f"an assignment {slug!r} already exists", field="slug")
     version = grading.store_rubric(
@@ -111,10 +112,8 @@ def update(slug: str) -> dict[str, Any]:
             422, "unknown_field", f"unknown field {sorted(unknown)[0]!r}", field=sorted(unknown)[0]
         )
     if "title" in data:
-        if not isinstance(data["title"], str) or not data["title"].strip():
-            raise APIError(
-                422, "invalid_title", "'title' must be a non-empty string", field="title"
-            )
+        if not isinstance(data["title"], str) or not 0 < len(data["title"].strip()) <= 200:
+            raise APIError(422, "invalid_title", _TITLE_RULE, field="title")
         a.title = data["title"].strip()
     if "rubric" in data:
         if not isinstance(data["rubric"], str):
@@ -167,7 +166,8 @@ def release_many(slug: str) -> dict[str, Any]:
             raise APIError(
                 422, "invalid_ids", "'ids' must be a list of submission ids", field="ids"
             )
-        query = query.where(Submission.id.in_(ids))
+        # Ids are 32-bit: larger ones cannot exist (and the database would refuse to bind them).
+        query = query.where(Submission.id.in_([i for i in ids if 0 < i < 2**31]))
     elif mode != "all":
         raise APIError(
             422, "invalid_mode", "'mode' must be reviewed, confidence, ids or all", field="mode"
@@ -203,9 +203,14 @@ def regrade(slug: str) -> tuple[dict[str, Any], int]:
     ).all()
     if dry_run:
         changes = [c for c in (grading.regrade_preview(session, sub, rubric) for sub in subs) if c]
-        return {"dry_run": True, "rubric_version": new_version,
-                "current_version": a.rubric_version, "submissions": len(subs),
-                "changes": changes, "unchanged": len(subs) - len(changes)}, 200
+        return {
+            "dry_run": True,
+            "rubric_version": new_version,
+            "current_version": a.rubric_version,
+            "submissions": len(subs),
+            "changes": changes,
+            "unchanged": len(subs) - len(changes),
+        }, 200
     a.rubric_version = grading.store_rubric(session, path).version
     session.commit()
     queued = [s.id for s in subs]

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from sqlalchemy import func, select
 
+from .. import grading
 from ..auth import STAFF, current_user, load_submission, require
 from ..db import get_db
 from ..errors import APIError
@@ -139,17 +140,7 @@ def queue() -> dict[str, Any]:
 
 def claim_submission(session: Any, sub: Submission, user: User, seconds: int) -> None:
     now = utcnow()
-    if (
-        sub.claimed_by_id not in (None, user.id)
-        and sub.claim_expires_at
-        and sub.claim_expires_at > now
-    ):
-        raise APIError(
-            409,
-            "claimed",
-            "another instructor has claimed this submission until "
-            f"{sub.claim_expires_at.isoformat()}",
-        )
+    grading.ensure_not_claimed_by_other(sub, user)
     sub.claimed_by_id = user.id
     sub.claim_expires_at = now + timedelta(seconds=seconds)
     session.add(
@@ -180,12 +171,9 @@ def unclaim(submission_id: int) -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    if (
-        sub.claimed_by_id not in (None, user.id)
-        and sub.claim_expires_at
-        and (sub.claim_expires_at > utcnow())
-    ):
-        raise APIError(409, "claimed", "only the instructor holding the claim can drop it")
+    grading.ensure_not_claimed_by_other(
+        sub, user, "only the instructor holding the claim can drop it"
+    )
     sub.claimed_by_id = None
     sub.claim_expires_at = None
     session.commit()

@@ -88,11 +88,12 @@ def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
         content, metadata = decode_text(raw), None
     elif mimetype == "application/json":
         data = json_object(raw)
-        content = data.get("content")
-        if not isinstance(content, str):
+        value = data.get("content")
+        if not isinstance(value, str):
             raise APIError(
                 422, "invalid_content", "'content' must be a string of Markdown", field="content"
             )
+        content = value
         metadata = data.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise APIError(
@@ -149,7 +150,7 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         "assignment": slug,
         "url": f"/api/v1/submissions/{sub.id}",
     }
-    return body, 202, {"Location": body["url"]}
+    return body, 202, {"Location": f"/api/v1/submissions/{sub.id}"}
 
 
 @bp.get("/submissions")
@@ -159,8 +160,9 @@ def index() -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     query = select(Submission).order_by(Submission.id.desc())
+    learner, limit = _positive_int_arg("learner"), _positive_int_arg("limit")
     if is_staff(user):
-        if learner := request.args.get("learner", type=int):
+        if learner:
             query = query.where(Submission.learner_id == learner)
     elif user.role == Role.PLATFORM:
         query = query.where(Submission.platform_id == user.platform_id)
@@ -168,9 +170,18 @@ def index() -> dict[str, Any]:
         query = query.where(Submission.learner_id == user.id)
     if slug := request.args.get("assignment"):
         query = query.join(Assignment).where(Assignment.slug == slug)
-    limit = min(request.args.get("limit", 100, type=int) or 100, 500)
-    rows = session.scalars(query.limit(limit)).all()
+    rows = session.scalars(query.limit(min(limit or 100, 500))).all()
     return {"items": [submission_json(s, user) for s in rows]}
+
+
+def _positive_int_arg(name: str) -> int | None:
+    """A positive integer query parameter, None when absent; anything else is a 422."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
+        raise APIError(422, "invalid_parameter", f"{name} must be a positive integer", field=name)
+    return int(raw)
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -213,22 +224,6 @@ def history(submission_id: int) -> dict[str, Any]:
     }
 
 
-def _check_claim(sub: Submission, user: User) -> None:
-    from ..models import utcnow
-
-    if (
-        sub.claimed_by_id not in (None, user.id)
-        and sub.claim_expires_at
-        and sub.claim_expires_at > utcnow()
-    ):
-        raise APIError(
-            409,
-            "claimed",
-            "another instructor has claimed this submission until "
-            f"{sub.claim_expires_at.isoformat()}",
-        )
-
-
 @bp.post("/submissions/<int:submission_id>/overrides")
 @require(*STAFF)
 def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
@@ -251,7 +246,7 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
         raise APIError(
             422, "reason_too_long", "the reason is limited to 5000 characters", field="reason"
         )
-    _check_claim(sub, user)
+    grading.ensure_not_claimed_by_other(sub, user)
     grading.override(session, sub, user, criterion, float(points), reason.strip())
     session.commit()
     return submission_json(sub, user), 201

@@ -240,11 +240,8 @@ def review_submission(submission_id: int) -> tuple[str, int]:
 
 def _claim_conflict(sub: Submission, user: User) -> str | None:
     """The API's rule: while another instructor holds the claim, only they may change it."""
-    if (
-        sub.claimed_by_id not in (None, user.id)
-        and sub.claim_expires_at is not None
-        and sub.claim_expires_at > utcnow()
-    ):
+    if grading.claimed_by_other(sub, user):
+        assert sub.claim_expires_at is not None
         holder = get_db().session.get(User, sub.claimed_by_id)
         name = holder.name if holder else "another instructor"
         return f"{name} has claimed this submission until {sub.claim_expires_at:%H:%M} UTC."
