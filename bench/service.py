@@ -150,6 +150,7 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     # A SIGTERM (e.g. from `timeout`) must still stop the servers in the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=170.0, help="offered submissions/s")
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of load")

@@ -1,5 +1,5 @@
 """Server-rendered pages for learners and instructors (Flask + Jinja, no CDN, one small
-script of our own). See docs/web-pages.md.
+script of our own). See "Web pages" in the README.
 
 Routes stay out of /api/, so the JSON API's error envelope and bearer-token auth are
 untouched; the pages sign in with a session cookie that the API never reads.
