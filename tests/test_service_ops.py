@@ -243,3 +243,10 @@ def test_concurrent_submission_race_is_retried(
     with app.app_context(), app.extensions["db"].session_scope() as s:
         versions = sorted(x.version for x in s.query(Submission).all())
     assert versions == [1, 2]
+
+
+def test_secure_session_cookie_from_environment(monkeypatch):
+    from grader.service.config import from_environment
+
+    monkeypatch.setenv("GRADER_SESSION_COOKIE_SECURE", "1")
+    assert from_environment()["SESSION_COOKIE_SECURE"] is True

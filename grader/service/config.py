@@ -38,6 +38,8 @@ DEFAULTS: dict[str, Any] = {
     # Test hook: when true, an answer containing FAULT_MARKER kills the worker process that
     # grades it (for the poison-message test). Never enable it in production.
     "FAULT_INJECTION": False,
+    # Send the web pages' session cookie over HTTPS only (set it when serving over HTTPS).
+    "SESSION_COOKIE_SECURE": False,
     "FAULT_MARKER": "GRADER-FAULT-CRASH-WORKER",
     "SECRET_KEY": None,
     "TESTING": False,
@@ -77,7 +79,7 @@ _ENV_STR = {
     "SECRET_KEY",
     "WEBHOOK_ALLOWED_HOSTS",
 }
-_ENV_BOOL = {"FAULT_INJECTION"}
+_ENV_BOOL = {"FAULT_INJECTION", "SESSION_COOKIE_SECURE"}
 
 
 class ConfigError(RuntimeError):

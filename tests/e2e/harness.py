@@ -102,6 +102,7 @@ class Service:
     settings: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Any] = field(default_factory=list)
+    apps: list[Any] = field(default_factory=list)
     web_port: int | None = None
 
     def env(self) -> dict[str, str]:
@@ -122,7 +123,7 @@ class Service:
         """A Flask app in this process, configured like the servers (for setup and checks)."""
         from grader.service import create_app
 
-        return create_app(
+        app = create_app(
             {
                 "INSTANCE_PATH": str(self.workdir / "instance"),
                 "DATABASE_URL": self.database_url,
@@ -130,6 +131,8 @@ class Service:
                 "SECRET_KEY": "e2e-secret",
             }
         )
+        self.apps.append(app)  # its connections are closed in stop_all, even if a test fails
+        return app
 
     def start_worker(
         self, *, concurrency: int = 2, beat: bool = True, name: str | None = None
@@ -236,6 +239,8 @@ class Service:
                 self.kill(proc)
         for log in self.logs:
             log.close()
+        for app in self.apps:
+            app.extensions["db"].engine.dispose()
 
 
 def request(

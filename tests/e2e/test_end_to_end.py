@@ -86,7 +86,6 @@ def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_onc
     from grader.service.models import AuditEvent, Grade, Status, Submission
 
     port = service.start_web(workers=2)
-    first = service.start_worker(concurrency=2)
     app = service.app()
     db = app.extensions["db"]
     texts = sorted(p.read_text() for p in HEALTH.glob("sub-*.md"))
@@ -107,6 +106,8 @@ def test_kill_9_worker_with_200_in_flight_then_new_worker_grades_all_exactly_onc
         with app.app_context(), db.session_scope() as s:
             return s.scalar(select(func.count()).select_from(Grade)) or 0
 
+    # All 200 wait in Redis; the worker starts on them and is killed a few grades in.
+    first = service.start_worker(concurrency=2)
     # Kill the whole worker (main process and pool children) mid-stream.
     wait_for(lambda: graded_count() >= 10, 60, interval=0.01, what="first grades")
     service.kill(first)
