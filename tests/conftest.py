@@ -54,14 +54,17 @@ def raw_rubric() -> dict:
 import os  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 PG_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "")
 
 
-@pytest.fixture()
-def db_url(tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def fresh_database(directory: Path) -> Iterator[str]:
+    """A URL for an empty database: a SQLite file in directory, or a new PostgreSQL schema
+    (dropped on exit, after the tests' engines have closed their connections)."""
     if not PG_URL:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite:///{directory / 'test.db'}"
         return
     from sqlalchemy import create_engine, text
 
@@ -74,11 +77,17 @@ def db_url(tmp_path: Path) -> Iterator[str]:
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
-        while _APPS:  # close the tests' connections before dropping their schema
+        while _APPS:
             _APPS.pop().extensions["db"].engine.dispose()
         with engine.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture()
+def db_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database(tmp_path) as url:
+        yield url
 
 
 def make_app(tmp_path: Path, db_url: str, **overrides):

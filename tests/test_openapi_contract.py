@@ -23,7 +23,7 @@ from standardwebhooks import Webhook
 
 from grader.service import openapi
 
-from .conftest import HEALTH, PG_URL, ROOT, make_app, run_worker_inline
+from .conftest import HEALTH, ROOT, fresh_database, make_app, run_worker_inline
 
 ROLES = ("admin", "instructor", "learner", "platform")
 MAX_EXAMPLES = 15
@@ -65,23 +65,8 @@ def _config() -> schemathesis.Config:
 
 @pytest.fixture(scope="module")
 def contract_db(tmp_path_factory) -> Iterator[str]:
-    if not PG_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('contract') / 'test.db'}"
-        return
-    from sqlalchemy import create_engine, text
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with fresh_database(tmp_path_factory.mktemp("contract")) as url:
+        yield url
 
 
 class World:

@@ -13,36 +13,12 @@ from ..auth import STAFF, current_user, load_submission, require
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, AuditEvent, Status, Submission, User, utcnow
+from .params import float_arg, int_arg
 from .submissions import submission_json
 
 bp = Blueprint("review", __name__)
 
 _SORTS = {"confidence", "-confidence", "time", "-time", "total", "-total"}
-
-
-def _float_arg(name: str) -> float | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be a number", field=name) from exc
-
-
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be an integer", field=name) from exc
-    if not lo <= value <= hi:
-        raise APIError(
-            422, "invalid_parameter", f"{name} must be between {lo} and {hi}", field=name
-        )
-    return value
 
 
 def queue_query(args: Any) -> tuple[Any, str]:
@@ -64,7 +40,7 @@ def queue_query(args: Any) -> tuple[Any, str]:
         query = query.where(Submission.status.in_([Status(s) for s in statuses]))
     if flag := args.get("flag"):
         query = query.where(Submission.flags_text.contains(f",{flag},"))
-    lo, hi = _float_arg("min_total"), _float_arg("max_total")
+    lo, hi = float_arg("min_total"), float_arg("max_total")
     if lo is not None:
         query = query.where(Submission.total >= lo)
     if hi is not None:
@@ -101,8 +77,8 @@ def queue() -> dict[str, Any]:
     """Current submissions, least confident first by default, filtered and paginated."""
     session = get_db().session
     query, sort = queue_query(request.args)
-    page = _int_arg("page", 1, 1, 100_000)
-    per_page = _int_arg(
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg(
         "per_page", current_app.config["PAGE_SIZE"], 1, current_app.config["MAX_PAGE_SIZE"]
     )
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))

@@ -15,6 +15,7 @@ from ..errors import APIError, not_found
 from ..models import Assignment, AuditEvent, Role, Status, Submission, User
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
+from .params import positive_int_arg
 
 bp = Blueprint("submissions", __name__)
 
@@ -160,7 +161,7 @@ def index() -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     query = select(Submission).order_by(Submission.id.desc())
-    learner, limit = _positive_int_arg("learner"), _positive_int_arg("limit")
+    learner, limit = positive_int_arg("learner"), positive_int_arg("limit")
     if is_staff(user):
         if learner:
             query = query.where(Submission.learner_id == learner)
@@ -172,16 +173,6 @@ def index() -> dict[str, Any]:
         query = query.join(Assignment).where(Assignment.slug == slug)
     rows = session.scalars(query.limit(min(limit or 100, 500))).all()
     return {"items": [submission_json(s, user) for s in rows]}
-
-
-def _positive_int_arg(name: str) -> int | None:
-    """A positive integer query parameter, None when absent; anything else is a 422."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
-        raise APIError(422, "invalid_parameter", f"{name} must be a positive integer", field=name)
-    return int(raw)
 
 
 @bp.get("/submissions/<int:submission_id>")

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import func, select
 
 from ..api.body import json_body
+from ..api.params import int_arg
 from ..auth import require
 from ..db import get_db
 from ..errors import APIError, not_found
@@ -147,21 +148,6 @@ def revoke(name: str, secret_id: int) -> dict[str, Any]:
     return platform_json(session, platform)
 
 
-def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be an integer", field=name) from exc
-    if not lo <= value <= hi:
-        raise APIError(
-            422, "invalid_parameter", f"{name} must be between {lo} and {hi}", field=name
-        )
-    return value
-
-
 @bp.get("/platforms/<name>/deliveries")
 @require(Role.ADMIN)
 def deliveries(name: str) -> dict[str, Any]:
@@ -179,8 +165,8 @@ def deliveries(name: str) -> dict[str, Any]:
                 field="status",
             )
         query = query.where(Delivery.status == DeliveryStatus(status))
-    page = _int_arg("page", 1, 1, 100_000)
-    per_page = _int_arg(
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg(
         "per_page", current_app.config["PAGE_SIZE"], 1, current_app.config["MAX_PAGE_SIZE"]
     )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
