@@ -226,6 +226,28 @@ def submit(
     return sub, True
 
 
+def versions(session: Session, assignment_id: int, learner_id: int) -> list[Submission]:
+    """A learner's submissions to one assignment, newest version first."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.assignment_id == assignment_id, Submission.learner_id == learner_id)
+            .order_by(Submission.version.desc())
+        )
+    )
+
+
+def history(session: Session, submission_id: int) -> list[AuditEvent]:
+    """A submission's audit trail, oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.submission_id == submission_id)
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
 def submit_and_commit(
     session: Session, assignment: Assignment, learner: User, content: str, **options: Any
 ) -> tuple[Submission, bool]:

@@ -160,6 +160,11 @@ def test_hostile_answer_is_inert(app, live, people, new_page):
     learner.click("text=Submit for grading")
     sid = submission_id(learner)
     run_worker_inline(app, sid)
+    # Let the open page finish its own reload after grading, so it cannot cut into the
+    # navigation below.
+    expect(learner.locator("#status")).to_have_text(
+        re.compile("waiting for your instructor"), timeout=8_000
+    )
 
     staff = new_page()
     staff.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))

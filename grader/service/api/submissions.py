@@ -12,7 +12,7 @@ from .. import grading
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..db import get_db
 from ..errors import APIError, not_found
-from ..models import Assignment, AuditEvent, Role, Status, Submission, User
+from ..models import Assignment, Role, Status, Submission, User
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
 from .params import positive_int_arg
@@ -193,9 +193,7 @@ def history(submission_id: int) -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    events = session.scalars(
-        select(AuditEvent).where(AuditEvent.submission_id == sub.id).order_by(AuditEvent.id)
-    ).all()
+    events = grading.history(session, sub.id)
     return {
         "submission": sub.id,
         "events": [

@@ -83,13 +83,7 @@ def read_answer(pasted: str, upload: FileStorage | None, limit: int) -> str:
 
 
 def _my_submissions(user: User, assignment: Assignment) -> list[Submission]:
-    return list(
-        get_db().session.scalars(
-            select(Submission)
-            .where(Submission.assignment_id == assignment.id, Submission.learner_id == user.id)
-            .order_by(Submission.version.desc())
-        )
-    )
+    return grading.versions(get_db().session, assignment.id, user.id)
 
 
 def _released_totals(subs: list[Submission]) -> dict[int, tuple[float, float]]:
@@ -224,16 +218,7 @@ def submission(submission_id: int) -> str:
     grade = learner_grade(sub)
     quotes, positions = evidence_quotes(grade["criteria"]) if grade else ([], [])
     rendered = render_markdown(sub.content, quotes)
-    versions = list(
-        session.scalars(
-            select(Submission)
-            .where(
-                Submission.assignment_id == sub.assignment_id,
-                Submission.learner_id == sub.learner_id,
-            )
-            .order_by(Submission.version.desc())
-        )
-    )
+    versions = grading.versions(session, sub.assignment_id, sub.learner_id)
     return render_template(
         "web/submission.html",
         sub=sub,

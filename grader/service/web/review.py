@@ -16,7 +16,7 @@ from ..api.review import claim_submission, queue_query
 from ..auth import STAFF, load_submission
 from ..db import get_db
 from ..errors import APIError
-from ..models import Assignment, AuditEvent, Grade, Submission, User, utcnow
+from ..models import Assignment, Grade, Submission, User, utcnow
 from .blueprint import FLAG_LABELS, bp, notify
 from .learner import evidence_quotes
 from .render import render_markdown
@@ -178,21 +178,8 @@ def render_review(
     quotes, positions = evidence_quotes(criteria)
     rendered = render_markdown(sub.content, quotes)
     grade_row = _latest_grade_row(sub)
-    events = list(
-        session.scalars(
-            select(AuditEvent).where(AuditEvent.submission_id == sub.id).order_by(AuditEvent.id)
-        )
-    )
-    versions = list(
-        session.scalars(
-            select(Submission)
-            .where(
-                Submission.assignment_id == sub.assignment_id,
-                Submission.learner_id == sub.learner_id,
-            )
-            .order_by(Submission.version.desc())
-        )
-    )
+    events = grading.history(session, sub.id)
+    versions = grading.versions(session, sub.assignment_id, sub.learner_id)
     now = utcnow()
     claim_active = sub.claimed_by_id is not None and (
         sub.claim_expires_at is not None and sub.claim_expires_at > now
