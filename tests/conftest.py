@@ -197,9 +197,12 @@ def enqueued(monkeypatch) -> list[int]:
 
 def run_worker_inline(app, submission_id: int) -> str:
     """What the worker does for one message, called directly (unit tests only)."""
-    from grader.service.grading import GradingSettings, grade_submission
+    from grader.service.grade_task import GradingSettings, grade_submission
 
     db = app.extensions["db"]
     return grade_submission(
-        db.sessionmaker, submission_id, GradingSettings(max_deliveries=3, lease_seconds=60)
+        db.engine,
+        db.sessionmaker,
+        submission_id,
+        GradingSettings(max_deliveries=3, lease_seconds=60),
     )

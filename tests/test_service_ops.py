@@ -25,7 +25,7 @@ def _submit(client, actors, body=GOOD, who="learner"):
 def test_a_submission_that_never_finishes_fails_after_max_deliveries(
     app, client, actors, assignment, enqueued
 ):
-    from grader.service.grading import GradingSettings, grade_submission
+    from grader.service.grade_task import GradingSettings, grade_submission
     from grader.service.models import Submission
 
     sid = _submit(client, actors)
@@ -33,7 +33,7 @@ def test_a_submission_that_never_finishes_fails_after_max_deliveries(
     # Three deliveries each died before writing a grade (simulated by counting only).
     with app.app_context(), db.session_scope() as s:
         s.get(Submission, sid).deliveries = 3
-    outcome = grade_submission(db.sessionmaker, sid, GradingSettings(3, 60))
+    outcome = grade_submission(db.engine, db.sessionmaker, sid, GradingSettings(3, 60))
     assert outcome == "failed"
     body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
     assert body["status"] == "failed" and "3 times" in body["failure_reason"]
@@ -50,14 +50,14 @@ def test_a_submission_that_never_finishes_fails_after_max_deliveries(
 
 
 def test_grading_errors_fail_with_a_reason(app, client, actors, assignment, enqueued, monkeypatch):
-    import grader.service.grading as grading
+    import grader.service.grade_task as grade_task
 
     sid = _submit(client, actors)
 
     def boom(*a, **k):
         raise RuntimeError("rubric exploded")
 
-    monkeypatch.setattr(grading, "grade_text", boom)
+    monkeypatch.setattr(grade_task, "grade_text", boom)
     assert run_worker_inline(app, sid) == "error"
     body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
     assert body["status"] == "failed" and "rubric exploded" in body["failure_reason"]
@@ -215,34 +215,68 @@ def test_grade_is_keyed_by_submission_and_rubric_version(app, client, actors, as
         s.rollback()
 
 
-def test_concurrent_submission_race_is_retried(
-    app, client, actors, assignment, enqueued, monkeypatch
+def test_two_workers_grading_one_submission_store_one_grade(
+    app, client, actors, assignment, enqueued
 ):
-    """Two submissions by one learner at once may both pick the same version; the loser
-    retries instead of answering 500."""
-    import grader.service.grading as grading
+    """A redelivered message can be graded by two workers at once: both claim and grade,
+    only the first store writes (grade, status, audit); the second changes nothing."""
+    from grader.scoring import grade_text
+    from grader.service import grade_task
+    from grader.service.grading import rubric_for
+    from grader.service.models import AuditEvent, Grade, RubricVersion, Submission
+
+    sid = _submit(client, actors)
+    db = app.extensions["db"]
+    settings = grade_task.GradingSettings(3, 60)
+    with db.engine.connect() as conn:
+        first = grade_task._claim(conn, sid, settings)
+    with db.engine.connect() as conn:
+        second = grade_task._claim(conn, sid, settings)
+    assert first.deliveries == 1 and second.deliveries == 2
+    with db.sessionmaker() as s:
+        rubric = rubric_for(s.get(RubricVersion, first.rubric_version))
+    scored = grade_text(first.content, rubric)
+    outcomes = []
+    for _ in range(2):
+        with db.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+            outcomes.append(grade_task._store_first_grade(conn, sid, first.rubric_version, scored))
+    assert outcomes == ["graded", "already-graded"]
+    with db.sessionmaker() as s:
+        assert len(s.scalars(select(Grade).where(Grade.submission_id == sid)).all()) == 1
+        actions = s.scalars(select(AuditEvent.action).where(AuditEvent.submission_id == sid))
+        assert list(actions) == ["submitted", "graded"]
+        sub = s.get(Submission, sid)
+        assert sub.status.value == "graded" and sub.total == scored.total
+    assert run_worker_inline(app, sid) == "already-graded"
+
+
+def test_concurrent_submissions_by_one_learner_get_distinct_versions(
+    app, client, actors, assignment, enqueued
+):
+    """Submissions by one learner at the same moment race for the next version number; the
+    losers take the following numbers instead of failing, and exactly one stays current."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from grader.service.models import Submission
 
-    real_submit = grading.submit
-    calls = {"n": 0}
+    def send(i: int) -> int:
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=f"{GOOD}\n<!-- {i} -->\n",
+            headers={**actors.h("learner"), "Content-Type": "text/markdown"},
+        )
+        return r.status_code
 
-    def racing_submit(session, assignment, learner, content, **kw):
-        calls["n"] += 1
-        if calls["n"] == 1:  # another request commits version 1 between our read and write
-            with app.extensions["db"].session_scope() as other:
-                real_submit(other, other.merge(assignment), other.merge(learner), "rival answer")
-        return real_submit(session, assignment, learner, content, **kw)
-
-    monkeypatch.setattr(grading, "submit", racing_submit)
-    first = client.post(
-        "/api/v1/assignments/ml-health-check/submissions",
-        data=GOOD,
-        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
-    )
-    assert first.status_code == 202 and first.get_json()["version"] == 2
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(send, range(16)))
+    assert codes == [202] * 16
     with app.app_context(), app.extensions["db"].session_scope() as s:
-        versions = sorted(x.version for x in s.query(Submission).all())
-    assert versions == [1, 2]
+        rows = s.query(Submission).order_by(Submission.version).all()
+        assert [x.version for x in rows] == list(range(1, 17))
+        assert [x.current for x in rows] == [False] * 15 + [True]
+        assert all(x.superseded_by_id is not None for x in rows[:-1])
 
 
 def test_secure_session_cookie_from_environment(monkeypatch):

@@ -318,12 +318,12 @@ def test_events_only_for_platform_submissions_that_want_them(
 def test_failed_grading_event_hides_the_internal_reason(
     app, client, actors, platform, receiver, sent_grades, sent_deliveries, monkeypatch
 ):
-    import grader.service.grading as grading
+    import grader.service.grade_task as grade_task
 
     def boom(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(grading, "grade_text", boom)
+    monkeypatch.setattr(grade_task, "grade_text", boom)
     receiver.up()
     sid = post_signed(client, "lms", platform["secret"], answer()).get_json()["id"]
     assert run_worker_inline(app, sid) == "error"

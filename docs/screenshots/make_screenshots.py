@@ -25,13 +25,9 @@ from sqlalchemy import select  # noqa: E402
 
 from grader.service import create_app  # noqa: E402
 from grader.service.commands import seed_demo  # noqa: E402
-from grader.service.grading import (  # noqa: E402
-    GradingSettings,
-    grade_submission,
-    override,
-    release,
-    submit,
-)
+from grader.service.grade_task import GradingSettings, grade_submission  # noqa: E402
+from grader.service.grading import override, release  # noqa: E402
+from grader.service.intake import submit  # noqa: E402
 from grader.service.migrate import upgrade  # noqa: E402
 from grader.service.models import Assignment, Role, Submission, User  # noqa: E402
 from grader.service.passwords import hash_password  # noqa: E402
@@ -86,10 +82,10 @@ def build(workdir: Path) -> tuple[Any, dict[str, str]]:
                 learners.append(user)
             session.flush()
             for learner, path in zip(learners, answers, strict=False):
-                sub, _ = submit(session, a, learner, path.read_text(encoding="utf-8"))
+                sub, _ = submit(session, a.id, learner.id, path.read_text(encoding="utf-8"))
                 ids.append(sub.id)
         for sid in ids:
-            grade_submission(db.sessionmaker, sid, settings)
+            grade_submission(db.engine, db.sessionmaker, sid, settings)
         with db.session_scope() as session:
             instructor = session.scalar(select(User).where(User.email == "instructor@example.test"))
             mine = session.get(Submission, ids[0])

@@ -7,17 +7,14 @@ docstring says so; the grading task commits in steps so that a crash leaves a tr
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, case, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,7 +49,7 @@ def on_event(hook: EventHook) -> EventHook:
     return hook
 
 
-def _emit(session: Session, event_type: str, submission: Submission) -> None:
+def emit(session: Session, event_type: str, submission: Submission) -> None:
     # Events exist for course platforms, so only their submissions raise them (which lets the
     # common grading path skip loading the submission at all).
     if submission.platform_id is None:
@@ -142,90 +139,6 @@ def rubric_for(version: RubricVersion) -> Rubric:
     return rubric
 
 
-# --- submitting ---------------------------------------------------------------------------
-
-
-def content_hash(content: str) -> str:
-    return hashlib.sha256(content.encode()).hexdigest()
-
-
-def submit(
-    session: Session,
-    assignment: Assignment,
-    learner: User,
-    content: str,
-    *,
-    idempotency_key: str | None = None,
-    platform_id: int | None = None,
-    metadata: dict[str, Any] | None = None,
-) -> tuple[Submission, bool]:
-    """Store a submission (a new version superseding the learner's previous one).
-
-    Returns (submission, created). With an idempotency key already used for the same
-    request, the first submission comes back and nothing is stored; the same key with a
-    different request is a 409. The caller commits, then enqueues grading.
-    """
-    digest = content_hash(content)
-    if idempotency_key is not None:
-        existing = session.scalar(
-            select(Submission).where(
-                Submission.learner_id == learner.id, Submission.idempotency_key == idempotency_key
-            )
-        )
-        if existing is not None:
-            if existing.assignment_id != assignment.id or existing.content_sha256 != digest:
-                raise APIError(
-                    409,
-                    "idempotency_conflict",
-                    "this Idempotency-Key was already used for a different request",
-                    field="Idempotency-Key",
-                )
-            return existing, False
-    # The learner's latest version (the current one); two submissions racing for the same
-    # number meet the unique key, and submit_and_commit retries the loser.
-    latest = session.execute(
-        select(Submission.id, Submission.version, Submission.current)
-        .where(Submission.assignment_id == assignment.id, Submission.learner_id == learner.id)
-        .order_by(Submission.version.desc())
-        .limit(1)
-    ).one_or_none()
-    version = (latest.version if latest else 0) + 1
-    sub = Submission(
-        assignment_id=assignment.id,
-        learner_id=learner.id,
-        version=version,
-        content=content,
-        content_sha256=digest,
-        status=Status.QUEUED,
-        idempotency_key=idempotency_key,
-        platform_id=platform_id,
-        metadata_=metadata,
-        current=True,
-    )
-    session.add(sub)
-    session.flush()
-    events = [
-        {
-            "submission_id": sub.id,
-            "actor_id": learner.id,
-            "action": "submitted",
-            "after": {"version": version, "sha256": digest, "bytes": len(content.encode())},
-        }
-    ]
-    if latest is not None and latest.current:
-        session.execute(
-            update(Submission)
-            .where(Submission.id == latest.id)
-            .values(current=False, superseded_by_id=sub.id, updated_at=utcnow()),
-            execution_options=_NO_SYNC,
-        )
-        events.append(
-            {"submission_id": latest.id, "action": "superseded", "after": {"superseded_by": sub.id}}
-        )
-    session.execute(insert(AuditEvent), [{"actor_id": None, **e} for e in events])
-    return sub, True
-
-
 def versions(session: Session, assignment_id: int, learner_id: int) -> list[Submission]:
     """A learner's submissions to one assignment, newest version first."""
     return list(
@@ -248,32 +161,7 @@ def history(session: Session, submission_id: int) -> list[AuditEvent]:
     )
 
 
-def submit_and_commit(
-    session: Session, assignment: Assignment, learner: User, content: str, **options: Any
-) -> tuple[Submission, bool]:
-    """:func:`submit`, then commit; retried when a concurrent submission by the same learner
-    took the same version number (or the same idempotency key) first."""
-    for attempt in range(5):
-        try:
-            result = submit(session, assignment, learner, content, **options)
-            session.commit()
-            return result
-        except IntegrityError:
-            session.rollback()
-            if attempt == 4:
-                raise
-    raise AssertionError("unreachable")
-
-
-# --- grading (the Celery task's body) -----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class GradingSettings:
-    max_deliveries: int
-    lease_seconds: int
-    fault_injection: bool = False
-    fault_marker: str = ""
+# --- grades ----------------------------------------------------------------------------------
 
 
 def _latest_grade(session: Session, submission_id: int) -> Grade | None:
@@ -282,164 +170,7 @@ def _latest_grade(session: Session, submission_id: int) -> Grade | None:
     )
 
 
-def grade_submission(
-    session_factory: Callable[[], Session], submission_id: int, settings: GradingSettings
-) -> str:
-    """Grade one submission with its assignment's rubric version; safe to run many times.
-
-    Step 1 (own transaction): check the submission, count the delivery, set a lease. A
-    submission delivered more than ``max_deliveries`` times ends ``failed``, so a poison
-    answer that kills its worker cannot loop. Step 2: grade (pure computation). Step 3 (own
-    transaction): insert the grade keyed by (submission, rubric version); a concurrent or
-    repeated run hits the unique key and changes nothing. Returns what happened.
-
-    The common path uses a handful of single statements (no ORM loading), since at hundreds
-    of grades a second the round trips cost more than the grading.
-    """
-    with session_factory() as session:
-        return _grade_in(session, submission_id, settings)
-
-
-def _task_statements() -> dict[str, Any]:
-    """The common path's statements, built once (building them costs more than running them)."""
-    if not _STATEMENTS:
-        sid = bindparam("sid", type_=Integer())
-        graded = (
-            select(Grade.id)
-            .where(Grade.submission_id == Submission.id)
-            .where(Grade.rubric_version == Assignment.rubric_version)
-            .exists()
-        )
-        any_grade = select(Grade.id).where(Grade.submission_id == Submission.id).exists()
-        _STATEMENTS["load"] = (
-            select(
-                Submission.status,
-                Submission.current,
-                Submission.content,
-                Submission.platform_id,
-                Assignment.rubric_version,
-                graded.label("graded"),
-                any_grade.label("had_grade"),
-            )
-            .join(Assignment, Assignment.id == Submission.assignment_id)
-            .where(Submission.id == sid)
-        )
-        _STATEMENTS["take"] = (
-            update(Submission)
-            .where(Submission.id == sid)
-            .values(
-                deliveries=Submission.deliveries + 1,
-                status=case(
-                    (Submission.status == Status.QUEUED, Status.GRADING.value),
-                    else_=Submission.status,
-                ),
-                lease_until=bindparam("lease_until"),
-                updated_at=bindparam("now"),
-            )
-            .returning(Submission.deliveries)
-        )
-        _STATEMENTS["graded"] = (
-            update(Submission)
-            .where(Submission.id == sid)
-            .values(
-                status=case(
-                    (
-                        Submission.status.in_([Status.QUEUED, Status.GRADING]),
-                        Status.GRADED.value,
-                    ),
-                    else_=Submission.status,
-                ),
-                lease_until=None,
-                total=bindparam("total"),
-                max_total=bindparam("max_total"),
-                confidence=bindparam("confidence"),
-                flags_text=bindparam("flags_text"),
-                updated_at=bindparam("now"),
-            )
-        )
-    return _STATEMENTS
-
-
-_STATEMENTS: dict[str, Any] = {}
-_NO_SYNC = {"synchronize_session": False}
-
-
-def _grade_in(session: Session, submission_id: int, settings: GradingSettings) -> str:
-    statements = _task_statements()
-    with session.begin():
-        row = session.execute(statements["load"], {"sid": submission_id}).one_or_none()
-        if row is None:
-            return "missing"
-        if row.status == Status.FAILED:
-            return "failed-earlier"
-        if row.graded:
-            session.execute(
-                update(Submission)
-                .where(Submission.id == submission_id)
-                .where(Submission.status.in_([Status.QUEUED, Status.GRADING]))
-                .values(status=Status.GRADED, lease_until=None),
-                execution_options=_NO_SYNC,
-            )
-            return "already-graded"
-        if not row.current and row.status in (Status.GRADED, Status.RELEASED):
-            return "superseded"
-        now = utcnow()
-        # No lease check here: a redelivery after a crash must proceed at once, and two runs
-        # at the same time are harmless (the grade's unique key lets only one write).
-        deliveries = session.execute(
-            statements["take"],
-            {
-                "sid": submission_id,
-                "lease_until": now + timedelta(seconds=settings.lease_seconds),
-                "now": now,
-            },
-            execution_options=_NO_SYNC,
-        ).scalar_one()
-        if deliveries > settings.max_deliveries:
-            sub = session.get(Submission, submission_id, populate_existing=True)
-            assert sub is not None
-            sub.status = Status.FAILED
-            sub.failure_reason = (
-                f"grading was attempted {settings.max_deliveries} times and "
-                "never finished (the worker crashed or was killed)"
-            )
-            sub.lease_until = None
-            audit(session, sub, "failed", reason=sub.failure_reason)
-            _emit(session, "submission.failed", sub)
-            return "failed"
-        version = row.rubric_version
-        rubric = _RUBRIC_CACHE.get(version)
-        if rubric is None:
-            stored = session.get(RubricVersion, version)
-            assert stored is not None
-            rubric = rubric_for(stored)
-        content = row.content
-    if settings.fault_injection and settings.fault_marker and settings.fault_marker in content:
-        log.error(
-            "fault injection: killing worker process %s on submission %s",
-            os.getpid(),
-            submission_id,
-        )
-        os._exit(70)
-    try:
-        scored = grade_text(content, rubric)
-    except Exception as exc:  # a bug in grading must not leave the submission stuck
-        log.exception("grading submission %s failed", submission_id)
-        with session.begin():
-            sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
-            if sub is not None and sub.status in (Status.QUEUED, Status.GRADING):
-                sub.status = Status.FAILED
-                sub.failure_reason = f"grading raised {type(exc).__name__}: {exc}"[:2000]
-                sub.lease_until = None
-                audit(session, sub, "failed", reason=sub.failure_reason)
-                _emit(session, "submission.failed", sub)
-        return "error"
-    if row.had_grade or row.platform_id is not None:
-        return _store_regrade(session, submission_id, version, scored)
-    return _store_first_grade(session, submission_id, version, scored)
-
-
-def _grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict[str, Any]:
+def grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict[str, Any]:
     data = scored.to_dict()
     return {
         "submission_id": submission_id,
@@ -454,49 +185,7 @@ def _grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict
     }
 
 
-def _store_first_grade(
-    session: Session, submission_id: int, version: str, scored: ScoredGrade
-) -> str:
-    """A submission's first grade, no platform to tell: insert, update, audit; three statements.
-
-    With no earlier grade there are no overrides, so the effective grade is the grader's.
-    """
-    now = utcnow()
-    summary = {
-        "total": scored.total,
-        "rubric_version": version,
-        "criteria": {c.id: c.points for c in scored.criteria},
-    }
-    try:
-        with session.begin():
-            session.execute(insert(Grade).values(**_grade_values(submission_id, version, scored)))
-            session.execute(
-                _task_statements()["graded"],
-                {
-                    "sid": submission_id,
-                    "total": scored.total,
-                    "max_total": scored.max_total,
-                    "confidence": scored.confidence,
-                    "flags_text": "".join(f",{f}" for f in scored.flags) + ",",
-                    "now": now,
-                },
-                execution_options=_NO_SYNC,
-            )
-            session.execute(
-                insert(AuditEvent).values(
-                    submission_id=submission_id,
-                    action="graded",
-                    after=summary,
-                    reason=f"rubric version {version}",
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        return "already-graded"
-    return "graded"
-
-
-def _store_regrade(session: Session, submission_id: int, version: str, scored: ScoredGrade) -> str:
+def store_regrade(session: Session, submission_id: int, version: str, scored: ScoredGrade) -> str:
     """A new grade beside earlier ones (a regrade keeps overrides), or one a platform hears of."""
     try:
         with session.begin():
@@ -504,7 +193,7 @@ def _store_regrade(session: Session, submission_id: int, version: str, scored: S
             if sub is None:
                 return "missing"
             previous = effective_grade(session, sub)
-            grade = Grade(**_grade_values(submission_id, version, scored))
+            grade = Grade(**grade_values(submission_id, version, scored))
             session.add(grade)
             session.flush()
             regrade = previous is not None
@@ -523,7 +212,7 @@ def _store_regrade(session: Session, submission_id: int, version: str, scored: S
                 reason=f"rubric version {version}",
             )
             if not regrade:
-                _emit(session, "submission.graded", sub)
+                emit(session, "submission.graded", sub)
     except IntegrityError:
         return "already-graded"
     return "graded"
@@ -717,7 +406,7 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
     sub.released_at = utcnow()
     eff = effective_grade(session, sub)
     audit(session, sub, "released", actor=actor, after=_summary(eff) if eff else None)
-    _emit(session, "grade.released", sub)
+    emit(session, "grade.released", sub)
     return True
 
 

@@ -8,7 +8,8 @@ from celery import shared_task
 from flask import current_app
 
 from .db import get_db
-from .grading import GradingSettings, grade_submission, stuck_submissions
+from .grade_task import GradingSettings, grade_submission
+from .grading import stuck_submissions
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +27,8 @@ def _settings() -> GradingSettings:
 @shared_task(name="grader.grade", ignore_result=True)
 def grade(submission_id: int) -> str:
     db = get_db()
-    assert db.sessionmaker is not None
-    outcome = grade_submission(db.sessionmaker, submission_id, _settings())
+    assert db.engine is not None and db.sessionmaker is not None
+    outcome = grade_submission(db.engine, db.sessionmaker, submission_id, _settings())
     log.info("submission %s: %s", submission_id, outcome)
     return outcome
 

@@ -77,12 +77,12 @@ def submit_as(app: Any, learner_id: int, content: str, slug: str = "ml-health-ch
     """Store a submission directly (as the pages and the API do), returning its id."""
     from sqlalchemy import select
 
-    from grader.service.grading import submit
-    from grader.service.models import Assignment, User
+    from grader.service.intake import submit
+    from grader.service.models import Assignment
 
     with app.app_context(), app.extensions["db"].session_scope() as session:
-        a = session.scalar(select(Assignment).where(Assignment.slug == slug))
-        sub, _ = submit(session, a, session.get(User, learner_id), content)
+        a = session.scalar(select(Assignment.id).where(Assignment.slug == slug))
+        sub, _ = submit(session, a, learner_id, content)
         session.flush()
         return sub.id
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
-from .. import grading
+from .. import grading, intake
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..db import get_db
 from ..errors import APIError, not_found
@@ -122,8 +122,8 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit an answer. 202 with the id; grading happens in the background."""
     user = current_user()
     session = get_db().session
-    assignment = session.scalar(select(Assignment).where(Assignment.slug == slug))
-    if assignment is None:
+    assignment_id = session.scalar(select(Assignment.id).where(Assignment.slug == slug))
+    if assignment_id is None:
         raise not_found("assignment")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= _MAX_KEY):
@@ -134,10 +134,10 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             field="Idempotency-Key",
         )
     content, metadata = _submission_content(current_app.config["MAX_SUBMISSION_BYTES"])
-    sub, created = grading.submit_and_commit(
+    sub, created = intake.submit_and_commit(
         session,
-        assignment,
-        user,
+        assignment_id,
+        user.id,
         content,
         idempotency_key=key.strip() if key else None,
         metadata=metadata,

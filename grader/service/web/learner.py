@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from .. import grading, tasks
+from .. import grading, intake, tasks
 from ..api.assignments import get_assignment
 from ..api.submissions import grade_json
 from ..auth import is_staff, load_submission
@@ -147,7 +146,9 @@ def submit_answer(slug: str) -> Any:
     key = f"web:{raw_key}" if _KEY.match(raw_key) else None
     session = get_db().session
     try:
-        sub, created = grading.submit_and_commit(session, a, user, content, idempotency_key=key)
+        sub, created = intake.submit_and_commit(
+            session, a.id, user.id, content, idempotency_key=key
+        )
     except APIError as exc:
         session.rollback()
         if exc.code == "idempotency_conflict":
@@ -157,17 +158,6 @@ def submit_answer(slug: str) -> Any:
             )
             return render_assignment(a, error=message, pasted=pasted, status=409)
         raise
-    except IntegrityError:
-        # The same form sent twice at the same moment: the other request stored it.
-        session.rollback()
-        earlier = session.scalar(
-            select(Submission).where(
-                Submission.learner_id == user.id, Submission.idempotency_key == key
-            )
-        )
-        if earlier is None:
-            raise
-        sub, created = earlier, False
     if created:
         tasks.enqueue_grade(sub.id)
     return redirect(url_for("web.submission", submission_id=sub.id), code=303)

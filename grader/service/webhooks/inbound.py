@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import grading
+from .. import intake
 from ..api.body import json_object, read_body
 from ..db import get_db
 from ..errors import APIError
@@ -169,10 +169,10 @@ def _store(
             422, "unknown_assignment", f"no assignment {data['assignment']!r}", field="assignment"
         )
     learner = _learner(session, platform, data["learner_id"], data.get("learner_name"))
-    sub, created = grading.submit(
+    sub, created = intake.submit(
         session,
-        assignment,
-        learner,
+        assignment.id,
+        learner.id,
         data["content"],
         idempotency_key=f"webhook:{webhook_id}",
         platform_id=platform.id,

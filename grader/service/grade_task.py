@@ -1,0 +1,318 @@
+"""The grading task's body: claim a submission, grade it, store the grade, idempotently.
+
+This is the service's hottest path (one run per submission, hundreds a second), so the
+common case is a few Core statements on one connection: one ``UPDATE ... RETURNING``
+claims the submission and reads what grading needs, and the grade is stored by one
+statement on PostgreSQL (data-modifying CTEs, in autocommit: one round trip each) or one
+short transaction on SQLite. Rare cases (a poison answer, a regrade that must keep
+overrides, a platform that must hear of the grade) go through the ORM in grading.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from grader.scoring import Grade as ScoredGrade
+from grader.scoring import grade_text
+
+from .grading import _RUBRIC_CACHE, audit, emit, grade_values, rubric_for, store_regrade
+from .models import Assignment, AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+
+log = logging.getLogger(__name__)
+
+_SUB = Submission.__table__
+_GRADE = Grade.__table__
+_AUDIT = AuditEvent.__table__
+_ACTIVE = (Status.QUEUED.value, Status.GRADING.value)
+_DONE = (Status.GRADED.value, Status.RELEASED.value)
+
+
+@dataclass(frozen=True, slots=True)
+class GradingSettings:
+    max_deliveries: int
+    lease_seconds: int
+    fault_injection: bool = False
+    fault_marker: str = ""
+
+
+# Read in the claim's RETURNING clause. Written out because SQLAlchemy's SQLite compiler
+# drops table names inside RETURNING, which would turn "grades.submission_id =
+# submissions.id" into "submission_id = id" (both resolving to grades).
+_RUBRIC_VERSION_SQL = (
+    "(SELECT a.rubric_version FROM assignments a WHERE a.id = submissions.assignment_id)"
+)
+_RETURNED_LOOKUPS = (
+    literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
+    literal_column(
+        "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"
+        f" AND g.rubric_version = {_RUBRIC_VERSION_SQL})"
+    ).label("graded"),
+    literal_column("EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id)").label(
+        "had_grade"
+    ),
+)
+
+
+def _build_statements() -> dict[str, Any]:
+    sid = bindparam("sid", type_=Integer())
+    rubric_version = (
+        select(Assignment.rubric_version)
+        .where(Assignment.id == _SUB.c.assignment_id)
+        .correlate(_SUB)
+        .scalar_subquery()
+    )
+    graded_now = (
+        select(literal(1))
+        .where(_GRADE.c.submission_id == _SUB.c.id, _GRADE.c.rubric_version == rubric_version)
+        .correlate(_SUB)
+        .exists()
+    )
+    # What needs grading: anything queued or grading, and a current grade whose assignment's
+    # rubric changed since (a regrade). Failed, superseded and up-to-date ones are left alone.
+    needs_grading = or_(
+        _SUB.c.status.in_(_ACTIVE),
+        and_(_SUB.c.current.is_(True), _SUB.c.status.in_(_DONE), ~graded_now),
+    )
+    return {
+        "claim": update(_SUB)
+        .where(_SUB.c.id == sid, needs_grading)
+        .values(
+            deliveries=_SUB.c.deliveries + 1,
+            status=case(
+                (_SUB.c.status == Status.QUEUED.value, Status.GRADING.value),
+                else_=_SUB.c.status,
+            ),
+            lease_until=bindparam("lease_until"),
+            updated_at=bindparam("now"),
+        )
+        .returning(
+            _SUB.c.deliveries,
+            _SUB.c.content,
+            _SUB.c.platform_id,
+            *_RETURNED_LOOKUPS,
+        ),
+        "why_not": select(_SUB.c.status, _SUB.c.current, graded_now.label("graded")).where(
+            _SUB.c.id == sid
+        ),
+        "settle": update(_SUB)
+        .where(_SUB.c.id == sid, _SUB.c.status.in_(_ACTIVE))
+        .values(status=Status.GRADED.value, lease_until=None),
+        "graded": update(_SUB)
+        .where(_SUB.c.id == sid)
+        .values(
+            status=case((_SUB.c.status.in_(_ACTIVE), Status.GRADED.value), else_=_SUB.c.status),
+            lease_until=None,
+            total=bindparam("total"),
+            max_total=bindparam("max_total"),
+            confidence=bindparam("confidence"),
+            flags_text=bindparam("flags_text"),
+            updated_at=bindparam("now"),
+        ),
+        "insert_grade": insert(_GRADE),
+        "insert_audit": insert(_AUDIT),
+    }
+
+
+_STATEMENTS = _build_statements()
+
+
+def grade_submission(
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    submission_id: int,
+    settings: GradingSettings,
+) -> str:
+    """Grade one submission with its assignment's rubric version; safe to run many times.
+
+    Claim (own transaction): count the delivery and set a lease, so a poison answer that
+    kills its worker is seen next time and ends ``failed`` after ``max_deliveries``. Grade
+    (pure computation). Store (own transaction): the grade is keyed by (submission, rubric
+    version), so a concurrent or repeated run hits the unique key and changes nothing.
+    Returns what happened, for the log.
+    """
+    with engine.connect() as conn:  # one connection (and one pool checkout) for the task
+        if conn.dialect.name == "postgresql":
+            # Every statement below is atomic on its own: autocommit saves BEGIN and COMMIT.
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        claimed = _claim(conn, submission_id, settings)
+        if isinstance(claimed, str):
+            return claimed
+        scored = _score(session_factory, submission_id, claimed, settings)
+        if isinstance(scored, str):
+            return scored
+        if not claimed.had_grade and claimed.platform_id is None:
+            return _store_first_grade(conn, submission_id, claimed.rubric_version, scored)
+    with session_factory() as session:
+        return store_regrade(session, submission_id, claimed.rubric_version, scored)
+
+
+def _score(
+    session_factory: sessionmaker[Session],
+    submission_id: int,
+    claimed: Any,
+    settings: GradingSettings,
+) -> ScoredGrade | str:
+    """The grade of a claimed submission, or the outcome when it ends failed instead."""
+    if claimed.deliveries > settings.max_deliveries:
+        with session_factory() as session, session.begin():
+            _fail(
+                session,
+                submission_id,
+                f"grading was attempted {settings.max_deliveries} times and "
+                "never finished (the worker crashed or was killed)",
+            )
+        return "failed"
+    if (
+        settings.fault_injection
+        and settings.fault_marker
+        and settings.fault_marker in claimed.content
+    ):
+        log.error("fault injection: killing worker %s on submission %s", os.getpid(), submission_id)
+        os._exit(70)
+    rubric = _RUBRIC_CACHE.get(claimed.rubric_version)
+    if rubric is None:
+        with session_factory() as session:
+            stored = session.get(RubricVersion, claimed.rubric_version)
+            assert stored is not None
+            rubric = rubric_for(stored)
+    try:
+        return grade_text(claimed.content, rubric)
+    except Exception as exc:  # a bug in grading must not leave the submission stuck
+        log.exception("grading submission %s failed", submission_id)
+        with session_factory() as session, session.begin():
+            _fail(session, submission_id, f"grading raised {type(exc).__name__}: {exc}"[:2000])
+        return "error"
+
+
+def _claim(conn: Connection, submission_id: int, settings: GradingSettings) -> Any:
+    """The claimed row (deliveries, content, platform_id, rubric_version, had_grade), or
+    why there is nothing to grade."""
+    now = utcnow()
+    with conn.begin():
+        row = conn.execute(
+            _STATEMENTS["claim"],
+            {
+                "sid": submission_id,
+                "lease_until": now + timedelta(seconds=settings.lease_seconds),
+                "now": now,
+            },
+        ).one_or_none()
+        if row is None:
+            why = conn.execute(_STATEMENTS["why_not"], {"sid": submission_id}).one_or_none()
+            if why is None:
+                return "missing"
+            if why.status == Status.FAILED:
+                return "failed-earlier"
+            return "already-graded" if why.graded else "superseded"
+        if row.graded:  # graded, yet still marked active: settle the status
+            conn.execute(_STATEMENTS["settle"], {"sid": submission_id})
+            return "already-graded"
+    return row
+
+
+def _fail(session: Session, submission_id: int, reason: str) -> None:
+    sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
+    if sub is None or sub.status not in (Status.QUEUED, Status.GRADING):
+        return
+    sub.status = Status.FAILED
+    sub.failure_reason = reason
+    sub.lease_until = None
+    audit(session, sub, "failed", reason=reason)
+    emit(session, "submission.failed", sub)
+
+
+def _store_first_grade(
+    conn: Connection, submission_id: int, version: str, scored: ScoredGrade
+) -> str:
+    """A submission's first grade, no platform to tell: insert, update, audit.
+
+    With no earlier grade there are no overrides, so the effective grade is the grader's.
+    """
+    now = utcnow()
+    values = grade_values(submission_id, version, scored)
+    values["created_at"] = now
+    submission = {
+        "sid": submission_id,
+        "total": scored.total,
+        "max_total": scored.max_total,
+        "confidence": scored.confidence,
+        "flags_text": "".join(f",{f}" for f in scored.flags) + ",",
+        "now": now,
+    }
+    audit_row = {
+        "submission_id": submission_id,
+        "action": "graded",
+        "after": {
+            "total": scored.total,
+            "rubric_version": version,
+            "criteria": {c.id: c.points for c in scored.criteria},
+        },
+        "reason": f"rubric version {version}",
+        "created_at": now,
+    }
+    if conn.dialect.name == "postgresql":
+        params = {**values, **submission, **audit_row}
+        for key in ("flags", "criteria", "warnings", "plan", "after"):
+            params[key] = json.dumps(params[key])
+        stored = conn.execute(_STORE_POSTGRESQL, params).scalar_one()
+        return "graded" if stored else "already-graded"
+    try:
+        with conn.begin():
+            conn.execute(_STATEMENTS["insert_grade"], values)
+            conn.execute(_STATEMENTS["graded"], submission)
+            conn.execute(_STATEMENTS["insert_audit"], audit_row)
+    except IntegrityError:
+        return "already-graded"
+    return "graded"
+
+
+# The three writes as one statement (run in autocommit: one round trip, atomic). When the
+# grade exists already the insert is skipped and so is everything that depends on it.
+_STORE_POSTGRESQL = text("""
+WITH g AS (
+    INSERT INTO grades (
+        submission_id, rubric_version, total, max_total, confidence, flags, criteria,
+        warnings, plan, created_at)
+    VALUES (
+        :submission_id, :rubric_version, :total, :max_total, :confidence,
+        CAST(:flags AS json), CAST(:criteria AS json), CAST(:warnings AS json),
+        CAST(:plan AS json), :created_at)
+    ON CONFLICT DO NOTHING
+    RETURNING submission_id
+), s AS (
+    UPDATE submissions
+    SET status = CASE WHEN status IN ('queued', 'grading') THEN 'graded' ELSE status END,
+        lease_until = NULL, total = :total, max_total = :max_total,
+        confidence = :confidence, flags_text = :flags_text, updated_at = :now
+    WHERE id = (SELECT submission_id FROM g)
+), a AS (
+    INSERT INTO audit_events (submission_id, action, after, reason, created_at)
+    SELECT submission_id, 'graded', CAST(:after AS json), CAST(:reason AS text),
+           CAST(:now AS timestamptz)
+    FROM g
+)
+SELECT count(*) FROM g
+""")

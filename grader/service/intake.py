@@ -1,0 +1,244 @@
+"""Taking submissions in: store the learner's next version and supersede the previous one.
+
+Every submission passes here, so it is written for speed as well as safety. On PostgreSQL
+one statement does the whole job (insert, supersede, audit, via data-modifying CTEs); on
+SQLite three short Core statements do. Either way the insert skips on a unique key rather
+than failing, so a conflict (a repeated Idempotency-Key, a concurrent submission taking the
+same version number) is resolved inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.orm import Session
+
+from .errors import APIError
+from .models import AuditEvent, Status, Submission, utcnow
+
+_SUB = Submission.__table__
+_ATTEMPTS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """What a submit stored, or found already stored for a repeated request."""
+
+    id: int
+    version: int
+    status: Status
+
+
+def content_hash(content: str) -> str:
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+def submit(
+    session: Session,
+    assignment_id: int,
+    learner_id: int,
+    content: str,
+    *,
+    idempotency_key: str | None = None,
+    platform_id: int | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[Stored, bool]:
+    """Store a submission as the learner's next version, superseding the previous one.
+
+    Returns (stored, created). With an idempotency key already used for the same request,
+    the first submission comes back and nothing is stored; the same key with a different
+    request is a 409. Two submissions racing for one version number meet the unique key and
+    the loser takes the next number. The caller commits, then enqueues grading.
+    """
+    conn = session.connection()
+    new = _Submission(
+        assignment_id, learner_id, content, content_hash(content), idempotency_key, platform_id
+    )
+    insert_new = _insert_postgresql if conn.dialect.name == "postgresql" else _insert_generic
+    for _ in range(_ATTEMPTS):
+        row = insert_new(conn, new, metadata, utcnow())
+        if row is not None:
+            return Stored(row.id, row.version, Status.QUEUED), True
+        if idempotency_key is not None:
+            earlier = conn.execute(
+                _BY_KEY, {"l_id": learner_id, "key": idempotency_key}
+            ).one_or_none()
+            if earlier is not None:
+                if earlier.assignment_id != assignment_id or earlier.content_sha256 != new.digest:
+                    raise APIError(
+                        409,
+                        "idempotency_conflict",
+                        "this Idempotency-Key was already used for a different request",
+                        field="Idempotency-Key",
+                    )
+                return Stored(earlier.id, earlier.version, Status(earlier.status)), False
+        # Another submission by this learner took the number (PostgreSQL waited for it to
+        # commit), so the next attempt reads the new maximum: k racers lose at most k - 1 times.
+    raise APIError(503, "busy", "too many submissions by this learner at once; try again")
+
+
+def submit_and_commit(
+    session: Session, assignment_id: int, learner_id: int, content: str, **options: Any
+) -> tuple[Stored, bool]:
+    """:func:`submit`, then commit."""
+    result = submit(session, assignment_id, learner_id, content, **options)
+    session.commit()
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Submission:
+    assignment_id: int
+    learner_id: int
+    content: str
+    digest: str
+    idempotency_key: str | None
+    platform_id: int | None
+
+
+_BY_KEY = select(
+    _SUB.c.id, _SUB.c.assignment_id, _SUB.c.content_sha256, _SUB.c.version, _SUB.c.status
+).where(_SUB.c.learner_id == bindparam("l_id"), _SUB.c.idempotency_key == bindparam("key"))
+
+# All sub-statements of one PostgreSQL statement see the same snapshot, so "old" cannot see
+# the row "new" inserts, and nothing happens past "new" when its insert was skipped.
+_SUBMIT_POSTGRESQL = text("""
+WITH new AS (
+    INSERT INTO submissions (
+        assignment_id, learner_id, version, current, content, content_sha256, status,
+        deliveries, idempotency_key, platform_id, metadata, reviewed, flags_text,
+        created_at, updated_at)
+    VALUES (
+        :a_id, :l_id,
+        (SELECT coalesce(max(version), 0) + 1 FROM submissions
+         WHERE assignment_id = :a_id AND learner_id = :l_id),
+        true, :content, :digest, 'queued', 0, :key, :platform_id, CAST(:metadata AS json),
+        false, ',', :now, :now)
+    ON CONFLICT DO NOTHING
+    RETURNING id, version
+), old AS (
+    UPDATE submissions
+    SET current = false, superseded_by_id = (SELECT id FROM new), updated_at = :now
+    WHERE assignment_id = :a_id AND learner_id = :l_id AND current
+      AND EXISTS (SELECT 1 FROM new)
+    RETURNING id
+), events AS (
+    INSERT INTO audit_events (submission_id, actor_id, action, after, created_at)
+    SELECT id, CAST(:l_id AS integer), 'submitted',
+           json_build_object('version', version, 'sha256', CAST(:digest AS text),
+                             'bytes', CAST(:bytes AS integer)),
+           CAST(:now AS timestamptz)
+    FROM new
+    UNION ALL
+    SELECT id, NULL, 'superseded', json_build_object('superseded_by', (SELECT id FROM new)),
+           CAST(:now AS timestamptz)
+    FROM old
+)
+SELECT id, version FROM new
+""")
+
+
+def _insert_postgresql(
+    conn: Connection, new: _Submission, metadata: dict[str, Any] | None, now: datetime
+) -> Any:
+    return conn.execute(
+        _SUBMIT_POSTGRESQL,
+        {
+            "a_id": new.assignment_id,
+            "l_id": new.learner_id,
+            "content": new.content,
+            "digest": new.digest,
+            "bytes": len(new.content.encode()),
+            "key": new.idempotency_key,
+            "platform_id": new.platform_id,
+            "metadata": None if metadata is None else json.dumps(metadata),
+            "now": now,
+        },
+    ).one_or_none()
+
+
+_INSERT_GENERIC = (
+    sqlite.insert(_SUB)
+    .values(
+        assignment_id=bindparam("a_id"),
+        learner_id=bindparam("l_id"),
+        version=select(func.coalesce(func.max(_SUB.c.version), 0) + 1)
+        .where(_SUB.c.assignment_id == bindparam("a_id"), _SUB.c.learner_id == bindparam("l_id"))
+        .scalar_subquery(),
+        status=Status.QUEUED.value,
+    )
+    .on_conflict_do_nothing()
+    .returning(_SUB.c.id, _SUB.c.version)
+)
+_SUPERSEDE = (
+    update(_SUB)
+    .where(
+        _SUB.c.assignment_id == bindparam("a_id"),
+        _SUB.c.learner_id == bindparam("l_id"),
+        _SUB.c.current.is_(True),
+        _SUB.c.id != bindparam("new_id"),
+    )
+    .values(current=False, superseded_by_id=bindparam("new_id"), updated_at=bindparam("now"))
+    .returning(_SUB.c.id)
+)
+
+
+def _insert_generic(
+    conn: Connection, new: _Submission, metadata: dict[str, Any] | None, now: datetime
+) -> Any:
+    """SQLite (which has no data-modifying CTEs): insert, supersede, audit."""
+    row = conn.execute(
+        _INSERT_GENERIC,
+        {
+            "a_id": new.assignment_id,
+            "l_id": new.learner_id,
+            "content": new.content,
+            "content_sha256": new.digest,
+            "idempotency_key": new.idempotency_key,
+            "platform_id": new.platform_id,
+            "metadata": metadata,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).one_or_none()
+    if row is None:
+        return None
+    old_ids = (
+        conn.execute(
+            _SUPERSEDE,
+            {"a_id": new.assignment_id, "l_id": new.learner_id, "new_id": row.id, "now": now},
+        )
+        .scalars()
+        .all()
+    )
+    events = [
+        {
+            "submission_id": row.id,
+            "actor_id": new.learner_id,
+            "action": "submitted",
+            "after": {
+                "version": row.version,
+                "sha256": new.digest,
+                "bytes": len(new.content.encode()),
+            },
+            "created_at": now,
+        }
+    ]
+    events += [
+        {
+            "submission_id": old,
+            "actor_id": None,
+            "action": "superseded",
+            "after": {"superseded_by": row.id},
+            "created_at": now,
+        }
+        for old in old_ids
+    ]
+    conn.execute(insert(AuditEvent.__table__), events)
+    return row
