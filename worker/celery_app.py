@@ -6,6 +6,6 @@ tasks live in grader.service.tasks.
 
 from grader.service import create_app
 
-flask_app = create_app()
+flask_app = create_app({"PROCESS_ROLE": "worker"})
 celery = flask_app.extensions["celery"]
 app = celery

@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "STUCK_AFTER": 120,
     "GRADING_LEASE": 60,
     "MAX_DELIVERIES": 3,
+    # The worker commits to PostgreSQL without waiting for the WAL flush: all it writes is
+    # re-derived if a crash loses it (the reconciler regrades anything left queued or
+    # grading), and any later synchronous commit (a submit, an override) flushes it first.
+    "WORKER_ASYNC_COMMIT": True,
+    # "web" or "worker" (set by the worker's entry point).
+    "PROCESS_ROLE": "web",
     # Rubrics instructors may create assignments from.
     "RUBRICS_DIR": None,
     # Test hook: when true, an answer containing FAULT_MARKER kills the worker process that
@@ -79,7 +85,7 @@ _ENV_STR = {
     "SECRET_KEY",
     "WEBHOOK_ALLOWED_HOSTS",
 }
-_ENV_BOOL = {"FAULT_INJECTION", "SESSION_COOKIE_SECURE"}
+_ENV_BOOL = {"FAULT_INJECTION", "SESSION_COOKIE_SECURE", "WORKER_ASYNC_COMMIT"}
 
 
 class ConfigError(RuntimeError):

@@ -7,13 +7,18 @@ the web process and the worker can write the same file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
+
+from .models import Assignment
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,14 +30,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def _asynchronous_commit(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET synchronous_commit = off")
+    dbapi_connection.autocommit = autocommit
+
+
+def make_engine(url: str, *, asynchronous_commit: bool = False) -> Engine:
+    """The engine for url; ``asynchronous_commit`` (PostgreSQL only) for work that is safe to
+    lose in a database crash because it is redone (see WORKER_ASYNC_COMMIT)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if asynchronous_commit:
+        event.listen(engine, "connect", _asynchronous_commit)
+    return engine
 
 
 class Database:
@@ -41,10 +58,23 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
+        self._assignment_ids: dict[str, int] = {}
 
     def init_app(self, app: Flask) -> None:
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        cfg = app.config
+        self.engine = make_engine(
+            cfg["DATABASE_URL"],
+            asynchronous_commit=cfg["PROCESS_ROLE"] == "worker" and cfg["WORKER_ASYNC_COMMIT"],
+        )
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_sessions = (
+            sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+            if self.engine.dialect.name == "postgresql"
+            else None
+        )
         app.extensions["db"] = self
         app.teardown_appcontext(self._close)
 
@@ -60,9 +90,23 @@ class Database:
         """The current request's (or app context's) session."""
         if "db_session" not in g:
             assert self.sessionmaker is not None, "Database.init_app was not called"
-            g.db_session = self.sessionmaker()
+            maker = self.sessionmaker
+            if g.get("db_single_statement_writes") and self._autocommit_sessions is not None:
+                maker = self._autocommit_sessions
+            g.db_session = maker()
         session: Session = g.db_session
         return session
+
+    def assignment_id(self, slug: str) -> int | None:
+        """The id of the assignment with this slug, looked up once per process: slugs never
+        change and assignments are never deleted, so a found id stays right. Every
+        submission needs it; misses are not cached, so a new assignment is found at once."""
+        found = self._assignment_ids.get(slug)
+        if found is None:
+            found = self.session.scalar(select(Assignment.id).where(Assignment.slug == slug))
+            if found is not None:
+                self._assignment_ids[slug] = found
+        return found
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:
@@ -77,6 +121,19 @@ class Database:
             raise
         finally:
             session.close()
+
+
+def single_statement_writes(view: F) -> F:
+    """For views whose every write is one statement (atomic on its own): on PostgreSQL their
+    session runs in autocommit, which saves the BEGIN and COMMIT round trips. Used only on
+    the hot path, submitting; a view that writes twice must not use it."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.db_single_statement_writes = True
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def get_db() -> Database:

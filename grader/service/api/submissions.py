@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from .. import grading, intake
 from ..auth import STAFF, current_user, is_staff, load_submission, require
-from ..db import get_db
+from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..tasks import enqueue_grade
@@ -117,12 +117,14 @@ def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
 
 
 @bp.post("/assignments/<slug>/submissions")
+@single_statement_writes
 @require(Role.LEARNER, Role.INSTRUCTOR, Role.ADMIN)
 def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Submit an answer. 202 with the id; grading happens in the background."""
     user = current_user()
-    session = get_db().session
-    assignment_id = session.scalar(select(Assignment.id).where(Assignment.slug == slug))
+    db = get_db()
+    session = db.session
+    assignment_id = db.assignment_id(slug)
     if assignment_id is None:
         raise not_found("assignment")
     key = request.headers.get("Idempotency-Key")
