@@ -155,6 +155,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=170.0, help="offered submissions/s")
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of load")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--learners", type=int, default=1000, help="learners submitting, round robin (a cohort)"
+    )
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-processes", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
@@ -162,7 +165,7 @@ def main() -> None:
     redis = RedisServer(workdir / "redis")
     db_url = pick_database(workdir)
     svc = Service(workdir=workdir, database_url=db_url, redis_url=redis.url)
-    tokens = setup_database(svc, extra_learners=100)
+    tokens = setup_database(svc, extra_learners=args.learners)
     learners = [t for who, t in tokens.items() if who.startswith("learner-")]
     try:
         port = svc.start_web(workers=args.web_workers)

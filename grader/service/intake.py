@@ -107,17 +107,24 @@ _BY_KEY = select(
 ).where(_SUB.c.learner_id == bindparam("l_id"), _SUB.c.idempotency_key == bindparam("key"))
 
 # All sub-statements of one PostgreSQL statement see the same snapshot, so "old" cannot see
-# the row "new" inserts, and nothing happens past "new" when its insert was skipped.
+# the row "new" inserts, and nothing happens past "new" when its insert was skipped. The
+# current version is always the latest (every insert supersedes it), so "prev" finds it in
+# the unique key's order and "old" updates it by id: one-row lookups whatever plan the server
+# caches (matching on assignment and learner let a plan cached while the table was empty
+# walk the assignment's every row through its (assignment, status) index).
 _SUBMIT_POSTGRESQL = text("""
-WITH new AS (
+WITH prev AS (
+    SELECT id, version FROM submissions
+    WHERE assignment_id = :a_id AND learner_id = :l_id
+    ORDER BY assignment_id DESC, learner_id DESC, version DESC
+    LIMIT 1
+), new AS (
     INSERT INTO submissions (
         assignment_id, learner_id, version, current, content, content_sha256, status,
         deliveries, idempotency_key, platform_id, metadata, reviewed, flags_text,
         created_at, updated_at)
     VALUES (
-        :a_id, :l_id,
-        (SELECT coalesce(max(version), 0) + 1 FROM submissions
-         WHERE assignment_id = :a_id AND learner_id = :l_id),
+        :a_id, :l_id, coalesce((SELECT version FROM prev), 0) + 1,
         true, :content, :digest, 'queued', 0, :key, :platform_id, CAST(:metadata AS json),
         false, ',', :now, :now)
     ON CONFLICT DO NOTHING
@@ -125,8 +132,7 @@ WITH new AS (
 ), old AS (
     UPDATE submissions
     SET current = false, superseded_by_id = (SELECT id FROM new), updated_at = :now
-    WHERE assignment_id = :a_id AND learner_id = :l_id AND current
-      AND EXISTS (SELECT 1 FROM new)
+    WHERE id = (SELECT id FROM prev) AND current AND EXISTS (SELECT 1 FROM new)
     RETURNING id
 ), events AS (
     INSERT INTO audit_events (submission_id, actor_id, action, after, created_at)
@@ -181,8 +187,8 @@ _SUPERSEDE = (
     .where(
         _SUB.c.assignment_id == bindparam("a_id"),
         _SUB.c.learner_id == bindparam("l_id"),
+        _SUB.c.version == bindparam("new_version") - 1,
         _SUB.c.current.is_(True),
-        _SUB.c.id != bindparam("new_id"),
     )
     .values(current=False, superseded_by_id=bindparam("new_id"), updated_at=bindparam("now"))
     .returning(_SUB.c.id)
@@ -212,7 +218,13 @@ def _insert_generic(
     old_ids = (
         conn.execute(
             _SUPERSEDE,
-            {"a_id": new.assignment_id, "l_id": new.learner_id, "new_id": row.id, "now": now},
+            {
+                "a_id": new.assignment_id,
+                "l_id": new.learner_id,
+                "new_id": row.id,
+                "new_version": row.version,
+                "now": now,
+            },
         )
         .scalars()
         .all()
