@@ -11,7 +11,7 @@ SQLite. Then:
 2. Submit latency: 100 requests per second for --latency-seconds, p50 / p99 / max of
    HTTP submit (request sent to 202 received), while the worker grades them.
 
-    python bench/service.py [--rate 170] [--duration 180] [--latency-seconds 30]
+    python bench/service.py [--rate 150] [--duration 180] [--latency-seconds 30] [--learners 1000]
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=170.0, help="offered submissions/s")
+    parser.add_argument("--rate", type=float, default=150.0, help="offered submissions/s")
     parser.add_argument("--duration", type=float, default=180.0, help="seconds of load")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
     parser.add_argument(

@@ -15,12 +15,13 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Table,
     and_,
     bindparam,
     case,
@@ -43,9 +44,9 @@ from .models import Assignment, AuditEvent, Grade, RubricVersion, Status, Submis
 
 log = logging.getLogger(__name__)
 
-_SUB = Submission.__table__
-_GRADE = Grade.__table__
-_AUDIT = AuditEvent.__table__
+_SUB = cast(Table, Submission.__table__)
+_GRADE = cast(Table, Grade.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
 _ACTIVE = (Status.QUEUED.value, Status.GRADING.value)
 _DONE = (Status.GRADED.value, Status.RELEASED.value)
 
@@ -64,7 +65,7 @@ class GradingSettings:
 _RUBRIC_VERSION_SQL = (
     "(SELECT a.rubric_version FROM assignments a WHERE a.id = submissions.assignment_id)"
 )
-_RETURNED_LOOKUPS = (
+_RETURNED_LOOKUPS: tuple[Any, ...] = (
     literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
     literal_column(
         "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"

@@ -13,16 +13,17 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from .errors import APIError
 from .models import AuditEvent, Status, Submission, utcnow
 
-_SUB = Submission.__table__
+_SUB = cast(Table, Submission.__table__)
+_AUDIT = cast(Table, AuditEvent.__table__)
 _ATTEMPTS = 20
 
 
@@ -252,5 +253,5 @@ def _insert_generic(
         }
         for old in old_ids
     ]
-    conn.execute(insert(AuditEvent.__table__), events)
+    conn.execute(insert(_AUDIT), events)
     return row

@@ -460,6 +460,7 @@ _ERRORS = {
     413: "The body is larger than the limit.",
     415: "Unsupported Content-Type.",
     422: "A field is invalid; `field` names it.",
+    503: "Busy or a dependency is unavailable; try again.",
 }
 
 
@@ -583,7 +584,7 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                     "202": ok(
                         ref("SubmissionAccepted"), "Accepted; graded in the background", LOCATION
                     ),
-                    **errors(401, 403, 404, 409, 413, 415, 422),
+                    **errors(401, 403, 404, 409, 413, 415, 422, 503),
                 },
                 parameters=[
                     {
