@@ -262,6 +262,40 @@ def test_regrade_dry_run_then_real_keeps_overrides(
     assert history[-1]["action"] == "regraded"
 
 
+def test_many_regrades_never_fail_a_healthy_submission(
+    app, client, actors, assignment, enqueued, tmp_path
+):
+    """Deliveries are counted to stop an answer that keeps killing its worker; a finished
+    grading resets the count, so rubric change after rubric change regrades the same answer
+    more times than the limit of deliveries without failing it."""
+    import shutil
+
+    from grader.service.models import Submission
+
+    from .conftest import ROOT
+
+    rubrics = tmp_path / "rub"
+    rubrics.mkdir()
+    path = rubrics / "ml-health-check.toml"
+    shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", path)
+    app.config["RUBRICS_DIR"] = str(rubrics)
+    (sid,) = _graded(app, client, actors, ["sub-020.md"])
+    url = "/api/v1/assignments/ml-health-check/regrade"
+    for zero in (0.30, 0.31, 0.32, 0.33, 0.34):  # five rubric versions, limit is 3
+        path.write_text(
+            path.read_text().replace("zero = 0.36, full = 0.98", f"zero = {zero}, full = 0.98")
+        )
+        assert client.post(url, headers=actors.h("instructor")).status_code == 202
+        assert run_worker_inline(app, sid) == "graded"
+        with app.app_context(), app.extensions["db"].session_scope() as s:
+            assert s.get(Submission, sid).deliveries == 0
+        path.write_text(
+            path.read_text().replace(f"zero = {zero}, full = 0.98", "zero = 0.36, full = 0.98")
+        )
+    body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
+    assert body["status"] == "graded"
+
+
 def test_gradebook_csv(app, client, actors, assignment, enqueued):
     import grader.service.models as m
 

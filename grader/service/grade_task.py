@@ -126,6 +126,7 @@ def _build_statements() -> dict[str, Any]:
         .values(
             status=case((_SUB.c.status.in_(_ACTIVE), Status.GRADED.value), else_=_SUB.c.status),
             lease_until=None,
+            deliveries=0,
             total=bindparam("total"),
             max_total=bindparam("max_total"),
             confidence=bindparam("confidence"),
@@ -184,6 +185,7 @@ def _score(
                 submission_id,
                 f"grading was attempted {settings.max_deliveries} times and "
                 "never finished (the worker crashed or was killed)",
+                any_status=True,
             )
         return "failed"
     if (
@@ -204,7 +206,8 @@ def _score(
     except Exception as exc:  # a bug in grading must not leave the submission stuck
         log.exception("grading submission %s failed", submission_id)
         with session_factory() as session, session.begin():
-            _fail(session, submission_id, f"grading raised {type(exc).__name__}: {exc}"[:2000])
+            reason = f"grading raised {type(exc).__name__}: {exc}"[:2000]
+            _fail(session, submission_id, reason, any_status=False)
         return "error"
 
 
@@ -234,9 +237,11 @@ def _claim(conn: Connection, submission_id: int, settings: GradingSettings) -> A
     return row
 
 
-def _fail(session: Session, submission_id: int, reason: str) -> None:
+def _fail(session: Session, submission_id: int, reason: str, *, any_status: bool) -> None:
+    """Mark the submission failed: any_status for one that keeps killing its worker (even a
+    graded one being regraded), else only one still queued or grading."""
     sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
-    if sub is None or sub.status not in (Status.QUEUED, Status.GRADING):
+    if sub is None or not (any_status or sub.status in (Status.QUEUED, Status.GRADING)):
         return
     sub.status = Status.FAILED
     sub.failure_reason = reason
@@ -306,7 +311,7 @@ WITH g AS (
 ), s AS (
     UPDATE submissions
     SET status = CASE WHEN status IN ('queued', 'grading') THEN 'graded' ELSE status END,
-        lease_until = NULL, total = :total, max_total = :max_total,
+        lease_until = NULL, deliveries = 0, total = :total, max_total = :max_total,
         confidence = :confidence, flags_text = :flags_text, updated_at = :now
     WHERE id = (SELECT submission_id FROM g)
 ), a AS (

@@ -200,6 +200,7 @@ def store_regrade(session: Session, submission_id: int, version: str, scored: Sc
             if sub.status in (Status.QUEUED, Status.GRADING):
                 sub.status = Status.GRADED
             sub.lease_until = None
+            sub.deliveries = 0  # a finished grading; regrades count afresh
             current = effective_grade(session, sub, grade=grade, overrides=None if regrade else {})
             assert current is not None
             denormalize(sub, current)
