@@ -336,3 +336,64 @@ def test_submit_runs_in_autocommit_on_postgresql_only(app):
                 g.db_single_statement_writes = True
             level = db.session.connection().get_execution_options().get("isolation_level")
             assert (level == "AUTOCOMMIT") == (flagged and postgresql), (flagged, level)
+
+
+def test_plain_redis_gets_the_pooled_client_transport_and_rediss_keeps_tls(tmp_path):
+    """kombu turns TLS on from the rediss:// scheme; naming a transport would hide it."""
+    from grader.service import create_app
+    from grader.service.broker import Transport
+
+    def connection(url: str):
+        app = create_app(
+            {
+                "INSTANCE_PATH": str(tmp_path / "instance"),
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                "REDIS_URL": url,
+                "SECRET_KEY": "x",
+            }
+        )
+        return app.extensions["celery"].connection_for_write()
+
+    plain = connection("redis://127.0.0.1:6390/0")
+    assert isinstance(plain.transport, Transport) and not plain.ssl
+    tls = connection("rediss://127.0.0.1:6390/0")
+    assert not isinstance(tls.transport, Transport) and tls.ssl
+
+
+def test_submissions_without_metadata_store_json_null_on_every_database(
+    app, client, actors, assignment, enqueued
+):
+    """The PostgreSQL statement writes what the ORM and the SQLite path write: JSON null,
+    not SQL NULL, when a submission has no metadata."""
+    _submit(client, actors)
+    with app.app_context(), app.extensions["db"].engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM submissions")).scalar_one() == 1
+        assert (
+            conn.execute(text("SELECT count(*) FROM submissions WHERE metadata IS NULL"))
+        ).scalar_one() == 0
+
+
+def test_transactions_that_raise_platform_events_commit_synchronously(
+    tmp_path, db_url, monkeypatch
+):
+    """The worker commits asynchronously, except where it records an event for a platform:
+    that event may be sent as soon as it is visible, so it must be durable first."""
+    from types import SimpleNamespace
+
+    from grader.service import grading
+
+    from .conftest import make_app
+
+    monkeypatch.setattr(grading, "_event_hooks", [])
+    app = make_app(tmp_path, db_url, PROCESS_ROLE="worker")
+    db = app.extensions["db"]
+    postgresql = db.engine.dialect.name == "postgresql"
+    with db.sessionmaker() as session:
+        show = text("SHOW synchronous_commit")
+        before = session.execute(show).scalar_one() if postgresql else None
+        grading.emit(session, "submission.graded", SimpleNamespace(platform_id=1))
+        during = session.execute(show).scalar_one() if postgresql else None
+        session.commit()
+        after = session.execute(show).scalar_one() if postgresql else None
+    db.engine.dispose()
+    assert (before, during, after) == (("off", "on", "off") if postgresql else (None,) * 3)

@@ -11,8 +11,9 @@ Delivery settings are deliberate (see README, "Delivery guarantees"):
   ``RESTORE_INTERVAL`` seconds (throttle 1) to match;
 - a beat schedule runs the reconciler, which re-enqueues anything the broker lost.
 
-With Redis, the transport is kombu's own with one client object per channel
-(grader.service.broker), which takes a sixth off the worker's per-task overhead.
+With plain Redis the transport is kombu's own with one client object per channel
+(grader.service.broker), which takes a sixth off the worker's per-task overhead;
+``rediss://`` keeps kombu's transport, which sets TLS up from the scheme.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ def init_celery(app: Flask) -> Celery:
     transport: dict[str, Any] = {}
     transport_class = None
     if broker.startswith(("redis://", "rediss://")):
-        transport_class = "grader.service.broker:Transport"
+        # kombu turns TLS on from the rediss:// scheme, which a named transport would hide.
+        transport_class = "grader.service.broker:Transport" if broker.startswith("redis:") else None
         transport = {
             "visibility_timeout": cfg["VISIBILITY_TIMEOUT"],
             "unacked_restore_interval": cfg["RESTORE_INTERVAL"],

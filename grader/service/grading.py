@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,6 +54,11 @@ def emit(session: Session, event_type: str, submission: Submission) -> None:
     # common grading path skip loading the submission at all).
     if submission.platform_id is None:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        # The worker commits asynchronously (WORKER_ASYNC_COMMIT), but an event may be sent
+        # to a platform as soon as it is visible: it must be on disk first, or a crash could
+        # lose it after sending and the redone work would send a second, different event.
+        session.execute(text("SET LOCAL synchronous_commit = on"))
     for hook in _event_hooks:
         hook(session, event_type, submission)
 

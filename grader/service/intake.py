@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from .errors import APIError
 from .models import AuditEvent, Status, Submission, utcnow
 
+log = logging.getLogger(__name__)
 _SUB = cast(Table, Submission.__table__)
 _AUDIT = cast(Table, AuditEvent.__table__)
 _ATTEMPTS = 20
@@ -81,6 +83,12 @@ def submit(
                 return Stored(earlier.id, earlier.version, Status(earlier.status)), False
         # Another submission by this learner took the number (PostgreSQL waited for it to
         # commit), so the next attempt reads the new maximum: k racers lose at most k - 1 times.
+    log.error(
+        "submission by learner %s to assignment %s met a unique key %d times in a row",
+        learner_id,
+        assignment_id,
+        _ATTEMPTS,
+    )
     raise APIError(503, "busy", "too many submissions by this learner at once; try again")
 
 
@@ -164,7 +172,7 @@ def _insert_postgresql(
             "bytes": len(new.content.encode()),
             "key": new.idempotency_key,
             "platform_id": new.platform_id,
-            "metadata": None if metadata is None else json.dumps(metadata),
+            "metadata": json.dumps(metadata),  # JSON null when absent, as the ORM writes
             "now": now,
         },
     ).one_or_none()
