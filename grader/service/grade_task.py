@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    Boolean,
     Connection,
     Engine,
     Integer,
@@ -26,7 +27,6 @@ from sqlalchemy import (
     bindparam,
     case,
     insert,
-    literal,
     literal_column,
     or_,
     select,
@@ -40,7 +40,7 @@ from grader.scoring import Grade as ScoredGrade
 from grader.scoring import grade_text
 
 from .grading import _RUBRIC_CACHE, audit, emit, grade_values, rubric_for, store_regrade
-from .models import Assignment, AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -59,86 +59,72 @@ class GradingSettings:
     fault_marker: str = ""
 
 
-# Read in the claim's RETURNING clause. Written out because SQLAlchemy's SQLite compiler
-# drops table names inside RETURNING, which would turn "grades.submission_id =
-# submissions.id" into "submission_id = id" (both resolving to grades).
+# The lookups a claim needs, written out once as SQL: SQLAlchemy's SQLite compiler drops
+# table names inside RETURNING, which would turn "g.submission_id = submissions.id" into
+# "submission_id = id" (both resolving to grades).
 _RUBRIC_VERSION_SQL = (
     "(SELECT a.rubric_version FROM assignments a WHERE a.id = submissions.assignment_id)"
 )
-_RETURNED_LOOKUPS: tuple[Any, ...] = (
-    literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
-    literal_column(
-        "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"
-        f" AND g.rubric_version = {_RUBRIC_VERSION_SQL})"
-    ).label("graded"),
-    literal_column("EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id)").label(
-        "had_grade"
-    ),
+_GRADED_NOW = literal_column(
+    "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"
+    f" AND g.rubric_version = {_RUBRIC_VERSION_SQL})",
+    Boolean(),
 )
+_HAD_GRADE = literal_column(
+    "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id)", Boolean()
+)
+_SID = bindparam("sid", type_=Integer())
 
-
-def _build_statements() -> dict[str, Any]:
-    sid = bindparam("sid", type_=Integer())
-    rubric_version = (
-        select(Assignment.rubric_version)
-        .where(Assignment.id == _SUB.c.assignment_id)
-        .correlate(_SUB)
-        .scalar_subquery()
-    )
-    graded_now = (
-        select(literal(1))
-        .where(_GRADE.c.submission_id == _SUB.c.id, _GRADE.c.rubric_version == rubric_version)
-        .correlate(_SUB)
-        .exists()
-    )
-    # What needs grading: anything queued or grading, and a current grade whose assignment's
-    # rubric changed since (a regrade). Failed, superseded and up-to-date ones are left alone.
-    needs_grading = or_(
-        _SUB.c.status.in_(_ACTIVE),
-        and_(_SUB.c.current.is_(True), _SUB.c.status.in_(_DONE), ~graded_now),
-    )
-    return {
-        "claim": update(_SUB)
-        .where(_SUB.c.id == sid, needs_grading)
-        .values(
-            deliveries=_SUB.c.deliveries + 1,
-            status=case(
-                (_SUB.c.status == Status.QUEUED.value, Status.GRADING.value),
-                else_=_SUB.c.status,
-            ),
-            lease_until=bindparam("lease_until"),
-            updated_at=bindparam("now"),
-        )
-        .returning(
-            _SUB.c.deliveries,
-            _SUB.c.content,
-            _SUB.c.platform_id,
-            *_RETURNED_LOOKUPS,
+# What needs grading: anything queued or grading, and a current grade whose assignment's
+# rubric changed since (a regrade). Failed, superseded and up-to-date ones are left alone.
+_CLAIM = (
+    update(_SUB)
+    .where(
+        _SUB.c.id == _SID,
+        or_(
+            _SUB.c.status.in_(_ACTIVE),
+            and_(_SUB.c.current.is_(True), _SUB.c.status.in_(_DONE), ~_GRADED_NOW),
         ),
-        "why_not": select(_SUB.c.status, _SUB.c.current, graded_now.label("graded")).where(
-            _SUB.c.id == sid
+    )
+    .values(
+        deliveries=_SUB.c.deliveries + 1,
+        status=case(
+            (_SUB.c.status == Status.QUEUED.value, Status.GRADING.value), else_=_SUB.c.status
         ),
-        "settle": update(_SUB)
-        .where(_SUB.c.id == sid, _SUB.c.status.in_(_ACTIVE))
-        .values(status=Status.GRADED.value, lease_until=None),
-        "graded": update(_SUB)
-        .where(_SUB.c.id == sid)
-        .values(
-            status=case((_SUB.c.status.in_(_ACTIVE), Status.GRADED.value), else_=_SUB.c.status),
-            lease_until=None,
-            deliveries=0,
-            total=bindparam("total"),
-            max_total=bindparam("max_total"),
-            confidence=bindparam("confidence"),
-            flags_text=bindparam("flags_text"),
-            updated_at=bindparam("now"),
-        ),
-        "insert_grade": insert(_GRADE),
-        "insert_audit": insert(_AUDIT),
-    }
-
-
-_STATEMENTS = _build_statements()
+        lease_until=bindparam("lease_until"),
+        updated_at=bindparam("now"),
+    )
+    .returning(
+        _SUB.c.deliveries,
+        _SUB.c.content,
+        _SUB.c.platform_id,
+        literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
+        _GRADED_NOW.label("graded"),
+        _HAD_GRADE.label("had_grade"),
+    )
+)
+_WHY_NOT = select(_SUB.c.status, _SUB.c.current, _GRADED_NOW.label("graded")).where(
+    _SUB.c.id == _SID
+)
+_SETTLE = (
+    update(_SUB)
+    .where(_SUB.c.id == _SID, _SUB.c.status.in_(_ACTIVE))
+    .values(status=Status.GRADED.value, lease_until=None)
+)
+_GRADED = (
+    update(_SUB)
+    .where(_SUB.c.id == _SID)
+    .values(
+        status=case((_SUB.c.status.in_(_ACTIVE), Status.GRADED.value), else_=_SUB.c.status),
+        lease_until=None,
+        deliveries=0,
+        total=bindparam("total"),
+        max_total=bindparam("max_total"),
+        confidence=bindparam("confidence"),
+        flags_text=bindparam("flags_text"),
+        updated_at=bindparam("now"),
+    )
+)
 
 
 def grade_submission(
@@ -217,7 +203,7 @@ def _claim(conn: Connection, submission_id: int, settings: GradingSettings) -> A
     now = utcnow()
     with conn.begin():
         row = conn.execute(
-            _STATEMENTS["claim"],
+            _CLAIM,
             {
                 "sid": submission_id,
                 "lease_until": now + timedelta(seconds=settings.lease_seconds),
@@ -225,14 +211,14 @@ def _claim(conn: Connection, submission_id: int, settings: GradingSettings) -> A
             },
         ).one_or_none()
         if row is None:
-            why = conn.execute(_STATEMENTS["why_not"], {"sid": submission_id}).one_or_none()
+            why = conn.execute(_WHY_NOT, {"sid": submission_id}).one_or_none()
             if why is None:
                 return "missing"
             if why.status == Status.FAILED:
                 return "failed-earlier"
             return "already-graded" if why.graded else "superseded"
         if row.graded:  # graded, yet still marked active: settle the status
-            conn.execute(_STATEMENTS["settle"], {"sid": submission_id})
+            conn.execute(_SETTLE, {"sid": submission_id})
             return "already-graded"
     return row
 
@@ -287,9 +273,9 @@ def _store_first_grade(
         return "graded" if stored else "already-graded"
     try:
         with conn.begin():
-            conn.execute(_STATEMENTS["insert_grade"], values)
-            conn.execute(_STATEMENTS["graded"], submission)
-            conn.execute(_STATEMENTS["insert_audit"], audit_row)
+            conn.execute(insert(_GRADE), values)
+            conn.execute(_GRADED, submission)
+            conn.execute(insert(_AUDIT), audit_row)
     except IntegrityError:
         return "already-graded"
     return "graded"
