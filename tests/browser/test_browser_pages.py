@@ -102,9 +102,12 @@ def test_keyboard_next_previous(app, live, people, new_page):
     second = rows.nth(1).locator("a.row-link").inner_text()
     staff.keyboard.press("Enter")
     expect(staff.locator("h1")).to_contain_text(f"#{first}")
+    # The keys work once the page's script has run: a key pressed before that is lost.
+    staff.wait_for_load_state("load")
     staff.keyboard.press("n")
     expect(staff.locator("h1")).to_contain_text(f"#{second}")
     expect(staff.locator(".reviewnav")).to_contain_text("2 of 2")
+    staff.wait_for_load_state("load")
     staff.keyboard.press("p")
     expect(staff.locator("h1")).to_contain_text(f"#{first}")
 
