@@ -1,35 +1,54 @@
-"""Flatten Markdown (and any raw HTML in it) into a list of text lines with their shape.
+"""Flatten Markdown (and any raw HTML in it) into the lines a reader sees, with their shape.
 
 The plan parser does not care whether a learner wrote `### Critical`, `**Critical**`,
 `<h3>Critical</h3>` or a table row: it needs each line's text, whether it starts with a bold
-label, how deep in a list it sits and where it came from. Raw HTML is reduced to its text;
-script, style and embedded frames are dropped, never executed or echoed.
+label, how deep in a list it sits and where it came from. Inline Markdown is read from
+markdown-it-py's own inline tokens (the parse the renderer uses), so bold, links, images and
+code spans mean what they mean on the page.
+
+Only what a reader sees becomes a line. Text a reader never sees goes to ``hidden``: HTML
+comments, link titles, image alt text, collapsed ``<details>`` blocks and elements hidden by
+their attributes (``hidden``, ``display:none``, ``visibility:hidden``, zero font size or
+opacity, white text, far off-screen positions). Script, style and embedded frames are
+dropped, never executed or echoed.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
-__all__ = ["Line", "LineKind", "TableBlock", "flatten"]
+__all__ = ["Flat", "Line", "LineKind", "TableBlock", "flatten"]
 
 LineKind = Literal["heading", "paragraph", "item", "code", "table"]
 
 _SKIP_TAGS = frozenset({"script", "style", "iframe", "noscript", "template", "object", "embed"})
 _BOLD_TAGS = frozenset({"b", "strong"})
 _HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
-_BREAK_TAGS = frozenset({"p", "div", "br", "tr", "table", "section", "article", "blockquote"})
+_BREAK_TAGS = frozenset({"p", "div", "br", "table", "section", "article", "blockquote", "hr"})
+_VOID_TAGS = frozenset(
+    {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "source", "wbr"}
+)
 # Marks the start and end of bold text inside a line's raw form.
 BOLD_OPEN, BOLD_CLOSE = "\x01", "\x02"
 
-# Block structure only: the inline forms that matter are read by _inline_raw, which is far
-# cheaper than markdown-it's full inline pass.
-_MD = MarkdownIt("commonmark", {"html": True}).enable("table").disable(["inline", "text_join"])
+_MD = MarkdownIt("commonmark", {"html": True}).enable("table")
+# markdown-it's link-label scan is quadratic in a run of "[": past this many in one answer
+# they are escaped (read as text), which keeps parsing linear. Real answers have a few.
+_MAX_BRACKETS = 512
+_HIDING_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*(?:hidden|collapse)|font-size\s*:\s*0(?![.\d]*[1-9])"
+    r"|opacity\s*:\s*0(?![.\d]*[1-9])|(?<![-\w])color\s*:\s*(?:#f{3}\b|#f{6}\b|white\b"
+    r"|rgba?\(\s*255\s*,\s*255\s*,\s*255|transparent)|(?:left|top|right|text-indent)\s*:\s*-\d{3,}"
+    r"|(?:width|height|max-height|max-width)\s*:\s*0(?:px)?\s*(?:;|$)",
+    re.I,
+)
+_WHITE = re.compile(r"^\s*(?:#f{3}|#f{6}|white)\s*$", re.I)
 
 
 @dataclass(slots=True)
@@ -44,7 +63,8 @@ class Line:
 
     ``raw`` keeps bold markers so a leading bold label can be told apart from bold in the
     middle of a sentence; ``text`` is the plain text. ``depth`` is the list nesting level
-    (0 outside lists) and ``level`` the heading level (0 for non-headings).
+    (0 outside lists), ``level`` the heading level (0 for non-headings) and ``info`` a
+    code block's language.
     """
 
     kind: LineKind
@@ -55,24 +75,102 @@ class Line:
     first_in_item: bool = False
     table: TableBlock | None = None
     from_html: bool = False
+    info: str = ""
     text: str = field(init=False)
 
     def __post_init__(self) -> None:
         self.text = " ".join(self.raw.replace(BOLD_OPEN, "").replace(BOLD_CLOSE, "").split())
 
 
-class _HtmlText(HTMLParser):
-    """Turns an HTML fragment into lines, keeping headings, list items and bold labels."""
+@dataclass(slots=True)
+class Flat:
+    """An answer's visible lines and the text it hides from readers."""
 
-    def __init__(self, line_no: int) -> None:
+    lines: list[Line]
+    hidden: list[str]
+
+
+def _hides(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether an element's attributes keep its content from a reader."""
+    for name, value in attrs:
+        if name == "hidden":
+            return True
+        if name == "style" and value and _HIDING_STYLE.search(value):
+            return True
+        if tag == "font" and name == "color" and value and _WHITE.match(value):
+            return True
+        if tag == "font" and name == "size" and value and value.strip() in ("0", "-7"):
+            return True
+    return False
+
+
+class _Visibility:
+    """Which open elements hide their content, shared by inline and block HTML."""
+
+    def __init__(self, hidden: list[str], depth: int = 0) -> None:
+        self.hidden = hidden
+        self.stack: list[tuple[str, bool]] = []
+        self.carried = depth  # hidden elements opened by an earlier block
+        self.skip = 0
+
+    @property
+    def hiding(self) -> bool:
+        return self.carried > 0 or any(h for _, h in self.stack)
+
+    def open(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip += 1
+            return
+        if tag in _VOID_TAGS:
+            if tag == "img":
+                self.hidden.extend(v for k, v in attrs if k in ("alt", "title") and v)
+            return
+        collapsed = tag == "details" and not any(k == "open" for k, _ in attrs)
+        self.stack.append((tag, collapsed or _hides(tag, attrs)))
+        for name, value in attrs:
+            if name == "title" and value:
+                self.hidden.append(value)
+
+    def close(self, tag: str) -> None:
+        if tag in _SKIP_TAGS:
+            self.skip = max(0, self.skip - 1)
+            return
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                return
+        if tag == "details" or self.carried:
+            self.carried = max(0, self.carried - 1)
+
+    def summary_visible(self) -> bool:
+        """A collapsed <details> still shows its <summary>."""
+        return (
+            bool(self.stack)
+            and self.stack[-1][0] == "summary"
+            and self.carried == 0
+            and all(h for t, h in self.stack if t == "details")
+            and not any(h for t, h in self.stack if t not in ("details", "summary"))
+        )
+
+    def unclosed_hiding(self) -> int:
+        return self.carried + sum(1 for _, h in self.stack if h)
+
+
+class _HtmlText(HTMLParser):
+    """Turns an HTML fragment into lines, keeping headings, list items, tables and bold labels."""
+
+    def __init__(self, line_no: int, vis: _Visibility) -> None:
         super().__init__(convert_charrefs=True)
         self.lines: list[Line] = []
+        self.vis = vis
         self._buf: list[str] = []
         self._kind: LineKind = "paragraph"
         self._level = 0
         self._depth = 0
-        self._skip = 0
         self._line_no = line_no
+        self._table: TableBlock | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
 
     def _flush(self) -> None:
         raw = "".join(self._buf)
@@ -91,9 +189,20 @@ class _HtmlText(HTMLParser):
         self._buf = []
         self._kind, self._level = "paragraph", 0
 
+    def _sink(self) -> list[str]:
+        return self._cell if self._cell is not None else self._buf
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
+        self.vis.open(tag, attrs)
+        if self.vis.skip or self.vis.hiding and not self.vis.summary_visible():
+            return
+        if tag == "table":
+            self._flush()
+            self._table = TableBlock([], [])
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
         elif tag in _HEADING_TAGS:
             self._flush()
             self._kind, self._level = "heading", int(tag[1])
@@ -103,84 +212,148 @@ class _HtmlText(HTMLParser):
         elif tag == "li":
             self._flush()
             self._kind = "item"
-        elif tag in _BREAK_TAGS:
-            self._flush()
-        elif tag in _BOLD_TAGS and not self._skip:
-            self._buf.append(BOLD_OPEN)
+        elif tag in _BREAK_TAGS or tag == "summary":
+            if self._cell is None:
+                self._flush()
+        elif tag in _BOLD_TAGS:
+            self._sink().append(BOLD_OPEN)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID_TAGS:
+            self.handle_endtag(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _HEADING_TAGS or tag == "li" or tag in _BREAK_TAGS:
-            self._flush()
+        visible = not (self.vis.skip or self.vis.hiding and not self.vis.summary_visible())
+        self.vis.close(tag)
+        if not visible:
+            return
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "tr" and self._table is not None and self._row is not None:
+            if any(c.replace(BOLD_OPEN, "").replace(BOLD_CLOSE, "").strip() for c in self._row):
+                if not self._table.header:
+                    self._table.header = self._row
+                else:
+                    self._table.rows.append(self._row)
+            self._row = None
+        elif tag == "table" and self._table is not None:
+            self._emit_table()
+        elif tag in _HEADING_TAGS or tag in ("li", "summary") or tag in _BREAK_TAGS:
+            if self._cell is None:
+                self._flush()
         elif tag in ("ul", "ol"):
             self._flush()
             self._depth = max(0, self._depth - 1)
-        elif tag in _BOLD_TAGS and not self._skip:
-            self._buf.append(BOLD_CLOSE)
+        elif tag in _BOLD_TAGS:
+            self._sink().append(BOLD_CLOSE)
+
+    def _emit_table(self) -> None:
+        table, self._table = self._table, None
+        if table is None or not table.header:
+            return
+        raw = " | ".join(table.header) + "\n" + "\n".join(" | ".join(r) for r in table.rows)
+        self.lines.append(Line("table", raw, self._line_no, depth=self._depth, table=table))
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self._buf.append(data.replace("\n", " "))
+        if self.vis.skip:
+            return
+        if self.vis.hiding and not self.vis.summary_visible():
+            if data.strip():
+                self.vis.hidden.append(data)
+            return
+        self._sink().append(data.replace("\n", " "))
+
+    def handle_comment(self, data: str) -> None:
+        if data.strip():
+            self.vis.hidden.append(data)
 
     def close(self) -> None:
         super().close()
+        if self._table is not None:
+            self._emit_table()
         self._flush()
 
 
-def _html_lines(html: str, line_no: int, depth: int) -> list[Line]:
-    parser = _HtmlText(line_no)
-    parser.feed(html)
-    parser.close()
-    for line in parser.lines:
-        line.depth += depth
-    return parser.lines
+_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z][a-zA-Z0-9]*)([^>]*?)(/?)\s*>", re.S)
+_ATTR = re.compile(r"""([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 
 
-_SKIP_BLOCK_RE = re.compile(
-    r"<(script|style|iframe|noscript|template|object|embed)\b[^>]*>.*?(?:</\1\s*>|$)",
-    re.I | re.S,
-)
-_BOLD_TAG_RE = re.compile(r"<(/?)(?:b|strong)\b[^>]*>", re.I)
-_BR_RE = re.compile(r"<br\s*/?>", re.I)
-_TAG_RE = re.compile(r"</?[a-zA-Z][^>]*>|<!--.*?-->", re.S)
-_BOLD_RE = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_LINK_RE = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_CODE_RE = re.compile(r"(`+)(.+?)\1", re.S)
-_ESCAPE_RE = re.compile(r"\\([!-/:-@\[-`{-~])")
+def _attrs(text: str) -> list[tuple[str, str | None]]:
+    out: list[tuple[str, str | None]] = []
+    for m in _ATTR.finditer(text):
+        value = m.group(2)
+        if value is not None and value[:1] in "\"'":
+            value = value[1:-1]
+        out.append((m.group(1).lower(), value))
+    return out
 
 
-def _inline_raw(content: str) -> list[str]:
-    """Render inline Markdown to raw lines (split on line breaks), bold kept as markers.
+def _inline_raw(children: list[Token], vis: _Visibility) -> list[str]:
+    """The visible text of an inline token, split on line breaks, bold kept as markers.
 
-    markdown-it-py finds the blocks; the few inline forms grading cares about are read here
-    directly: bold (a label's marker), code spans, links (their text), escapes, entities and
-    inline HTML (bold and line breaks kept, scripts dropped with their content, other tags
-    removed). Nothing here is ever rendered, so no HTML survives into the text.
+    Link titles, image alt text and anything inside hidden inline HTML go to ``vis.hidden``.
     """
-    text = content
-    if "<" in text:
-        text = _SKIP_BLOCK_RE.sub("", text)
-        text = _BOLD_TAG_RE.sub(lambda m: BOLD_CLOSE if m.group(1) else BOLD_OPEN, text)
-        text = _BR_RE.sub("\n", text)
-        text = _TAG_RE.sub("", text)
-    if "`" in text:
-        text = _CODE_RE.sub(lambda m: m.group(2).strip(), text)
-    if "*" in text or "__" in text:
-        text = _BOLD_RE.sub(lambda m: BOLD_OPEN + m.group(2) + BOLD_CLOSE, text)
-    if "[" in text:
-        text = _LINK_RE.sub(r"\1", text)
-    if "\\" in text:
-        text = _ESCAPE_RE.sub(r"\1", text)
-    if "&" in text:
-        text = html.unescape(text)
-    return text.split("\n")
+    out: list[str] = []
+    hidden = vis.hidden
+    for child in children:
+        t = child.type
+        quiet = vis.skip > 0 or vis.hiding
+        if t in ("text", "code_inline"):
+            if not vis.skip:
+                (hidden if quiet else out).append(child.content)
+        elif t in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif t == "strong_open":
+            out.append(BOLD_OPEN)
+        elif t == "strong_close":
+            out.append(BOLD_CLOSE)
+        elif t == "link_open":
+            title = child.attrGet("title")
+            if title:
+                hidden.append(str(title))
+        elif t == "image":
+            alt = "".join(c.content for c in child.children or [])
+            title = child.attrGet("title")
+            hidden.extend(str(v) for v in (alt, title) if v)
+        elif t == "html_inline":
+            content = child.content
+            if content.startswith("<!--"):
+                hidden.append(content[4:].removesuffix("-->"))
+                continue
+            m = _TAG.match(content)
+            if m is None:
+                continue
+            closing, tag, rest, selfclose = m.groups()
+            tag = tag.lower()
+            if closing:
+                vis.close(tag)
+                if tag in _BOLD_TAGS and not quiet:
+                    out.append(BOLD_CLOSE)
+                continue
+            vis.open(tag, _attrs(rest))
+            if selfclose and tag not in _VOID_TAGS:
+                vis.close(tag)
+            if tag == "br" and not quiet:
+                out.append("\n")
+            elif tag in _BOLD_TAGS and not quiet:
+                out.append(BOLD_OPEN)
+    return "".join(out).split("\n")
 
 
-def flatten(markdown: str) -> list[Line]:
-    """Parse Markdown with markdown-it-py and return its lines in document order."""
+def _guard(markdown: str) -> str:
+    if markdown.count("[") > _MAX_BRACKETS:
+        markdown = re.sub(r"(?<!\\)\[", r"\\[", markdown)
+    return markdown
+
+
+def flatten(markdown: str) -> Flat:
+    """Parse Markdown with markdown-it-py and return its visible lines in document order."""
     out: list[Line] = []
-    tokens = _MD.parse(markdown)
+    hidden: list[str] = []
+    vis = _Visibility(hidden)
+    tokens = _MD.parse(_guard(markdown))
     depth = 0
     heading_level = 0
     item_first = False
@@ -190,6 +363,22 @@ def flatten(markdown: str) -> list[Line]:
     for tok in tokens:
         t = tok.type
         line_no = tok.map[0] + 1 if tok.map else (out[-1].line_no if out else 1)
+        if t == "html_block":
+            parser = _HtmlText(line_no, vis)
+            parser.feed(tok.content)
+            parser.close()
+            for line in parser.lines:
+                line.depth += depth
+            out.extend(parser.lines)
+            # Whatever the block left open and hiding hides the blocks that follow it.
+            vis = _Visibility(hidden, vis.unclosed_hiding())
+            continue
+        if vis.hiding:
+            if t == "inline":
+                hidden.append(tok.content)
+            elif t in ("fence", "code_block"):
+                hidden.append(tok.content)
+            continue
         if t in ("bullet_list_open", "ordered_list_open"):
             depth += 1
         elif t in ("bullet_list_close", "ordered_list_close"):
@@ -215,13 +404,13 @@ def flatten(markdown: str) -> list[Line]:
             out.append(Line("table", raw, table_line, depth=depth, table=table))
             table = None
         elif t == "inline":
-            parts = _inline_raw(tok.content)
+            parts = _inline_raw(tok.children or [], vis)
             if row is not None:
                 row.append(" ".join(p.strip() for p in parts))
                 continue
             kind: LineKind = "heading" if heading_level else ("item" if depth else "paragraph")
             for i, raw in enumerate(parts):
-                if not raw.strip():
+                if not raw.replace(BOLD_OPEN, "").replace(BOLD_CLOSE, "").strip():
                     continue
                 out.append(
                     Line(
@@ -236,7 +425,6 @@ def flatten(markdown: str) -> list[Line]:
             item_first = False
         elif t in ("fence", "code_block"):
             if tok.content.strip():
-                out.append(Line("code", tok.content.rstrip("\n"), line_no, depth=depth))
-        elif t == "html_block":
-            out.extend(_html_lines(tok.content, line_no, depth))
-    return out
+                info = tok.info.strip().split()[0].lower() if tok.info.strip() else ""
+                out.append(Line("code", tok.content.rstrip("\n"), line_no, depth=depth, info=info))
+    return Flat(out, hidden)

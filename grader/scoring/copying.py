@@ -39,6 +39,7 @@ class Exercise:
             frozenset(_shingles(text))
         )
         self._heads = frozenset(s[0] for s in self.shingles_)
+        self._trigrams: frozenset[tuple[str, ...]] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.shingles_)
@@ -59,6 +60,16 @@ class Exercise:
                 if hits >= min_hits:
                     return True
         return False
+
+    def restated_share(self, text: str) -> float:
+        """Share of text's word 3-grams found in the exercise: a reworded copy keeps many."""
+        words = _WORD.findall(text.lower())
+        grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
+        if not grams:
+            return 0.0
+        if self._trigrams is None:
+            self._trigrams = frozenset(g for s in self.shingles_ for g in (s[0:3], s[1:4], s[2:5]))
+        return sum(1 for g in grams if g in self._trigrams) / len(grams)
 
     def is_copied(self, line: str) -> bool:
         if not self.shingles_:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .text import Lexicon, Token, tokenize
 
@@ -88,18 +88,23 @@ class Doc:
 
     def find(self, phrase: tuple[str, ...]) -> tuple[int, int] | None:
         """Token span (first, last) of the earliest match of phrase, or None."""
+        return next(self.find_iter(phrase), None)
+
+    def find_iter(self, phrase: tuple[str, ...]) -> Iterator[tuple[int, int]]:
+        """Token spans of the matches of phrase, one per occurrence of its rarest term."""
         index = self.index
         lists: list[list[int]] = []
         for term in phrase:
             positions = self.numbers if term == ANY_NUMBER else index.get(term)
             if not positions:
-                return None
+                return
             lists.append(positions)
         if len(lists) == 1:
-            first = lists[0][0]
-            return first, first
+            for first in lists[0]:
+                yield first, first
+            return
         if not lists:
-            return None
+            return
         window = 2 * len(phrase) + 2
         anchor = min(range(len(lists)), key=lambda i: len(lists[i]))
         for p in lists[anchor]:
@@ -118,8 +123,27 @@ class Doc:
                     break
                 lo, hi = min(lo, best), max(hi, best)
             else:
-                return lo, hi
-        return None
+                yield lo, hi
+
+    def find_ordered_iter(self, phrase: tuple[str, ...], gap: int = 3) -> Iterator[tuple[int, int]]:
+        """Token spans where phrase's terms occur in its order, at most ``gap`` content words
+        apart: "disable drift detection" (an action) but not "drift detection is disabled"."""
+        index = self.index
+        lists: list[list[int]] = []
+        for term in phrase:
+            positions = self.numbers if term == ANY_NUMBER else index.get(term)
+            if not positions:
+                return
+            lists.append(positions)
+        for first in lists[0]:
+            prev = first
+            for positions in lists[1:]:
+                j = bisect_right(positions, prev)
+                if j == len(positions) or positions[j] > prev + gap + 1:
+                    break
+                prev = positions[j]
+            else:
+                yield first, prev
 
     def bounds(self) -> list[int]:
         """Offsets where sentences or lines start, shared by every view of the same text."""

@@ -19,7 +19,8 @@ from typing import Any
 
 from .blocks import BOLD_CLOSE, BOLD_OPEN, Line, TableBlock, flatten
 from .copying import Exercise
-from .text import Lexicon, clean, stem, word_count
+from .formats import code_lines
+from .text import Lexicon, clean, fold_accents, stem, tricks, word_count
 
 __all__ = [
     "BUCKETS",
@@ -79,6 +80,14 @@ class Plan:
     copied_words: int = 0
     line_words: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # What a reader never sees (comments, link titles, alt text, hidden elements, collapsed
+    # <details>), text under an appendix heading, words removed as repeats, and invisible or
+    # look-alike characters: none of it is content, all of it is reported.
+    hidden: str = ""
+    appendix: str = ""
+    repeated_words: int = 0
+    tricks: int = 0
+    diagrams: int = 0  # code blocks read as a diagram or a YAML/JSON document
 
     def items(self) -> list[Item]:
         return [item for b in BUCKETS for item in self.matrix[b]]
@@ -95,13 +104,18 @@ class Plan:
             "placeholders": self.placeholders,
             "word_count": self.word_count,
             "copied_words": self.copied_words,
+            "hidden_words": word_count(self.hidden),
+            "appendix_words": word_count(self.appendix),
+            "repeated_words": self.repeated_words,
             "warnings": list(self.warnings),
         }
 
 
 # --- Recognising section markers -------------------------------------------------------
 
-_NUMBERED_STEP = re.compile(r"^(?:step|part|section|phase)\s*([123])\b")
+_NUMBERED_STEP = re.compile(
+    r"^(?:step|part|section|phase|etap|etapp?e|schritt|paso|passo|etapa|teil)\s*([123])\b"
+)
 _BUCKET_WORDS: dict[str, tuple[str, ...]] = {
     "critical": (
         "critical",
@@ -114,10 +128,57 @@ _BUCKET_WORDS: dict[str, tuple[str, ...]] = {
         "now",
         "today",
         "sev1",
+        # French, German, Spanish, Italian, Portuguese (accents folded).
+        "critique",
+        "kritisch",
+        "critico",
+        "critica",
+        "urgente",
+        "dringend",
+        "sofort",
     ),
-    "high": ("high", "p1", "soon", "important", "sev2"),
-    "medium": ("medium", "med", "p2", "later", "moderate", "mid", "sev3"),
-    "low": ("low", "p3", "backlog", "eventually", "minor", "nice"),
+    "high": (
+        "high",
+        "p1",
+        "soon",
+        "important",
+        "sev2",
+        "eleve",
+        "elevee",
+        "haute",
+        "hoch",
+        "alta",
+        "alto",
+        "wichtig",
+    ),
+    "medium": (
+        "medium",
+        "med",
+        "p2",
+        "later",
+        "moderate",
+        "mid",
+        "sev3",
+        "moyen",
+        "moyenne",
+        "mittel",
+        "mittlere",
+        "media",
+        "medio",
+        "moyennement",
+    ),
+    "low": (
+        "low",
+        "p3",
+        "backlog",
+        "eventually",
+        "minor",
+        "nice",
+        "faible",
+        "niedrig",
+        "baja",
+        "bassa",
+    ),
 }
 _BUCKET_TIME = (
     ("critical", ("immediately", "immediate", "now", "today", "24h", "asap")),
@@ -137,6 +198,10 @@ _TOP_PHRASES: dict[str, tuple[str, ...]] = {
         "diagnosis",
         "assessment",
         "health check findings",
+        "analyse du systeme",
+        "systemanalyse",
+        "analisis del sistema",
+        "analisi del sistema",
     ),
     "matrix": (
         "issue priority matrix",
@@ -146,6 +211,16 @@ _TOP_PHRASES: dict[str, tuple[str, ...]] = {
         "prioritized plan",
         "prioritised plan",
         "priority list",
+        "matrice de priorite",
+        "matrice des priorites",
+        "prioritatsmatrix",
+        "prioritaetsmatrix",
+        "matriz de prioridad",
+        "matriz de prioridades",
+        "matrice di priorita",
+        "plan d'amelioration",
+        "verbesserungsplan",
+        "plan de mejora",
     ),
     "step3": (
         "implementation strategy",
@@ -157,6 +232,13 @@ _TOP_PHRASES: dict[str, tuple[str, ...]] = {
         "top fix",
         "execution plan",
         "rollout plan",
+        "strategie de mise en oeuvre",
+        "mise en oeuvre",
+        "umsetzungsstrategie",
+        "implementierungsstrategie",
+        "umsetzung",
+        "estrategia de implementacion",
+        "strategia di implementazione",
     ),
 }
 _STEP1_PHRASES: dict[str, tuple[str, ...]] = {
@@ -216,6 +298,10 @@ _STEP3_PHRASES: dict[str, tuple[str, ...]] = {
         "tech approach",
         "technologies",
         "methods",
+        "approche technique",
+        "technischer ansatz",
+        "enfoque tecnico",
+        "approccio tecnico",
     ),
     "risk_mitigation": (
         "risk mitigation",
@@ -224,6 +310,13 @@ _STEP3_PHRASES: dict[str, tuple[str, ...]] = {
         "mitigation",
         "what could go wrong",
         "risk management",
+        "risques",
+        "attenuation des risques",
+        "risiken",
+        "risikominderung",
+        "riesgos",
+        "mitigacion de riesgos",
+        "rischi",
     ),
     "success_metrics": (
         "success metrics",
@@ -234,6 +327,12 @@ _STEP3_PHRASES: dict[str, tuple[str, ...]] = {
         "kpi",
         "measuring success",
         "how to measure",
+        "metriques de succes",
+        "indicateurs de succes",
+        "erfolgsmetriken",
+        "erfolgskennzahlen",
+        "metricas de exito",
+        "metriche di successo",
     ),
     "rollback_plan": (
         "rollback plan",
@@ -243,14 +342,63 @@ _STEP3_PHRASES: dict[str, tuple[str, ...]] = {
         "revert",
         "fallback plan",
         "back out",
+        "plan de retour arriere",
+        "retour arriere",
+        "rollback-plan",
+        "ruckfallplan",
+        "plan de reversion",
+        "piano di rollback",
     ),
 }
 _FIELD_PHRASES: dict[str, tuple[str, ...]] = {
-    "issue": ("issue", "problem", "description"),
-    "impact": ("impact", "business impact", "technical impact", "effect", "why it matters"),
-    "solution": ("solution", "fix", "actions", "action", "specific actions", "remedy"),
-    "timeline": ("timeline", "eta", "estimated time", "time", "when", "duration", "deadline"),
+    "issue": ("issue", "problem", "description", "probleme", "problema"),
+    "impact": (
+        "impact",
+        "business impact",
+        "technical impact",
+        "effect",
+        "why it matters",
+        "auswirkung",
+        "impacto",
+        "impatto",
+    ),
+    "solution": (
+        "solution",
+        "fix",
+        "actions",
+        "action",
+        "specific actions",
+        "remedy",
+        "losung",
+        "massnahme",
+        "solucion",
+        "soluzione",
+        "solucao",
+    ),
+    "timeline": (
+        "timeline",
+        "eta",
+        "estimated time",
+        "time",
+        "when",
+        "duration",
+        "deadline",
+        "delai",
+        "calendrier",
+        "echeance",
+        "zeitplan",
+        "zeitrahmen",
+        "plazo",
+        "cronograma",
+        "tempistica",
+        "prazo",
+    ),
 }
+# Headings under which learners paste material that is not their answer.
+_APPENDIX_RE = re.compile(
+    r"^(?:appendix|appendices|annex|annexe|anhang|apendice|allegato|lecture notes|"
+    r"reading notes|my notes|unrelated|further reading|bibliography|references)\b"
+)
 _TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "priority": ("priority", "bucket", "level", "severity", "urgency", "prio"),
     **_FIELD_PHRASES,
@@ -267,7 +415,7 @@ _PLACEHOLDER_RE = re.compile(r"^\s*\[[^\]]{0,60}\]\s*$")
 
 
 def _phrase_key(text: str) -> tuple[str, ...]:
-    return tuple(stem(w) for w in _NON_WORD.sub(" ", text.lower()).split())
+    return tuple(stem(w) for w in _NON_WORD.sub(" ", fold_accents(text.lower())).split())
 
 
 def _build_lexicon() -> Lexicon:
@@ -303,7 +451,7 @@ _BUCKET_TIME_KEYS = [
 @lru_cache(maxsize=8192)
 def _norm_words(text: str) -> tuple[str, ...]:
     """Lower-case, stemmed, typo-corrected words of a label (emoji and punctuation gone)."""
-    words = _NON_WORD.sub(" ", clean(text).lower()).split()
+    words = _NON_WORD.sub(" ", fold_accents(clean(text).lower())).split()
     return tuple(_LEX.canonical(stem(w)) for w in words)
 
 
@@ -446,6 +594,9 @@ class _Builder:
         self.item_depth = 0
         self.top_level = 0
         self.other: list[str] = []
+        self.appendix_done: list[str] = []
+        self.appendix: list[str] | None = None
+        self.appendix_level = 0
         self.step1: dict[str, list[str]] = {k: [] for k in STEP1_PARTS}
         self.step3: dict[str, list[str]] = {k: [] for k in STEP3_PARTS}
 
@@ -566,6 +717,25 @@ class _Builder:
 
     # lines ---------------------------------------------------------------------------
     def feed(self, line: Line) -> None:
+        if self.appendix is not None:
+            marker = _classify_heading(line.text) if line.kind == "heading" else None
+            if marker is None or line.level > self.appendix_level:
+                self.appendix.append(line.text)
+                return
+            self.appendix_level = 0
+            self.appendix_done.append("\n".join(self.appendix))
+            self.appendix = None
+        if line.kind == "heading" and _APPENDIX_RE.match(" ".join(_norm_words(line.text))):
+            self.appendix, self.appendix_level = [], line.level
+            self.top, self.sub, self.bucket, self.item, self.top_level = None, None, None, None, 0
+            return
+        if line.kind == "code":
+            found = code_lines(line.info, line.raw)
+            if found is not None:
+                self.plan.diagrams += 1
+                for i, text in enumerate(found):
+                    self.feed(Line("paragraph", text, line.line_no + i, depth=line.depth))
+                return
         if line.kind == "table" and line.table is not None:
             self.add_table(line.table, line)
             return
@@ -635,6 +805,9 @@ class _Builder:
         plan.step1 = {k: "\n".join(v) for k, v in self.step1.items()}
         plan.step3 = {k: "\n".join(v) for k, v in self.step3.items()}
         plan.other = "\n".join(self.other)
+        if self.appendix is not None:
+            self.appendix_done.append("\n".join(self.appendix))
+        plan.appendix = "\n".join(self.appendix_done)
         plan.text = "\n".join(self.content)
         plan.has_html = any(line.from_html for line in lines) or bool(
             re.search(r"</?[a-zA-Z][^>]*>", text)
@@ -683,14 +856,43 @@ def _warnings(plan: Plan) -> list[str]:
     return out
 
 
+_BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
+_REPEAT_MIN_WORDS = 6
+
+
+def _drop_repeats(text: str) -> tuple[str, int]:
+    """The text with every repeated block (paragraph, list, table) after its first copy left
+    out, and the number of words left out: saying a thing twice counts once."""
+    blocks = _BLOCK_SPLIT.split(text)
+    if len(blocks) < 2:
+        return text, 0
+    seen: set[str] = set()
+    kept: list[str] = []
+    dropped = 0
+    for block in blocks:
+        key = " ".join(block.split()).lower()
+        words = word_count(key)
+        if words >= _REPEAT_MIN_WORDS and key in seen:
+            dropped += words
+            continue
+        seen.add(key)
+        kept.append(block)
+    return ("\n\n".join(kept), dropped) if dropped else (text, 0)
+
+
 def parse_plan(markdown: str, *, exercise: Exercise | None = None) -> Plan:
     """Parse an improvement plan written in Markdown (any shape) into a :class:`Plan`.
 
     Text copied from ``exercise`` still marks sections but is left out of the plan's content.
     """
     text = clean(markdown)
-    lines = flatten(text)
+    text, repeated = _drop_repeats(text)
+    flat = flatten(text)
     builder = _Builder(exercise if exercise is not None and exercise.overlaps(text) else None)
-    for line in lines:
+    for line in flat.lines:
         builder.feed(line)
-    return builder.finish(text, lines)
+    plan = builder.finish(text, flat.lines)
+    plan.hidden = "\n".join(" ".join(h.split()) for h in flat.hidden if h.strip())
+    plan.repeated_words = repeated
+    plan.tricks = tricks(markdown)
+    return plan

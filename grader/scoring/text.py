@@ -25,10 +25,12 @@ __all__ = [
     "Lexicon",
     "Token",
     "clean",
+    "fold_accents",
     "is_number",
     "scan",
     "stem",
     "tokenize",
+    "tricks",
     "terms",
     "word_count",
 ]
@@ -71,15 +73,65 @@ class Token(NamedTuple):
     stop: bool = False
 
 
+# Characters a reader never sees: zero-width spaces and joiners, word joiner, BOM, soft hyphen,
+# bidi controls. Inside a word they only break matching ("dr\u200bift"), so they go.
+_INVISIBLE_RE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# Cyrillic and Greek letters that look like Latin ones. In a word that mixes them with Latin
+# letters (a copy-paste across keyboards, or an attempt to dodge matching) they are read as
+# the Latin letter; words written wholly in Cyrillic or Greek are left as they are.
+_CONFUSABLE = str.maketrans(
+    "\u0430\u0435\u043e\u0440\u0441\u0443\u0445\u0456\u0458\u0455\u04bb\u0501"
+    "\u0410\u0412\u0415\u041a\u041c\u041d\u041e\u0420\u0421\u0422\u0425\u0406"
+    "\u03bf\u03b1\u03b5\u03b9\u03ba\u03bd\u03c1\u03c4\u03c5\u03c7"
+    "\u0391\u0392\u0395\u0396\u0397\u0399\u039a\u039c\u039d\u039f\u03a1\u03a4\u03a5\u03a7",
+    "aeopcyxijshdABEKMHOPCTXIoaeiknptuxABEZHIKMNOPTYX",
+)
+_MIXED_WORD_RE = re.compile(r"[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff][^\W\d_]*")
+_LATIN_RE = re.compile(r"[A-Za-z]")
+
+
+def _fold_confusables(text: str) -> str:
+    def fold(m: re.Match[str]) -> str:
+        word = m.group(0)
+        return word.translate(_CONFUSABLE) if _LATIN_RE.search(word) else word
+
+    return _MIXED_WORD_RE.sub(fold, text)
+
+
 def clean(text: str) -> str:
-    """Unicode-normalise text and map typographic dashes and quotes to ASCII ones."""
+    """Unicode-normalise text (NFKC), drop invisible characters, read look-alike letters in
+    Latin words as Latin, and map typographic dashes and quotes to ASCII ones."""
     if not text.isascii():
         if not unicodedata.is_normalized("NFKC", text):
             text = unicodedata.normalize("NFKC", text)
+        if _INVISIBLE_RE.search(text):
+            text = _INVISIBLE_RE.sub("", text)
         for char, ascii_char in _PUNCT:
             if char in text:
                 text = text.replace(char, ascii_char)
+        if _MIXED_WORD_RE.search(text):
+            text = _fold_confusables(text)
     return text
+
+
+@lru_cache(maxsize=8192)
+def fold_accents(text: str) -> str:
+    """text without its accents ("Étape" -> "Etape"), for matching section words."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).replace("ß", "ss")
+
+
+def tricks(text: str) -> int:
+    """How many invisible characters and look-alike letters inside Latin words text holds."""
+    if text.isascii():
+        return 0
+    count = len(_INVISIBLE_RE.findall(text))
+    for m in _MIXED_WORD_RE.finditer(text):
+        if _LATIN_RE.search(m.group(0)):
+            count += sum(1 for ch in m.group(0) if "\u0370" <= ch <= "\u04ff")
+    return count
 
 
 @lru_cache(maxsize=65536)

@@ -1,0 +1,157 @@
+"""Read answers written inside code blocks: a matrix as YAML or JSON, Mermaid or ASCII diagrams.
+
+Learners put real content in code blocks: the priority matrix as a YAML or JSON document,
+the plan as a Mermaid flowchart, boxes drawn in ASCII. :func:`code_lines` turns such a block
+into the plain lines a reader takes from it ("critical:", "Issue: ...", a node's label), so
+the plan parser reads them like any other lines. Program code is left alone (None).
+
+>>> code_lines("yaml", "critical:\\n  - issue: drift off\\n    timeline: 2 days")
+['critical:', 'issue: drift off', 'timeline: 2 days']
+>>> code_lines("mermaid", "graph TD\\n A[Fix the pipeline] --> B(Enable drift checks)")
+['Fix the pipeline', 'Enable drift checks']
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["code_lines"]
+
+# Structured blocks larger than this are read as plain text: parsing stays cheap and bounded.
+_MAX_STRUCTURED = 32_768
+_MAX_DEPTH = 8
+_YAML_KEY = re.compile(r"^\s*[-\w ]{2,40}:\s*(?:\S.*)?$", re.M)
+_YAML_REFS = re.compile(r"(?:^|[\s\[{,])[&*!][\w!]")
+_MERMAID_LABEL = re.compile(
+    r"\[\[?\(?/?\"?([^\[\]\"]+?)\"?/?\)?\]?\]|\(\(?\[?\"?([^()\"]+?)\"?\]?\)?\)|\{\{?\"?([^{}\"]+?)\"?\}?\}"
+    r"|>\"?([^\]\"]+?)\"?\]|\|\"?([^|\"]+?)\"?\||^\s*subgraph\s+(.+)$|:\s*([^:\n]{3,})$",
+    re.M,
+)
+_MERMAID_KINDS = re.compile(
+    r"^\s*(?:graph|flowchart|sequenceDiagram|classDiagram|stateDiagram|gantt|mindmap|"
+    r"quadrantChart|timeline|journey|erDiagram|pie|block-beta)\b",
+    re.M,
+)
+_BOX = re.compile(r"[\u2500-\u257f\u2580-\u259f|+]")
+_RULE = re.compile(r"^[\s\u2500-\u257f\u2580-\u259f|+\-=_*#~.:<>v^]*$")
+_ARROW = re.compile(r"\s*(?:-{2,}>|={2,}>|<-{2,}|\u2192|\u2193|\u2191|\u2190|\u25bc|\u25b6)\s*")
+_CELL_SPLIT = re.compile(r"\s*[\u2502\u2503\u2551|]\s*")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+_PROGRAM = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import|SELECT |select |for |if |return |#!|\$ |"
+    r"[a-z_][\w.]*\s*=|[a-z_][\w.]*\(|}|\)|//|/\*)",
+    re.M,
+)
+
+
+def _walk(value: Any, out: list[str], depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if isinstance(inner, dict | list):
+                out.append(f"{key}:")
+                _walk(inner, out, depth + 1)
+            elif inner is not None and str(inner).strip():
+                out.append(f"{key}: {inner}")
+    elif isinstance(value, list):
+        for inner in value:
+            if isinstance(inner, dict | list):
+                _walk(inner, out, depth + 1)
+            elif inner is not None and str(inner).strip():
+                out.append(f"- {inner}")
+    elif value is not None and str(value).strip():
+        out.append(str(value))
+
+
+_MATRIX_KEYS = re.compile(
+    r"^(?:critical|high|medium|low|p[0-3]|urgent|priority|issue_priority_matrix|matrix|"
+    r"issues?|buckets?)\b",
+    re.I,
+)
+
+
+def _keys(value: Any, depth: int = 0) -> list[str]:
+    if depth > 2:
+        return []
+    if isinstance(value, dict):
+        return [str(k) for k in value] + [k for v in value.values() for k in _keys(v, depth + 1)]
+    if isinstance(value, list):
+        return [k for v in value[:20] for k in _keys(v, depth + 1)]
+    return []
+
+
+def _matrix_like(data: Any) -> bool:
+    """A priority matrix names buckets (or issues) among its keys; a config file does not."""
+    return any(_MATRIX_KEYS.match(k) for k in _keys(data))
+
+
+def _structured(info: str, content: str) -> list[str] | None:
+    if len(content) > _MAX_STRUCTURED:
+        return None
+    data: Any = None
+    stripped = content.lstrip()
+    if info == "json" or stripped[:1] in "{[":
+        try:
+            data = json.loads(content)
+        except (ValueError, RecursionError):
+            data = None
+    if data is None and (info in ("yaml", "yml") or len(_YAML_KEY.findall(content)) >= 3):
+        if _YAML_REFS.search(content):  # anchors, aliases and tags: not a learner's matrix
+            return None
+        try:
+            import yaml
+
+            data = yaml.safe_load(content)
+        except Exception:  # any malformed YAML is simply read as text
+            return None
+    if not isinstance(data, dict | list) or not _matrix_like(data):
+        return None
+    out: list[str] = []
+    _walk(data, out)
+    return out or None
+
+
+def _mermaid(content: str) -> list[str]:
+    out: list[str] = []
+    for line in content.splitlines():
+        if line.strip().startswith("%%") or _MERMAID_KINDS.match(line):
+            continue
+        for m in _MERMAID_LABEL.finditer(line):
+            label = next((g for g in m.groups() if g), "")
+            for part in re.split(r"<br\s*/?>|\\n", label):
+                part = " ".join(part.split())
+                if len(_WORDS.findall(part)) >= 1:
+                    out.append(part)
+    return out
+
+
+def _ascii(content: str) -> list[str]:
+    out: list[str] = []
+    for line in content.splitlines():
+        if _RULE.match(line):
+            continue
+        line = _ARROW.sub(" ", line)
+        for cell in _CELL_SPLIT.split(line):
+            cell = _BOX.sub(" ", cell)
+            cell = " ".join(cell.split())
+            if _WORDS.search(cell):
+                out.append(cell)
+    return out
+
+
+def code_lines(info: str, content: str) -> list[str] | None:
+    """The lines a reader takes from a code block, or None when it holds program code."""
+    info = info.lower()
+    if info == "mermaid" or (not info and _MERMAID_KINDS.search(content)):
+        return _mermaid(content)
+    if info in ("yaml", "yml", "json", "") and (found := _structured(info, content)):
+        return found
+    if info in ("", "text", "txt", "ascii", "plaintext", "plain", "diagram", "markdown", "md"):
+        if info in ("markdown", "md"):
+            return [line for line in content.splitlines() if line.strip()]
+        if _BOX.search(content) and not _PROGRAM.search(content):
+            return _ascii(content)
+    return None
