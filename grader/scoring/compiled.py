@@ -20,6 +20,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .calibration import DEFAULT_CALIBRATION, LinearCalibration
 from .copying import Exercise
+from .facts import CompiledFact, compile_facts
 from .layout import Layout
 from .matching import Doc, compile_phrase, phrase_vocabulary
 from .reference import ReferenceModel
@@ -69,6 +70,10 @@ class CompiledRubric:
         phrases += list(rubric.checks.anchors)
         for c in rubric.criteria:
             phrases += [p for concept in c.concepts for p in concept.phrases]
+        for f in rubric.facts:
+            phrases += [*f.subject, *f.mentions, *f.contradictions]
+        for ci in rubric.contraindications:
+            phrases += list(ci.phrases)
         vocab = phrase_vocabulary(phrases)
         for c in rubric.criteria:
             for ref in c.references:
@@ -79,6 +84,19 @@ class CompiledRubric:
             t.id: tuple(compile_phrase(p, self.lexicon) for p in t.phrases) for t in rubric.topics
         }
         self.anchors = tuple(compile_phrase(p, self.lexicon) for p in rubric.checks.anchors)
+        self.facts: tuple[CompiledFact, ...] = compile_facts(
+            tuple(
+                (f.id, f.name, f.subject, f.values, f.mentions, f.contradictions)
+                for f in rubric.facts
+            ),
+            self.lexicon,
+        )
+        # Every number the scenario gives: a number from another fact is not a contradiction.
+        self.scenario_numbers = frozenset(v for f in self.facts for v in f.values)
+        self.contraindications = tuple(
+            (ci, tuple(compile_phrase(p, self.lexicon) for p in ci.phrases))
+            for ci in rubric.contraindications
+        )
         ref_sentences = [
             [
                 features(Doc(s, self.lexicon).terms)

@@ -25,7 +25,7 @@ def grade_text(text: str, rubric: Rubric) -> Grade:
     """
     compiled = compile_rubric(rubric)
     if isinstance(compiled, CompiledRubric):
-        return score_plan(parse_plan(text, exercise=compiled.exercise), compiled)
+        return score_plan(parse_plan(text, exercise=compiled.exercise), compiled, text)
     return _score_reference(text, compiled)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .calibration import LinearCalibration
+from .confidence import CONFIDENCE_VERSION
 from .parse import BUCKETS, STEP1_PARTS, STEP3_PARTS
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 # Bump when a change to the scoring code changes scores: it is part of every rubric version.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2." + CONFIDENCE_VERSION
 
 SOURCES = frozenset(
     {"all", "other", "step1", "matrix", "step3"}
@@ -104,6 +105,31 @@ class Placement:
 
 
 @dataclass(frozen=True, slots=True)
+class Fact:
+    """A fact of the exercise's scenario: what it is about, its numbers, the phrases that
+    engage with it and those that contradict it (see :mod:`grader.scoring.facts`)."""
+
+    id: str
+    name: str
+    subject: tuple[str, ...]
+    values: tuple[str, ...] = ()
+    mentions: tuple[str, ...] = ()
+    contradictions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Contraindication:
+    """An action that harms the system; proposing it costs the named criteria a share of
+    their points (``costs``: criterion id -> share), with ``message`` as feedback."""
+
+    id: str
+    name: str
+    phrases: tuple[str, ...]
+    costs: Mapping[str, float]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class FirstPriority:
     accept: tuple[str, ...]
     message: str
@@ -122,6 +148,9 @@ class Criterion:
     structure: Mapping[str, float] = field(default_factory=dict)
     placement: tuple[Placement, ...] = ()
     first_priority: FirstPriority | None = None
+    # How a negated concept is read: "dismissal" (findings: only a dismissal undoes one) or
+    # "action" (fixes: any negation does); see grader.scoring.negation.
+    negation: str = "dismissal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +159,12 @@ class Checks:
     anchors: tuple[str, ...] = ()
     min_anchors: int = 0
     max_days: Mapping[str, float] = field(default_factory=dict)
+    # Shares of a criterion's points (by criterion id, "default" for the others) that an
+    # answer keeps at most when it engages none of the scenario's facts (generic_cap) or never
+    # commits to an order (uncommitted_cap), and the share each contradicted fact costs.
+    generic_cap: Mapping[str, float] = field(default_factory=dict)
+    uncommitted_cap: Mapping[str, float] = field(default_factory=dict)
+    contradiction_cost: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +180,9 @@ class Rubric:
     reveal_missing: bool = False
     question: str = ""
     calibration: Mapping[str, Any] | None = None
+    language: str = "en"
+    facts: tuple[Fact, ...] = ()
+    contraindications: tuple[Contraindication, ...] = ()
     source: str = "<dict>"
 
     @property
@@ -305,6 +343,7 @@ def _criterion(chk: _Checker, c: dict[str, Any], i: int, kind: str, topics: set[
             "structure",
             "placement",
             "first_priority",
+            "negation",
         },
         p,
     )
@@ -373,6 +412,10 @@ def _criterion(chk: _Checker, c: dict[str, Any], i: int, kind: str, topics: set[
             )
     if "first_priority" in structure and first is None:
         chk.fail(f"{p}first_priority", "is required by structure.first_priority")
+    negation = c.get("negation", "dismissal")
+    if negation not in ("dismissal", "action"):
+        chk.fail(f"{p}negation", f"must be 'dismissal' or 'action', got {negation!r}")
+        negation = "dismissal"
     concepts = _concepts(chk, chk.table_list(c, "concepts", p), f"{p}concepts")
     if kind == "plan" and not concepts:
         chk.fail(f"{p}concepts", "must list at least one concept")
@@ -388,7 +431,58 @@ def _criterion(chk: _Checker, c: dict[str, Any], i: int, kind: str, topics: set[
         structure=structure,
         placement=tuple(placement),
         first_priority=first,
+        negation=str(negation),
     )
+
+
+def _facts(chk: _Checker, raw: list[dict[str, Any]]) -> tuple[Fact, ...]:
+    out = []
+    for i, f in enumerate(raw):
+        p = f"facts[{i}]."
+        chk.unknown(f, {"id", "name", "subject", "values", "mentions", "contradictions"}, p)
+        fid = chk.str_(f, "id", p)
+        values = chk.str_list(f, "values", p, required=False)
+        for v in values:
+            if not re.fullmatch(r"\s*\d+(?:\.\d+)?\s*%?\s*", v):
+                chk.fail(f"{p}values", f"must be numbers such as '0.78' or '15%', got {v!r}")
+        fact = Fact(
+            id=fid,
+            name=chk.str_(f, "name", p, required=False, default=fid),
+            subject=chk.str_list(f, "subject", p, required=bool(values)),
+            values=values,
+            mentions=chk.str_list(f, "mentions", p, required=False),
+            contradictions=chk.str_list(f, "contradictions", p, required=False),
+        )
+        if not (fact.values or fact.mentions):
+            chk.fail(f"{p}mentions", "a fact needs values or mentions")
+        out.append(fact)
+    return tuple(out)
+
+
+def _contraindications(
+    chk: _Checker, raw: list[dict[str, Any]], criteria: set[str]
+) -> tuple[Contraindication, ...]:
+    out = []
+    for i, c in enumerate(raw):
+        p = f"contraindications[{i}]."
+        chk.unknown(c, {"id", "name", "phrases", "costs", "message"}, p)
+        costs = _weights(chk, c.get("costs"), f"{p}costs", criteria)
+        if not costs:
+            chk.fail(f"{p}costs", "must name at least one criterion and its share of points")
+        for k, v in costs.items():
+            if v > 1:
+                chk.fail(f"{p}costs.{k}", f"must be at most 1, got {v:g}")
+        cid = chk.str_(c, "id", p)
+        out.append(
+            Contraindication(
+                id=cid,
+                name=chk.str_(c, "name", p, required=False, default=cid),
+                phrases=chk.str_list(c, "phrases", p),
+                costs=costs,
+                message=chk.str_(c, "message", p),
+            )
+        )
+    return tuple(out)
 
 
 def _version(data: Mapping[str, Any]) -> str:
@@ -423,6 +517,9 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
             "criteria",
             "question",
             "calibration",
+            "language",
+            "facts",
+            "contraindications",
         },
         "",
     )
@@ -465,7 +562,25 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
     checks_raw = checks_raw if isinstance(checks_raw, dict) else {}
     chk.unknown(exercise, {"text"}, "exercise.")
     chk.unknown(feedback, {"reveal_missing"}, "feedback.")
-    chk.unknown(checks_raw, {"min_words", "anchors", "min_anchors", "max_days"}, "checks.")
+    chk.unknown(
+        checks_raw,
+        {
+            "min_words",
+            "anchors",
+            "min_anchors",
+            "max_days",
+            "generic_cap",
+            "uncommitted_cap",
+            "contradiction_cost",
+        },
+        "checks.",
+    )
+    shares = {}
+    for name in ("generic_cap", "uncommitted_cap", "contradiction_cost"):
+        shares[name] = _weights(chk, checks_raw.get(name), f"checks.{name}", {*ids, "default"})
+        for k, v in shares[name].items():
+            if v > 1:
+                chk.fail(f"checks.{name}.{k}", f"must be at most 1, got {v:g}")
     reveal = feedback.get("reveal_missing", False)
     if not isinstance(reveal, bool):
         chk.fail("feedback.reveal_missing", f"must be true or false, got {reveal!r}")
@@ -475,6 +590,9 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
         anchors=chk.str_list(checks_raw, "anchors", "checks.", required=False),
         min_anchors=int(chk.num(checks_raw, "min_anchors", "checks.", default=0, lo=0)),
         max_days=_weights(chk, checks_raw.get("max_days"), "checks.max_days", set(BUCKETS)),
+        generic_cap=shares["generic_cap"],
+        uncommitted_cap=shares["uncommitted_cap"],
+        contradiction_cost=shares["contradiction_cost"],
     )
     calibration = data.get("calibration")
     if calibration is not None:
@@ -488,6 +606,14 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
                 LinearCalibration.from_dict(calibration)
             except ValueError as exc:
                 chk.fail("calibration", str(exc))
+    language = data.get("language", "en")
+    if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
+        chk.fail("language", f"must be a two-letter language code such as 'en', got {language!r}")
+        language = "en"
+    facts = _facts(chk, chk.table_list(data, "facts", ""))
+    contraindications = _contraindications(
+        chk, chk.table_list(data, "contraindications", ""), set(ids)
+    )
     if chk.problems:
         raise RubricError(source, chk.problems)
     return Rubric(
@@ -502,6 +628,9 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
         reveal_missing=reveal,
         question=chk.str_(data, "question", "", required=False),
         calibration=calibration,
+        language=language,
+        facts=facts,
+        contraindications=contraindications,
         source=source,
     )
 

@@ -9,6 +9,7 @@ criterion explains itself with evidence quoted from the answer.
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
 from collections.abc import Callable
@@ -16,8 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compiled import CompiledCriterion, CompiledRubric
+from .confidence import ReviewReason, confidence
+from .facts import FactReading, foreign_numbers, numbers_cited, read_facts
+from .language import detect
 from .layout import Layout
 from .matching import Doc
+from .negation import dismissed
 from .parse import BUCKETS, FIELDS, Plan
 from .text import word_count
 from .timelines import days, durations
@@ -31,6 +36,13 @@ FLAGS = (
     "off_topic",
     "too_short",
     "contains_html",
+    "language",
+    "hidden_text",
+    "prompt_injection",
+    "contradicts_scenario",
+    "generic",
+    "harmful_action",
+    "no_commitment",
 )
 # How much of the score survives each flag. Gaming must not pay; HTML is only reported.
 _FLAG_FACTOR = {"off_topic": 0.0, "template_pasted": 0.0, "keyword_stuffing": 0.1}
@@ -42,7 +54,54 @@ FLAG_MESSAGES = {
     "off_topic": "The answer does not address the system described in the exercise.",
     "too_short": "The answer is too short to show the analysis the exercise asks for.",
     "contains_html": "Raw HTML in the answer was ignored; only its text was read.",
+    "language": "The answer is not in the language of the course; an instructor will grade it.",
+    "hidden_text": "Text hidden from readers (comments, link titles, alt text, hidden or "
+    "collapsed elements) earns nothing.",
+    "prompt_injection": "Instructions addressed to the grader were ignored.",
+    "contradicts_scenario": "Some figures or states you give do not match the system "
+    "snapshot; check them against the exercise.",
+    "generic": "The answer does not use the facts of the system you were given: tie each "
+    "point to the snapshot's figures.",
+    "harmful_action": "Some proposed actions would harm the system.",
+    "no_commitment": "Commit to an order: say what comes first and why, and use the buckets "
+    "to rank the issues.",
 }
+# Flags that change points (on clear evidence only); the rest lower the confidence.
+_PENALTIES = frozenset({"off_topic", "template_pasted", "keyword_stuffing", "too_short"})
+_INJECTION = re.compile(
+    r"(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|"
+    r"grading|your)\s+(?:\w+\s+)?(?:instructions?|rules|rubric|prompts?)"
+    r"|\b(?:award|give|assign|grade)\s+(?:this|me|the)?\s*(?:answer|submission|response)?\s*"
+    r"(?:full\s+marks|(?:a\s+)?(?:score\s+of\s+)?100\s*(?:/\s*100|%|points))"
+    r"|\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|automated|auto)[\s-]*"
+    r"(?:grader|grading|marker|assistant)"
+    r"|\bSYSTEM\s*:|\b(?:grader|ai)\s*[:,]\s*(?:please\s+)?(?:give|award|score|grade)",
+    re.I,
+)
+_HEDGES = re.compile(
+    r"\b(?:it (?:all )?depends|depends on (?:the|what|which|how)|(?:roughly |about )?equally "
+    r"(?:important|urgent|critical|pressing)|all (?:of them )?(?:are )?(?:equally|just as)|"
+    r"hard to say|difficult to say|(?:the )?team (?:should|will|can|must) decide|up to the team|"
+    r"tentative(?:ly)?|could (?:be )?either|no clear (?:first|winner|priority|order)|"
+    r"(?:can't|cannot|can not) (?:say|tell|decide) which|not sure which|let the (?:team|"
+    r"stakeholders|business) (?:decide|choose)|to be decided|\btbd\b|decide (?:together|later|"
+    r"in a workshop)|(?:several|multiple|four|three) (?:options|candidates) for|"
+    r"option [abcd1-4]\b)",
+    re.I,
+)
+_HEDGES_TO_UNCOMMIT = 2
+# Matrix entries that say there is nothing in a bucket.
+_EMPTY_ITEM = re.compile(r"^(?:[-\u2013\u2014.]*|n/?a\b.*|none\b.*|nothing\b.*|tbd|empty|-)$", re.I)
+# Facts an answer must engage with before gaming rules may call it a keyword list.
+_STUFFING_MAX_FACTS = 2
+# An answer engaging at most this many facts (by number / by phrase) is generic.
+_GENERIC_MAX_NUMERIC, _GENERIC_MAX_ANY = 1, 2
+# Caps (share of a criterion's points) for answers that do not engage the scenario.
+_GENERIC_CAP = {"problem_identification": 0.25, "prioritization": 0.35}
+_GENERIC_OTHER_CAP = 0.4
+_OTHER_SCENARIO_CAP = 0.1
+_UNCOMMITTED_CAP = 0.45
+_CONTRADICTION_COST = 0.25
 _PRIORITY_CUES = re.compile(
     r"\b(first|priorit\w*|start(?:ing)? with|begin with|top priority|most urgent|most important|"
     r"tackle|deal with|fix first|number one|p0)\b",
@@ -97,6 +156,8 @@ class Grade:
     rubric_version: str
     warnings: list[str] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
+    review_reasons: list[dict[str, str]] = field(default_factory=list)
+    language: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +166,8 @@ class Grade:
             "criteria": [c.to_dict() for c in self.criteria],
             "confidence": self.confidence,
             "flags": self.flags,
+            "review_reasons": self.review_reasons,
+            "language": self.language,
             "rubric_id": self.rubric_id,
             "rubric_version": self.rubric_version,
             "warnings": self.warnings,
@@ -123,6 +186,8 @@ class _Context:
         self.compiled = compiled
         self.layout = Layout(plan, compiled.lexicon)
         self._first: tuple[str, str] | None | bool = False
+        # The first criterion's concept coverage and similarity, once scored.
+        self.coverage_pi = self.similarity_pi = 1.0
 
     def item_doc(self, index: int) -> Doc:
         ranges = self.layout.ranges([f"matrix.issue.{index}"])
@@ -307,10 +372,105 @@ def _check_buckets(plan: Plan) -> _Check:
     return _Check(used / 3)
 
 
-# --- flags ------------------------------------------------------------------------------
+# --- reading the answer as a whole ------------------------------------------------------
 
 
-def _flags(ctx: _Context) -> list[str]:
+@dataclass(slots=True)
+class _Reading:
+    """What grade-wide checks found: language, facts, hidden text, harm, commitment."""
+
+    language: str
+    foreign: bool
+    facts: FactReading | None
+    numbers_cited: float
+    hidden_hits: int
+    injection: bool
+    harmful: list[tuple[Any, str]]
+    uncommitted: str
+    generic: bool
+    other_scenario: bool
+
+
+def _read(ctx: _Context, source: str) -> _Reading:
+    plan, compiled, layout = ctx.plan, ctx.compiled, ctx.layout
+    rubric = compiled.rubric
+    detected = detect(plan.text)
+    foreign = bool(detected.code) and detected.code != rubric.language
+    everything = layout.doc(layout.ranges(["all"]))
+    facts = None
+    cited = 0.0
+    other = False
+    if compiled.facts:
+        pi = compiled.criteria[0].criterion.sources
+        scenario_doc = layout.doc(layout.ranges(pi))
+        facts = read_facts(scenario_doc, compiled.facts, compiled.scenario_numbers)
+        cited = numbers_cited(everything, compiled.facts)
+        other = not facts.by_number and (
+            foreign_numbers(scenario_doc, compiled.scenario_numbers) >= 3
+        )
+    hidden_hits = 0
+    if plan.hidden and compiled.anchors:
+        hidden_doc = Doc(plan.hidden, compiled.lexicon)
+        hidden_hits = sum(1 for phrase in compiled.anchors if hidden_doc.find(phrase) is not None)
+    harmful: list[tuple[Any, str]] = []
+    for ci, phrases in compiled.contraindications:
+        for raw, phrase in zip(ci.phrases, phrases, strict=True):
+            # "disabled drift detection" describes the snapshot; "disable drift detection" acts.
+            base_verb = not raw.split()[0].lower().endswith("ed")
+            span = next(
+                (
+                    sp
+                    for sp in everything.find_ordered_iter(phrase, gap=1)
+                    if not (
+                        base_verb
+                        and everything.text[everything.starts[sp[0]] : everything.ends[sp[0]]]
+                        .lower()
+                        .endswith("ed")
+                    )
+                    and not dismissed(
+                        everything.text, everything.starts[sp[0]], everything.ends[sp[1]], "action"
+                    )
+                ),
+                None,
+            )
+            if span is not None:
+                harmful.append((ci, everything.quote(span)))
+                break
+    items = [i for i in plan.items() if not _EMPTY_ITEM.match(i.issue.strip())]
+    buckets = {i.bucket for i in items}
+    uncommitted = ""
+    if len(items) >= 4 and (
+        len(buckets) == 1
+        or not buckets & {"critical", "high"}
+        or (len(items) >= 6 and sum(i.bucket == "critical" for i in items) >= 0.85 * len(items))
+    ):
+        uncommitted = "every issue in one bucket"
+    elif len(_HEDGES.findall(plan.text)) >= _HEDGES_TO_UNCOMMIT:
+        uncommitted = "no first priority named"
+    generic = (
+        facts is not None
+        and not foreign
+        and layout.word_count > 0
+        and len(facts.by_number) <= _GENERIC_MAX_NUMERIC
+        and len(facts.engaged) <= _GENERIC_MAX_ANY
+    )
+    return _Reading(
+        language=detected.code,
+        foreign=foreign,
+        facts=facts,
+        numbers_cited=cited,
+        hidden_hits=hidden_hits,
+        injection=bool(_INJECTION.search(source)),
+        harmful=harmful,
+        uncommitted=uncommitted,
+        generic=generic,
+        other_scenario=other and generic,
+    )
+
+
+def _flags(ctx: _Context, reading: _Reading) -> list[str]:
+    """Flags of the answer. Penalty flags need clear evidence: a keyword list must also leave
+    the scenario's figures alone, and answers in another language are never called one."""
     plan, compiled = ctx.plan, ctx.compiled
     checks = compiled.rubric.checks
     content_words = ctx.layout.word_count
@@ -318,15 +478,15 @@ def _flags(ctx: _Context) -> list[str]:
     stop_ratio = ctx.layout.stopword_ratio
     lines = plan.line_words
     short = sum(1 for n in lines if n <= 4)
-    if content_words >= 30 and (
-        stop_ratio < 0.06 or (len(lines) >= 10 and short / len(lines) >= 0.6)
-    ):
+    listy = stop_ratio < 0.06 or (len(lines) >= 10 and short / len(lines) >= 0.6)
+    numeric = len(reading.facts.by_number) if reading.facts is not None else 0
+    if content_words >= 30 and listy and not reading.foreign and numeric <= _STUFFING_MAX_FACTS:
         flags.append("keyword_stuffing")
     if plan.placeholders >= 3 and content_words < max(checks.min_words, 1):
         flags.append("template_pasted")
     if plan.copied_words >= 30 and plan.copied_words >= 0.4 * (plan.copied_words + content_words):
         flags.append("exercise_copied")
-    if compiled.anchors and content_words:
+    if compiled.anchors and content_words and not reading.foreign:
         doc = ctx.layout.doc(ctx.layout.ranges(["all"]))
         hits = sum(1 for phrase in compiled.anchors if doc.find(phrase) is not None)
         if hits < checks.min_anchors:
@@ -335,6 +495,20 @@ def _flags(ctx: _Context) -> list[str]:
         flags.append("too_short")
     if plan.has_html:
         flags.append("contains_html")
+    if reading.foreign:
+        flags.append("language")
+    if reading.hidden_hits >= 3:
+        flags.append("hidden_text")
+    if reading.injection:
+        flags.append("prompt_injection")
+    if reading.facts is not None and reading.facts.contradicted:
+        flags.append("contradicts_scenario")
+    if reading.generic:
+        flags.append("generic")
+    if reading.harmful:
+        flags.append("harmful_action")
+    if reading.uncommitted:
+        flags.append("no_commitment")
     return flags
 
 
@@ -342,11 +516,23 @@ def _flags(ctx: _Context) -> list[str]:
 
 
 def _coverage(crit: CompiledCriterion, doc: Doc) -> tuple[float, list[dict[str, str]], list[int]]:
+    """Weighted share of the criterion's concepts the answer asserts (a dismissed or, for
+    fixes, negated mention does not count), with a quote for each."""
     got = 0.0
     evidence: list[dict[str, str]] = []
     missing: list[int] = []
+    reading = crit.criterion.negation
+    text, starts, ends = doc.text, doc.starts, doc.ends
     for idx, (concept, phrases) in enumerate(crit.concepts):
-        span = next((s for p in phrases if (s := doc.find(p)) is not None), None)
+        span = next(
+            (
+                sp
+                for p in phrases
+                for sp in doc.find_iter(p)
+                if not dismissed(text, starts[sp[0]], ends[sp[1]], reading)
+            ),
+            None,
+        )
         if span is None:
             missing.append(idx)
             continue
@@ -446,8 +632,140 @@ def _score_criterion(
     return grade, disagreement
 
 
-def score_plan(plan: Plan, compiled: CompiledRubric) -> Grade:
-    """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade."""
+def _cap(table: Any, criterion: str) -> float | None:
+    value = table.get(criterion, table.get("default"))
+    return None if value is None else float(value)
+
+
+def _adjust(
+    fraction: float, crit: CompiledCriterion, reading: _Reading, compiled: CompiledRubric
+) -> tuple[float, list[str]]:
+    """A criterion's share of points after the grade-wide readings, and the notes that say why."""
+    checks = compiled.rubric.checks
+    cid = crit.criterion.id
+    notes: list[str] = []
+    if reading.foreign:
+        # What does not depend on language: the snapshot's numbers cited, sections present.
+        fraction = max(fraction, min(0.9, 0.1 + 0.75 * reading.numbers_cited))
+    facts = reading.facts
+    if facts is not None and facts.contradicted:
+        cost = _cap(checks.contradiction_cost, cid)
+        if cost:
+            fraction *= max(0.0, 1.0 - cost * len(facts.contradicted))
+            quotes = "; ".join(f"\u201c{q}\u201d" for _, q in facts.contradicted[:3])
+            notes.append(f"These statements do not match the snapshot: {quotes}.")
+    if reading.other_scenario:
+        fraction = min(fraction, _OTHER_SCENARIO_CAP)
+    elif reading.generic and (cap := _cap(checks.generic_cap, cid)) is not None:
+        fraction = min(fraction, cap)
+    if reading.uncommitted and (cap := _cap(checks.uncommitted_cap, cid)) is not None:
+        if fraction > cap:
+            fraction = cap
+            notes.append(FLAG_MESSAGES["no_commitment"])
+    for ci, quote in reading.harmful:
+        cost = ci.costs.get(cid)
+        if cost:
+            fraction *= 1.0 - cost
+            notes.append(f"{ci.message} (\u201c{quote}\u201d)")
+    return fraction, notes
+
+
+def _reasons(
+    plan: Plan, ctx: _Context, reading: _Reading, flags: list[str], disagreement: float
+) -> list[ReviewReason]:
+    reasons: list[ReviewReason] = []
+    if reading.foreign:
+        reasons.append(
+            ReviewReason.of("language", _LANGUAGE_NAMES.get(reading.language, reading.language))
+        )
+    if "hidden_text" in flags:
+        reasons.append(ReviewReason.of("hidden_text", f"{word_count(plan.hidden)} hidden words"))
+    if reading.injection:
+        reasons.append(ReviewReason.of("prompt_injection"))
+    if reading.facts is not None and reading.facts.contradicted:
+        quotes = "; ".join(f"\u201c{q}\u201d" for _, q in reading.facts.contradicted[:3])
+        reasons.append(ReviewReason.of("contradicts_scenario", quotes))
+    if reading.other_scenario:
+        reasons.append(ReviewReason.of("other_scenario"))
+    elif reading.generic:
+        reasons.append(ReviewReason.of("generic"))
+    if reading.harmful:
+        names = ", ".join(ci.name for ci, _ in reading.harmful)
+        reasons.append(ReviewReason.of("harmful_action", names))
+    if reading.uncommitted:
+        reasons.append(ReviewReason.of("no_commitment", reading.uncommitted))
+    fired = [
+        f
+        for f in (
+            "keyword_stuffing",
+            "too_short",
+            "off_topic",
+            "exercise_copied",
+            "template_pasted",
+        )
+        if f in flags
+    ]
+    if fired:
+        reasons.append(ReviewReason.of("penalty", ", ".join(f.replace("_", " ") for f in fired)))
+    if disagreement > _DISAGREEMENT_REVIEW:
+        reasons.append(ReviewReason.of("disagreement"))
+    words = ctx.layout.word_count
+    if 0 < words < _SHORT_WORDS and not {"template_pasted", "too_short"} & set(flags):
+        reasons.append(ReviewReason.of("length", "unusually short"))
+    elif words > _LONG_WORDS:
+        reasons.append(ReviewReason.of("length", "unusually long"))
+    if plan.diagrams:
+        reasons.append(ReviewReason.of("format", str(plan.diagrams)))
+    facts = reading.facts
+    pi_coverage = ctx.coverage_pi
+    if (
+        facts is not None
+        and len(facts.by_number) >= _PARAPHRASE_FACTS
+        and pi_coverage < _PARAPHRASE_COVERAGE
+        and ctx.similarity_pi < _PARAPHRASE_SIMILARITY
+    ):
+        reasons.append(ReviewReason.of("paraphrase"))
+    if (
+        words < _CONCISE_WORDS
+        and all(plan.found.values())
+        and reading.numbers_cited >= 0.4
+        and not set(flags) & _PENALTIES
+    ):
+        reasons.append(ReviewReason.of("length", "concise"))
+    exercise = ctx.compiled.exercise
+    if exercise is not None and exercise.restated_share(plan.text) >= _RESTATED_SHARE:
+        reasons.append(ReviewReason.of("restated"))
+    dropped = plan.repeated_words + word_count(plan.appendix)
+    if dropped >= _DROPPED_REVIEW:
+        reasons.append(ReviewReason.of("repetition", str(dropped)))
+    if plan.tricks >= _TRICKS_REVIEW:
+        reasons.append(ReviewReason.of("unicode", f"{plan.tricks} characters"))
+    return reasons
+
+
+_LANGUAGE_NAMES = {
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "en": "English",
+}
+_DISAGREEMENT_REVIEW = 0.45
+_SHORT_WORDS, _LONG_WORDS = 60, 3000
+_DROPPED_REVIEW = 100
+_TRICKS_REVIEW = 3
+_PARAPHRASE_FACTS, _PARAPHRASE_COVERAGE, _PARAPHRASE_SIMILARITY = 5, 0.75, 0.4
+_CONCISE_WORDS = 140
+_RESTATED_SHARE = 0.1
+
+
+def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
+    """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade.
+
+    ``source`` is the answer as submitted, read for instructions addressed to the grader.
+    """
     rubric = compiled.rubric
     ctx = _Context(plan, compiled)
     layout = ctx.layout
@@ -455,7 +773,8 @@ def score_plan(plan: Plan, compiled: CompiledRubric) -> Grade:
     docs = [layout.doc(r) for r in source_ranges]
     sources = [layout.source_text(r) for r in source_ranges]
     sims = compiled.similarities(layout, source_ranges)
-    flags = _flags(ctx)
+    reading = _read(ctx, source or plan.text)
+    flags = _flags(ctx, reading)
     factor = 1.0
     for flag in flags:
         factor *= _FLAG_FACTOR.get(flag, 1.0)
@@ -463,27 +782,46 @@ def score_plan(plan: Plan, compiled: CompiledRubric) -> Grade:
         factor *= min(1.0, word_count(plan.text) / rubric.checks.min_words)
     criteria: list[CriterionGrade] = []
     disagreements: list[float] = []
-    for crit, doc, source, sim in zip(compiled.criteria, docs, sources, sims, strict=True):
-        grade, disagreement = _score_criterion(crit, ctx, doc, sim, source, rubric.reveal_missing)
-        grade.points = round(grade.points * factor * crit.criterion.points, 1)
+    for crit, doc, text, sim in zip(compiled.criteria, docs, sources, sims, strict=True):
+        grade, disagreement = _score_criterion(crit, ctx, doc, sim, text, rubric.reveal_missing)
+        if crit is compiled.criteria[0]:
+            ctx.coverage_pi = grade.signals["coverage"]
+            ctx.similarity_pi = grade.signals["similarity"]
+        fraction, notes = _adjust(grade.points, crit, reading, compiled)
+        grade.points = round(fraction * factor * crit.criterion.points, 1)
+        if notes:
+            grade.feedback = f"{grade.feedback} {' '.join(notes)}"
         for flag in flags:
-            if _FLAG_FACTOR.get(flag, 1.0) < 1.0 or flag in ("exercise_copied", "too_short"):
+            if _FLAG_FACTOR.get(flag, 1.0) < 1.0 or flag in (
+                "exercise_copied",
+                "too_short",
+                "hidden_text",
+                "prompt_injection",
+                "language",
+            ):
                 grade.feedback = f"{FLAG_MESSAGES[flag]} {grade.feedback}"
         criteria.append(grade)
         disagreements.append(disagreement)
-    confidence = 1.0
-    for flag in flags:
-        confidence *= 0.9 if flag == "contains_html" else (0.7 if flag == "too_short" else 0.5)
-    confidence *= 0.92 ** sum(1 for found in plan.found.values() if not found)
-    confidence *= 1.0 - 0.3 * (sum(disagreements) / len(disagreements))
+    disagreement = sum(disagreements) / len(disagreements)
+    reasons = _reasons(plan, ctx, reading, flags, disagreement)
+    words = max(1, layout.word_count)
+    signals = {
+        "disagreement": disagreement,
+        "missing_sections": sum(1 for found in plan.found.values() if not found),
+        "warnings": len(plan.warnings),
+        "short": max(0.0, math.log(150 / words)),
+        "long": max(0.0, math.log(words / 1500)),
+    }
     return Grade(
         total=round(sum(c.points for c in criteria), 1),
         max_total=rubric.max_total,
         criteria=criteria,
-        confidence=round(min(0.99, max(0.05, confidence)), 3),
+        confidence=confidence(signals, len(reasons)),
         flags=flags,
         rubric_id=rubric.id,
         rubric_version=rubric.version,
         warnings=list(plan.warnings),
         plan=plan.to_dict(),
+        review_reasons=[r.to_dict() for r in reasons],
+        language=reading.language or rubric.language,
     )

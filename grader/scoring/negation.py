@@ -1,0 +1,93 @@
+"""Whether a phrase found in an answer is asserted, or negated and dismissed.
+
+"We don't need drift detection" contains "drift detection"; it does not cover it. Two
+readings matter, and a criterion says which one applies to its concepts:
+
+- ``dismissal`` (findings): a concept dismissed ("the 15% missing values are not a concern",
+  "we can ignore the schema changes") does not count. A negation alone does not dismiss:
+  "without drift detection nobody noticed" identifies the problem.
+- ``action`` (fixes): an action negated or ruled out ("deploy without a canary", "no rollback
+  is needed", "skip validation") is not proposed, so it does not count either.
+
+Both look only inside the sentence, a few words either side, and a double negation ("we
+should not ignore the schema changes") asserts.
+
+>>> dismissed("We don't need drift detection here.", 15, 30, "dismissal")
+True
+>>> dismissed("We should not ignore the schema changes.", 25, 39, "dismissal")
+False
+>>> dismissed("Deploy straight to production, no canary.", 33, 39, "action")
+True
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["dismissed"]
+
+_WINDOW = 60
+_CLAUSE_END = re.compile(r"[.;:!?\n()]|,\s+(?:but|while|whereas|although)\b|\bbut\b", re.I)
+_NEGATORS = re.compile(
+    r"\b(?:not|no|never|without|none|nor|don't|doesn't|didn't|won't|isn't|aren't|wasn't"
+    r"|weren't|shouldn't|cannot|can't|needn't|skip|skipping|skipped|ignore|ignoring|ignored"
+    r"|dismiss|dismissing|forget|forgo|drop|dropping|avoid|instead of|rather than)\b",
+    re.I,
+)
+_NOT_ONLY = re.compile(r"\bnot\s+(?:only|just|merely)\b|\bno\s+(?:longer|doubt)\b", re.I)
+_DISMISS_BEFORE = re.compile(
+    r"(?:\b(?:don't|do not|doesn't|does not|won't|will not)\s+(?:really\s+)?(?:need|require|bother)"
+    r"|\bno\s+(?:real\s+)?need\s+(?:for|to)|\b(?:can|could|should|may)\s+(?:safely\s+)?ignore"
+    r"|\bignore|\bnot\s+worry\s+about|\bforget\s+about|\bunnecessary\s+to|\bnot\s+bother\s+with"
+    r"|\bdismiss)\b[^.;:!?\n]*$",
+    re.I,
+)
+_DISMISS_AFTER = re.compile(
+    r"^[\s,]*(?:(?:is|are|was|were|seems?|looks?|remains?)\s+)?(?:(?:really|just|simply|"
+    r"probably|actually)\s+)?"
+    r"(?:(?:not|n't)\s+(?:(?:a|an|any)\s+)?(?:real\s+|big\s+|major\s+|serious\s+)?"
+    r"(?:concern|problem|issue|priority|needed|necessary|important|urgent|relevant|worth)"
+    r"|(?:unnecessary|irrelevant|overkill|harmless|negligible|normal|fine|ok|okay|nothing to)\b"
+    r"|(?:can|could|should|may)\s+(?:safely\s+)?(?:be\s+)?(?:ignored|skipped|wait|left)"
+    r"|(?:doesn't|don't|does not|do not)\s+(?:really\s+)?matter"
+    r"|(?:isn't|aren't)\s+(?:needed|necessary|a concern|important|a problem|relevant)"
+    r"|(?:won't|will not|wouldn't)\s+be\s+(?:needed|necessary))",
+    re.I,
+)
+
+
+_CLAUSE_START = re.compile(r"[.;:!?\n(),]|\b(?:but|and|while|whereas|although)\b", re.I)
+
+
+def _clause_before(text: str, start: int) -> str:
+    left = text[max(0, start - _WINDOW) : start]
+    cuts = [m.end() for m in _CLAUSE_START.finditer(left)]
+    return left[cuts[-1] :] if cuts else left
+
+
+def _clause_after(text: str, end: int) -> str:
+    right = text[end : end + _WINDOW]
+    m = _CLAUSE_END.search(right)
+    return right[: m.start()] if m else right
+
+
+def _negations(fragment: str) -> int:
+    return len(_NEGATORS.findall(_NOT_ONLY.sub(" ", fragment)))
+
+
+def dismissed(text: str, start: int, end: int, reading: str) -> bool:
+    """Whether the phrase at text[start:end] is dismissed (or, for an action, negated)."""
+    before = _clause_before(text, start)
+    after = _clause_after(text, end)
+    if reading == "action":
+        inside = text[start:end]
+        count = _negations(before) + _negations(inside)
+        if count % 2 == 1:
+            return True
+        return bool(_DISMISS_AFTER.match(after))
+    if _DISMISS_BEFORE.search(before) and _negations(before) % 2 == 1:
+        return True
+    if _DISMISS_AFTER.match(after):
+        # "...is not a concern" dismisses; "...is not a concern we can ignore" is rare enough.
+        return _negations(before) % 2 == 0
+    return False
