@@ -90,15 +90,21 @@ class Doc:
         """Token span (first, last) of the earliest match of phrase, or None."""
         return next(self.find_iter(phrase), None)
 
-    def find_iter(self, phrase: tuple[str, ...]) -> Iterator[tuple[int, int]]:
-        """Token spans of the matches of phrase, one per occurrence of its rarest term."""
-        index = self.index
+    def _positions(self, phrase: tuple[str, ...]) -> list[list[int]] | None:
+        """Each term's token positions, or None when some term does not occur at all."""
         lists: list[list[int]] = []
         for term in phrase:
-            positions = self.numbers if term == ANY_NUMBER else index.get(term)
+            positions = self.numbers if term == ANY_NUMBER else self.index.get(term)
             if not positions:
-                return
+                return None
             lists.append(positions)
+        return lists
+
+    def find_iter(self, phrase: tuple[str, ...]) -> Iterator[tuple[int, int]]:
+        """Token spans of the matches of phrase, one per occurrence of its rarest term."""
+        lists = self._positions(phrase)
+        if lists is None:
+            return
         if len(lists) == 1:
             for first in lists[0]:
                 yield first, first
@@ -128,13 +134,9 @@ class Doc:
     def find_ordered_iter(self, phrase: tuple[str, ...], gap: int = 3) -> Iterator[tuple[int, int]]:
         """Token spans where phrase's terms occur in its order, at most ``gap`` content words
         apart: "disable drift detection" (an action) but not "drift detection is disabled"."""
-        index = self.index
-        lists: list[list[int]] = []
-        for term in phrase:
-            positions = self.numbers if term == ANY_NUMBER else index.get(term)
-            if not positions:
-                return
-            lists.append(positions)
+        lists = self._positions(phrase)
+        if lists is None:
+            return
         for first in lists[0]:
             prev = first
             for positions in lists[1:]:
