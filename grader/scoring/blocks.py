@@ -38,6 +38,20 @@ _VOID_TAGS = frozenset(
 BOLD_OPEN, BOLD_CLOSE = "\x01", "\x02"
 
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table")
+# Blocks first; the inline pass runs only on inline content that has markup in it.
+_MD_BLOCKS = (
+    MarkdownIt("commonmark", {"html": True}).enable("table").disable(["inline", "text_join"])
+)
+_INLINE_MARKUP = re.compile(r"[*_\[\]!<>`\\&~]| \n")
+# Inline content whose only markup is plain **bold** runs (most labels: "**Issue:** ..."):
+# read without the inline parser. Both patterns are linear: a bold run cannot contain "*".
+# Also plain: "snake_case", "AUC < 0.8", "->", "A & B", "!" not before "[" (CommonMark reads
+# none of them as markup; "~" is not markup in this preset).
+_SIMPLE_BOLD = re.compile(
+    r"(?:[^*_\[\]!<`\\&]|(?<=[^\W_])_+(?=[^\W_])|<(?=[\s\d=-])|&(?=\s)|!(?!\[)"
+    r"|\*\*(?=[^\s*])[^*\n]*[^\s*]\*\*)*"
+)
+_BOLD_RUN = re.compile(r"\*\*([^*\n]+)\*\*")
 # markdown-it's link-label scan is quadratic in a run of "[": past this many in one answer
 # they are escaped (read as text), which keeps parsing linear. Real answers have a few.
 _MAX_BRACKETS = 512
@@ -111,11 +125,12 @@ class _Visibility:
         self.hidden = hidden
         self.stack: list[tuple[str, bool]] = []
         self.carried = depth  # hidden elements opened by an earlier block
+        self.hidden_open = 0  # hiding elements in stack
         self.skip = 0
 
     @property
     def hiding(self) -> bool:
-        return self.carried > 0 or any(h for _, h in self.stack)
+        return self.carried > 0 or self.hidden_open > 0
 
     def open(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
@@ -126,7 +141,9 @@ class _Visibility:
                 self.hidden.extend(v for k, v in attrs if k in ("alt", "title") and v)
             return
         collapsed = tag == "details" and not any(k == "open" for k, _ in attrs)
-        self.stack.append((tag, collapsed or _hides(tag, attrs)))
+        hides = collapsed or _hides(tag, attrs)
+        self.stack.append((tag, hides))
+        self.hidden_open += hides
         for name, value in attrs:
             if name == "title" and value:
                 self.hidden.append(value)
@@ -137,6 +154,7 @@ class _Visibility:
             return
         for i in range(len(self.stack) - 1, -1, -1):
             if self.stack[i][0] == tag:
+                self.hidden_open -= sum(1 for _, h in self.stack[i:] if h)
                 del self.stack[i:]
                 return
         if tag == "details" or self.carried:
@@ -153,7 +171,7 @@ class _Visibility:
         )
 
     def unclosed_hiding(self) -> int:
-        return self.carried + sum(1 for _, h in self.stack if h)
+        return self.carried + self.hidden_open
 
 
 class _HtmlText(HTMLParser):
@@ -353,7 +371,8 @@ def flatten(markdown: str) -> Flat:
     out: list[Line] = []
     hidden: list[str] = []
     vis = _Visibility(hidden)
-    tokens = _MD.parse(_guard(markdown))
+    env: dict = {}
+    tokens = _MD_BLOCKS.parse(_guard(markdown), env)
     depth = 0
     heading_level = 0
     item_first = False
@@ -364,8 +383,16 @@ def flatten(markdown: str) -> Flat:
         t = tok.type
         line_no = tok.map[0] + 1 if tok.map else (out[-1].line_no if out else 1)
         if t == "html_block":
+            content = tok.content
+            # An unclosed comment hides the rest (as in a browser). Cut it here: Python's
+            # HTMLParser rescans an unclosed "<!--" to the end each time (quadratic).
+            last_close = content.rfind("-->")
+            unclosed = content.find("<!--", last_close + 3 if last_close >= 0 else 0)
+            if unclosed >= 0:
+                hidden.append(content[unclosed + 4 :])
+                content = content[:unclosed]
             parser = _HtmlText(line_no, vis)
-            parser.feed(tok.content)
+            parser.feed(content)
             parser.close()
             for line in parser.lines:
                 line.depth += depth
@@ -404,7 +431,15 @@ def flatten(markdown: str) -> Flat:
             out.append(Line("table", raw, table_line, depth=depth, table=table))
             table = None
         elif t == "inline":
-            parts = _inline_raw(tok.children or [], vis)
+            content = tok.content
+            if not _INLINE_MARKUP.search(content):
+                parts = content.split("\n")
+            elif " \n" not in content and _SIMPLE_BOLD.fullmatch(content):
+                parts = _BOLD_RUN.sub(BOLD_OPEN + r"\1" + BOLD_CLOSE, content).split("\n")
+            else:
+                children: list[Token] = []
+                _MD.inline.parse(content, _MD, env, children)
+                parts = _inline_raw(children, vis)
             if row is not None:
                 row.append(" ".join(p.strip() for p in parts))
                 continue

@@ -212,8 +212,8 @@ def _target(doc: Doc, i: int) -> bool:
 
 
 def _is_dismissed(doc: Doc, span: tuple[int, int]) -> bool:
-    return dismissed(doc.text, doc.starts[span[0]], doc.ends[span[1]], "dismissal")
+    return dismissed(doc.text, doc.starts[span[0]], doc.ends[span[1]], "dismissal", doc.cues)
 
 
 def _negated(doc: Doc, span: tuple[int, int]) -> bool:
-    return dismissed(doc.text, doc.starts[span[0]], doc.ends[span[1]], "action")
+    return dismissed(doc.text, doc.starts[span[0]], doc.ends[span[1]], "action", doc.cues)

@@ -88,8 +88,15 @@ def _matrix_like(data: Any) -> bool:
     return any(_MATRIX_KEYS.match(k) for k in _keys(data))
 
 
+# A key naming a bucket or an issue somewhere in the text: without one, nothing is parsed.
+_MATRIX_KEY_TEXT = re.compile(
+    r"""^[\s\-{\[,"']*(?:critical|high|medium|low|p[0-3]|urgent|priority|matrix|issues?)\b""",
+    re.I | re.M,
+)
+
+
 def _structured(info: str, content: str) -> list[str] | None:
-    if len(content) > _MAX_STRUCTURED:
+    if len(content) > _MAX_STRUCTURED or not _MATRIX_KEY_TEXT.search(content):
         return None
     data: Any = None
     stripped = content.lstrip()
@@ -104,7 +111,8 @@ def _structured(info: str, content: str) -> list[str] | None:
         try:
             import yaml
 
-            data = yaml.safe_load(content)
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            data = yaml.load(content, Loader=loader)  # noqa: S506 - a safe loader
         except Exception:  # any malformed YAML is simply read as text
             return None
     if not isinstance(data, dict | list) or not _matrix_like(data):

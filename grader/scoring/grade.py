@@ -12,7 +12,7 @@ from .text import clean
 
 __all__ = ["grade_text"]
 
-_HTML = re.compile(r"</?[a-zA-Z][^>]*>")
+_HTML = re.compile(r"</?[a-zA-Z][^<>]*>")  # [^<>]: linear on runs of "<a"
 
 
 def grade_text(text: str, rubric: Rubric) -> Grade:

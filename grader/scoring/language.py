@@ -9,10 +9,14 @@ with no model to ship. (A statistical detector such as lingua would tell more la
 apart; these are the ones course answers come in, and a wrong "other language" call only
 sends an answer to review.)
 
->>> detect("The model has degraded and the drift detection is disabled.").code
+>>> detect("The model has degraded, and the drift detection of the team is disabled: it is "
+...        "the first thing that we would fix, because the business sees it.").code
 'en'
->>> detect("Le modèle s'est dégradé et la détection de dérive est désactivée.").code
+>>> detect("Le modèle s'est dégradé et la détection de dérive est désactivée : c'est le "
+...        "problème que nous devons corriger avant tout, car les données sont mauvaises.").code
 'fr'
+>>> detect("Too short to tell.").code
+''
 """
 
 from __future__ import annotations
@@ -62,6 +66,11 @@ _WORDS: dict[str, frozenset[str]] = {
     ),
 }
 LANGUAGES = tuple(_WORDS)
+# Word -> the languages it is a function word of, for one lookup per word.
+_LANGUAGES_OF: dict[str, tuple[str, ...]] = {}
+for _code, _vocab in _WORDS.items():
+    for _w in _vocab:
+        _LANGUAGES_OF[_w] = (*_LANGUAGES_OF.get(_w, ()), _code)
 _WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 # Below this many function words in all, nothing can be said.
 _MIN_HITS = 8
@@ -82,12 +91,13 @@ class Detected:
 
 def detect(text: str) -> Detected:
     """The language whose function words make up the largest share of text."""
-    words = [w.lower() for w in _WORD_RE.findall(text)]
+    words = _WORD_RE.findall(text.lower())
     counts = dict.fromkeys(_WORDS, 0)
+    lookup = _LANGUAGES_OF.get
     for w in words:
-        w = w.split("'")[-1] if "'" in w else w
-        for code, vocab in _WORDS.items():
-            if w in vocab:
+        langs = lookup(w.rsplit("'", 1)[-1] if "'" in w else w)
+        if langs:
+            for code in langs:
                 counts[code] += 1
     n = len(words)
     shares = {code: (c / n if n else 0.0) for code, c in counts.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bisect import bisect_left
 
 from .matching import Doc, sentence_bounds
+from .negation import cue_offsets
 from .parse import FIELDS, STEP1_PARTS, STEP3_PARTS, Plan
 from .text import Lexicon, scan
 
@@ -43,6 +44,8 @@ class Layout:
         self.stopword_ratio = 1 - len(raw_terms) / self.word_count if self.word_count else 0.0
         self._lexicon = lexicon
         self.terms = lexicon.canonical_list(raw_terms)
+        # Where negations and dismissals may start, so most phrases skip those checks.
+        self.cues = cue_offsets(raw_terms, self.starts)
         self._cache: dict[tuple[tuple[int, int], ...], Doc] = {}
         self.sentence_starts = sentence_bounds(self.text)
 
@@ -73,6 +76,7 @@ class Layout:
                 ends=[self.ends[i] for i in idx],
                 terms=[self.terms[i] for i in idx],
                 bounds=self.sentence_starts,
+                cues=self.cues,
             )
             self._cache[key] = doc
         return doc

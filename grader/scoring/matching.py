@@ -50,7 +50,7 @@ def compile_phrase(phrase: str, lexicon: Lexicon) -> tuple[str, ...]:
 class Doc:
     """A text indexed by canonical term, for phrase lookups and evidence quotes."""
 
-    __slots__ = ("text", "starts", "ends", "terms", "index", "numbers", "_bounds")
+    __slots__ = ("text", "starts", "ends", "terms", "index", "numbers", "_bounds", "cues")
 
     def __init__(
         self,
@@ -62,9 +62,11 @@ class Doc:
         *,
         starts: list[int] | None = None,
         ends: list[int] | None = None,
+        cues: tuple[int, ...] | None = None,
     ):
         self.text = text
         self._bounds = bounds
+        self.cues = cues  # offsets of negation cues in text, when known (grader.scoring.negation)
         if starts is None or ends is None or terms is None:
             tokens = tokenize(text) if tokens is None else tokens
             starts = [t.start for t in tokens]
@@ -88,6 +90,12 @@ class Doc:
 
     def find(self, phrase: tuple[str, ...]) -> tuple[int, int] | None:
         """Token span (first, last) of the earliest match of phrase, or None."""
+        # Most phrases miss on a term that does not occur: settle that without a generator.
+        lists = self._positions(phrase)
+        if lists is None:
+            return None
+        if len(lists) == 1:
+            return lists[0][0], lists[0][0]
         return next(self.find_iter(phrase), None)
 
     def _positions(self, phrase: tuple[str, ...]) -> list[list[int]] | None:

@@ -23,8 +23,13 @@ True
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
-__all__ = ["dismissed"]
+from .text import stem
+
+__all__ = ["CUE_TERMS", "cue_offsets", "dismissed"]
 
 _WINDOW = 60
 _CLAUSE_END = re.compile(r"[.;:!?\n()]|,\s+(?:but|while|whereas|although)\b|\bbut\b", re.I)
@@ -75,8 +80,48 @@ def _negations(fragment: str) -> int:
     return len(_NEGATORS.findall(_NOT_ONLY.sub(" ", fragment)))
 
 
-def dismissed(text: str, start: int, end: int, reading: str) -> bool:
-    """Whether the phrase at text[start:end] is dismissed (or, for an action, negated)."""
+# Every word that can start a negation or a dismissal. Most phrases have none nearby, and
+# finding that out once per text keeps the reading linear and cheap.
+_CUE = re.compile(
+    r"\b(?:not|no|never|without|none|nor|\w+n't|cannot|skip\w*|ignor\w*|dismiss\w*|forget|"
+    r"forgo|drop\w*|avoid|instead|rather|need\w*|unnecessary|irrelevant|overkill|harmless|"
+    r"negligible|normal|fine|ok|okay|nothing|wait|left|matter|concern|bother|worry|require)\b",
+    re.I,
+)
+
+
+#: The same words as terms (stemmed), for texts already tokenised (see :func:`cue_offsets`).
+CUE_TERMS = frozenset(
+    stem(w)
+    for w in """not no never without none nor cannot skip skipping skipped ignore ignoring
+    ignored dismiss dismissing forget forgo drop dropping avoid instead rather unnecessary
+    irrelevant overkill harmless negligible normal fine ok okay nothing wait left""".split()
+)
+
+
+def cue_offsets(terms: Iterable[str], starts: Sequence[int]) -> tuple[int, ...]:
+    """Offsets of the cue words among a text's tokens (terms as :func:`text.scan` gives)."""
+    return tuple(
+        s for t, s in zip(terms, starts, strict=True) if t in CUE_TERMS or t.endswith("n't")
+    )
+
+
+@lru_cache(maxsize=8)
+def _cues(text: str) -> tuple[int, ...]:
+    return tuple(m.start() for m in _CUE.finditer(text))
+
+
+def dismissed(
+    text: str, start: int, end: int, reading: str, cues: Sequence[int] | None = None
+) -> bool:
+    """Whether the phrase at text[start:end] is dismissed (or, for an action, negated).
+
+    ``cues``: the offsets of cue words in text, when the caller has them (else found here).
+    """
+    cues = _cues(text) if cues is None else cues
+    i = bisect_left(cues, start - _WINDOW)
+    if i == len(cues) or cues[i] > end + _WINDOW:
+        return False
     before = _clause_before(text, start)
     after = _clause_after(text, end)
     if reading == "action":

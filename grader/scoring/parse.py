@@ -809,9 +809,7 @@ class _Builder:
             self.appendix_done.append("\n".join(self.appendix))
         plan.appendix = "\n".join(self.appendix_done)
         plan.text = "\n".join(self.content)
-        plan.has_html = any(line.from_html for line in lines) or bool(
-            re.search(r"</?[a-zA-Z][^>]*>", text)
-        )
+        plan.has_html = any(line.from_html for line in lines) or bool(_HTML_TAG.search(text))
         plan.word_count = word_count(plan.text)
         for bucket in BUCKETS:
             plan.matrix[bucket] = [i for i in plan.matrix[bucket] if i.text()]
@@ -856,6 +854,8 @@ def _warnings(plan: Plan) -> list[str]:
     return out
 
 
+# A tag ends at the next ">" before any other "<": linear on runs of "<a".
+_HTML_TAG = re.compile(r"</?[a-zA-Z][^<>]*>")
 _BLOCK_SPLIT = re.compile(r"\n[ \t]*\n")
 _REPEAT_MIN_WORDS = 6
 
@@ -871,8 +871,7 @@ def _drop_repeats(text: str) -> tuple[str, int]:
     dropped = 0
     for block in blocks:
         key = " ".join(block.split()).lower()
-        words = word_count(key)
-        if words >= _REPEAT_MIN_WORDS and key in seen:
+        if key in seen and (words := word_count(key)) >= _REPEAT_MIN_WORDS:
             dropped += words
             continue
         seen.add(key)

@@ -90,6 +90,51 @@ _HEDGES = re.compile(
     re.I,
 )
 _HEDGES_TO_UNCOMMIT = 2
+# Share of stopwords (English function words) above which an answer is taken to be English.
+_ENGLISH_STOPWORDS = 0.1
+# Substrings without which neither pattern can match: checked first, since most answers have
+# none and a plain substring test is far cheaper than either regex.
+_INJECTION_HINTS = (
+    "instruction",
+    "rules",
+    "rubric",
+    "prompt",
+    "full mark",
+    "100/100",
+    "100 /",
+    "100 points",
+    "100%",
+    "grader",
+    "grading",
+    "marker",
+    "assistant",
+    "system:",
+    "system :",
+    "ai:",
+    "ai,",
+)
+_HEDGE_HINTS = (
+    "depend",
+    "equally",
+    "just as",
+    " say",
+    "decide",
+    "up to the",
+    "tentative",
+    "either",
+    "no clear",
+    "sure which",
+    "tbd",
+    "option",
+    "candidates",
+    "tell which",
+)
+
+
+def _any_in(text: str, hints: tuple[str, ...]) -> bool:
+    return any(h in text for h in hints)
+
+
 # Matrix entries that say there is nothing in a bucket.
 _EMPTY_ITEM = re.compile(r"^(?:[-\u2013\u2014.]*|n/?a\b.*|none\b.*|nothing\b.*|tbd|empty|-)$", re.I)
 # Facts an answer must engage with before gaming rules may call it a keyword list.
@@ -394,8 +439,13 @@ class _Reading:
 def _read(ctx: _Context, source: str) -> _Reading:
     plan, compiled, layout = ctx.plan, ctx.compiled, ctx.layout
     rubric = compiled.rubric
-    detected = detect(plan.text)
-    foreign = bool(detected.code) and detected.code != rubric.language
+    # An English answer is full of English function words; only an answer short of them can
+    # be in another language, so only those are looked at closely.
+    if rubric.language == "en" and layout.stopword_ratio >= _ENGLISH_STOPWORDS:
+        code = "en"
+    else:
+        code = detect(plan.text).code
+    foreign = bool(code) and code != rubric.language
     everything = layout.doc(layout.ranges(["all"]))
     facts = None
     cited = 0.0
@@ -428,7 +478,11 @@ def _read(ctx: _Context, source: str) -> _Reading:
                         .endswith("ed")
                     )
                     and not dismissed(
-                        everything.text, everything.starts[sp[0]], everything.ends[sp[1]], "action"
+                        everything.text,
+                        everything.starts[sp[0]],
+                        everything.ends[sp[1]],
+                        "action",
+                        everything.cues,
                     )
                 ),
                 None,
@@ -445,7 +499,10 @@ def _read(ctx: _Context, source: str) -> _Reading:
         or (len(items) >= 6 and sum(i.bucket == "critical" for i in items) >= 0.85 * len(items))
     ):
         uncommitted = "every issue in one bucket"
-    elif len(_HEDGES.findall(plan.text)) >= _HEDGES_TO_UNCOMMIT:
+    elif (
+        _any_in(plan.text.lower(), _HEDGE_HINTS)
+        and len(_HEDGES.findall(plan.text)) >= _HEDGES_TO_UNCOMMIT
+    ):
         uncommitted = "no first priority named"
     generic = (
         facts is not None
@@ -455,12 +512,12 @@ def _read(ctx: _Context, source: str) -> _Reading:
         and len(facts.engaged) <= _GENERIC_MAX_ANY
     )
     return _Reading(
-        language=detected.code,
+        language=code,
         foreign=foreign,
         facts=facts,
         numbers_cited=cited,
         hidden_hits=hidden_hits,
-        injection=bool(_INJECTION.search(source)),
+        injection=_any_in(source.lower(), _INJECTION_HINTS) and bool(_INJECTION.search(source)),
         harmful=harmful,
         uncommitted=uncommitted,
         generic=generic,
@@ -522,17 +579,20 @@ def _coverage(crit: CompiledCriterion, doc: Doc) -> tuple[float, list[dict[str, 
     evidence: list[dict[str, str]] = []
     missing: list[int] = []
     reading = crit.criterion.negation
-    text, starts, ends = doc.text, doc.starts, doc.ends
+    text, starts, ends, cues = doc.text, doc.starts, doc.ends, doc.cues
+
+    def asserted(sp: tuple[int, int]) -> bool:
+        return not dismissed(text, starts[sp[0]], ends[sp[1]], reading, cues)
+
     for idx, (concept, phrases) in enumerate(crit.concepts):
-        span = next(
-            (
-                sp
-                for p in phrases
-                for sp in doc.find_iter(p)
-                if not dismissed(text, starts[sp[0]], ends[sp[1]], reading)
-            ),
-            None,
-        )
+        span = None
+        for p in phrases:
+            first = doc.find(p)
+            if first is None:
+                continue
+            span = first if asserted(first) else next(filter(asserted, doc.find_iter(p)), None)
+            if span is not None:
+                break
         if span is None:
             missing.append(idx)
             continue
@@ -733,7 +793,11 @@ def _reasons(
     ):
         reasons.append(ReviewReason.of("length", "concise"))
     exercise = ctx.compiled.exercise
-    if exercise is not None and exercise.restated_share(plan.text) >= _RESTATED_SHARE:
+    if (
+        exercise is not None
+        and plan.copied_words
+        and exercise.restated_share(plan.text) >= _RESTATED_SHARE
+    ):
         reasons.append(ReviewReason.of("restated"))
     dropped = plan.repeated_words + word_count(plan.appendix)
     if dropped >= _DROPPED_REVIEW:

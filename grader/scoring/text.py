@@ -87,6 +87,7 @@ _CONFUSABLE = str.maketrans(
     "aeopcyxijshdABEKMHOPCTXIoaeiknptuxABEZHIKMNOPTYX",
 )
 _MIXED_WORD_RE = re.compile(r"[^\W\d_]*[\u0370-\u03ff\u0400-\u04ff][^\W\d_]*")
+_GREEK_CYRILLIC_RE = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
 
 
@@ -109,7 +110,7 @@ def clean(text: str) -> str:
         for char, ascii_char in _PUNCT:
             if char in text:
                 text = text.replace(char, ascii_char)
-        if _MIXED_WORD_RE.search(text):
+        if _GREEK_CYRILLIC_RE.search(text):
             text = _fold_confusables(text)
     return text
 
@@ -128,6 +129,8 @@ def tricks(text: str) -> int:
     if text.isascii():
         return 0
     count = len(_INVISIBLE_RE.findall(text))
+    if not _GREEK_CYRILLIC_RE.search(text):
+        return count
     for m in _MIXED_WORD_RE.finditer(text):
         if _LATIN_RE.search(m.group(0)):
             count += sum(1 for ch in m.group(0) if "\u0370" <= ch <= "\u04ff")
