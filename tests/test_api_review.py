@@ -336,3 +336,24 @@ def test_unknown_routes_use_the_envelope(client, actors):
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     r = client.put("/api/v1/review-queue", headers=actors.h("instructor"))
     assert r.status_code == 405 and r.get_json()["error"]["status"] == 405
+
+
+def test_review_reasons_reach_staff_and_the_queue_but_not_learners(
+    app, client, actors, assignment, enqueued
+):
+    """A grade's review reasons are stored with it, shown to staff in the submission and
+    the queue (which filters by them), and never shown to the learner."""
+    ids = _graded(app, client, actors, ["sub-010.md", "sub-015.md"], who=["learner", "learner2"])
+    staff = client.get(f"/api/v1/submissions/{ids[1]}", headers=actors.h("instructor"))
+    reasons = staff.get_json()["grade"]["review_reasons"]
+    assert "penalty" in {r["code"] for r in reasons} and all(r["message"] for r in reasons)
+    q = _queue(client, actors, reason="penalty")
+    assert [i["id"] for i in q["items"]] == [ids[1]]
+    assert "penalty" in q["items"][0]["review_reasons"]
+    assert _queue(client, actors, reason="language")["total"] == 0
+    clean = next(i for i in _queue(client, actors)["items"] if i["id"] == ids[0])
+    assert clean["review_reasons"] == []
+    client.post(f"/api/v1/submissions/{ids[1]}/release", headers=actors.h("instructor"))
+    mine = client.get(f"/api/v1/submissions/{ids[1]}", headers=actors.h("learner2"))
+    assert mine.status_code == 200 and "grade" in mine.get_json()
+    assert "review_reasons" not in mine.get_json()["grade"]

@@ -626,3 +626,18 @@ def test_gradebook_csv_for_signed_in_staff(app, people):
     r = staff.get(f"/dashboard/{SLUG}/grades.csv")
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert r.get_data(as_text=True).splitlines()[1].split(",")[1] == "Lena Learner"
+
+
+def test_review_page_and_queue_show_why_a_grade_needs_a_look(app, people):
+    """The review page lists each review reason with its sentence; the queue shows the codes
+    and filters by them; a grade with no reason shows no such box."""
+    flagged = _graded(app, people, body=(GAMING / "buzzwords.md").read_text())
+    plain = _graded(app, people, who="learner2")
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/review/submissions/{flagged}").get_data(as_text=True)
+    assert 'id="review-reasons"' in page and "check that it is deserved" in page
+    assert 'id="review-reasons"' not in staff.get(f"/review/submissions/{plain}").get_data(
+        as_text=True
+    )
+    queue = staff.get("/review?reason=penalty").get_data(as_text=True)
+    assert f">{flagged}</a>" in queue and f">{plain}</a>" not in queue

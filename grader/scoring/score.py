@@ -203,6 +203,8 @@ class Grade:
     plan: dict[str, Any] = field(default_factory=dict)
     review_reasons: list[dict[str, str]] = field(default_factory=list)
     language: str = ""
+    # What the confidence was computed from (grader.scoring.confidence), for fitting it.
+    confidence_signals: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -434,6 +436,9 @@ class _Reading:
     uncommitted: str
     generic: bool
     other_scenario: bool
+    # Which caps actually lowered a criterion ("generic", "no_commitment"): only those make
+    # the grade uncertain enough to need a look.
+    capped: set[str] = field(default_factory=set)
 
 
 def _read(ctx: _Context, source: str) -> _Reading:
@@ -717,10 +722,13 @@ def _adjust(
     if reading.other_scenario:
         fraction = min(fraction, _OTHER_SCENARIO_CAP)
     elif reading.generic and (cap := _cap(checks.generic_cap, cid)) is not None:
-        fraction = min(fraction, cap)
+        if fraction > cap:
+            fraction = cap
+            reading.capped.add("generic")
     if reading.uncommitted and (cap := _cap(checks.uncommitted_cap, cid)) is not None:
         if fraction > cap:
             fraction = cap
+            reading.capped.add("no_commitment")
             notes.append(FLAG_MESSAGES["no_commitment"])
     for ci, quote in reading.harmful:
         cost = ci.costs.get(cid)
@@ -747,12 +755,12 @@ def _reasons(
         reasons.append(ReviewReason.of("contradicts_scenario", quotes))
     if reading.other_scenario:
         reasons.append(ReviewReason.of("other_scenario"))
-    elif reading.generic:
+    elif "generic" in reading.capped:
         reasons.append(ReviewReason.of("generic"))
     if reading.harmful:
         names = ", ".join(ci.name for ci, _ in reading.harmful)
         reasons.append(ReviewReason.of("harmful_action", names))
-    if reading.uncommitted:
+    if "no_commitment" in reading.capped:
         reasons.append(ReviewReason.of("no_commitment", reading.uncommitted))
     fired = [
         f
@@ -780,15 +788,16 @@ def _reasons(
     pi_coverage = ctx.coverage_pi
     if (
         facts is not None
-        and len(facts.by_number) >= _PARAPHRASE_FACTS
+        and reading.numbers_cited >= _PARAPHRASE_FACTS
         and pi_coverage < _PARAPHRASE_COVERAGE
         and ctx.similarity_pi < _PARAPHRASE_SIMILARITY
+        and words >= _PARAPHRASE_WORDS
     ):
         reasons.append(ReviewReason.of("paraphrase"))
     if (
-        words < _CONCISE_WORDS
+        _CONCISE_WORDS[0] <= words < _CONCISE_WORDS[1]
         and all(plan.found.values())
-        and reading.numbers_cited >= 0.4
+        and reading.numbers_cited >= _CONCISE_FACTS
         and not set(flags) & _PENALTIES
     ):
         reasons.append(ReviewReason.of("length", "concise"))
@@ -820,8 +829,13 @@ _DISAGREEMENT_REVIEW = 0.45
 _SHORT_WORDS, _LONG_WORDS = 60, 3000
 _DROPPED_REVIEW = 100
 _TRICKS_REVIEW = 3
-_PARAPHRASE_FACTS, _PARAPHRASE_COVERAGE, _PARAPHRASE_SIMILARITY = 5, 0.75, 0.4
-_CONCISE_WORDS = 140
+# Cites at least this share of the scenario's figures (anywhere, with or without the usual
+# subject words) yet matches few of the rubric's phrases: probably said in other words.
+_PARAPHRASE_FACTS, _PARAPHRASE_COVERAGE, _PARAPHRASE_SIMILARITY = 0.5, 0.75, 0.4
+# A short answer that still has every part and cites nearly every figure: the keyword
+# curves under-credit such answers, so an instructor should look.
+_CONCISE_WORDS, _CONCISE_FACTS = (100, 260), 0.9
+_PARAPHRASE_WORDS = 400
 _RESTATED_SHARE = 0.1
 
 
@@ -888,4 +902,5 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
         plan=plan.to_dict(),
         review_reasons=[r.to_dict() for r in reasons],
         language=reading.language or rubric.language,
+        confidence_signals={k: round(float(v), 4) for k, v in signals.items()},
     )

@@ -45,7 +45,10 @@ STOPWORDS = frozenset(
     some own same only up down out s t d ll m re ve let lets i'm we'd i'd we'll i'll""".split()
 )
 
-_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)*(?:\s?%)?|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
+# Numbers (".78" as 0.78), then words.
+_TOKEN_RE = re.compile(
+    r"(?:(?<![\w.])\.\d+|\d+(?:[.,]\d+)*)(?:\s?%)?|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE
+)
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 # One character for one, so offsets into cleaned text still point at the learner's words.
 _PUNCT = (
@@ -151,6 +154,8 @@ def is_number(term: str) -> bool:
 
 def _number_term(raw: str) -> str:
     raw = raw.replace(" ", "")
+    if raw[0] == ".":
+        raw = "0" + raw
     digits = raw.rstrip("%")
     if _THOUSANDS_RE.match(digits):
         digits = digits.replace(",", "")
@@ -169,7 +174,7 @@ def tokenize(text: str, *, keep_stopwords: bool = False) -> list[Token]:
     cache = _TERM_CACHE
     for m in _TOKEN_RE.finditer(text):
         raw = m.group(0)
-        if raw[0].isdigit():
+        if raw[0].isdigit() or raw[0] == ".":
             append(Token(_number_term(raw), m.start(), m.end()))
             continue
         term = cache.get(raw)
@@ -206,7 +211,7 @@ def scan(text: str) -> tuple[list[str], list[int], list[int], int]:
     for m in _TOKEN_RE.finditer(text):
         words += 1
         raw = m.group(0)
-        if raw[0].isdigit():
+        if raw[0].isdigit() or raw[0] == ".":
             term = _number_term(raw)
         else:
             cached = cache.get(raw)

@@ -39,7 +39,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.scoring import Grade as ScoredGrade
 from grader.scoring import grade_text
 
-from .grading import _RUBRIC_CACHE, audit, emit, grade_values, rubric_for, store_regrade
+from .grading import (
+    _RUBRIC_CACHE,
+    audit,
+    codes_text,
+    emit,
+    grade_values,
+    rubric_for,
+    store_regrade,
+)
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -122,6 +130,7 @@ _GRADED = (
         max_total=bindparam("max_total"),
         confidence=bindparam("confidence"),
         flags_text=bindparam("flags_text"),
+        review_codes=bindparam("review_codes"),
         updated_at=bindparam("now"),
     )
 )
@@ -251,7 +260,8 @@ def _store_first_grade(
         "total": scored.total,
         "max_total": scored.max_total,
         "confidence": scored.confidence,
-        "flags_text": "".join(f",{f}" for f in scored.flags) + ",",
+        "flags_text": codes_text(scored.flags),
+        "review_codes": codes_text(r["code"] for r in scored.review_reasons),
         "now": now,
     }
     audit_row = {
@@ -267,7 +277,7 @@ def _store_first_grade(
     }
     if conn.dialect.name == "postgresql":
         params = {**values, **submission, **audit_row}
-        for key in ("flags", "criteria", "warnings", "plan", "after"):
+        for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after"):
             params[key] = json.dumps(params[key])
         stored = conn.execute(_STORE_POSTGRESQL, params).scalar_one()
         return "graded" if stored else "already-graded"
@@ -286,19 +296,20 @@ def _store_first_grade(
 _STORE_POSTGRESQL = text("""
 WITH g AS (
     INSERT INTO grades (
-        submission_id, rubric_version, total, max_total, confidence, flags, criteria,
-        warnings, plan, created_at)
+        submission_id, rubric_version, total, max_total, confidence, flags, review_reasons,
+        criteria, warnings, plan, created_at)
     VALUES (
         :submission_id, :rubric_version, :total, :max_total, :confidence,
-        CAST(:flags AS json), CAST(:criteria AS json), CAST(:warnings AS json),
-        CAST(:plan AS json), :created_at)
+        CAST(:flags AS json), CAST(:review_reasons AS json), CAST(:criteria AS json),
+        CAST(:warnings AS json), CAST(:plan AS json), :created_at)
     ON CONFLICT DO NOTHING
     RETURNING submission_id
 ), s AS (
     UPDATE submissions
     SET status = CASE WHEN status IN ('queued', 'grading') THEN 'graded' ELSE status END,
         lease_until = NULL, deliveries = 0, total = :total, max_total = :max_total,
-        confidence = :confidence, flags_text = :flags_text, updated_at = :now
+        confidence = :confidence, flags_text = :flags_text, review_codes = :review_codes,
+        updated_at = :now
     WHERE id = (SELECT submission_id FROM g)
 ), a AS (
     INSERT INTO audit_events (submission_id, action, after, reason, created_at)

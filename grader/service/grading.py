@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -184,6 +184,7 @@ def grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict[
         "max_total": scored.max_total,
         "confidence": scored.confidence,
         "flags": data["flags"],
+        "review_reasons": data["review_reasons"],
         "criteria": data["criteria"],
         "warnings": data["warnings"],
         "plan": data["plan"],
@@ -286,6 +287,7 @@ def effective_grade(
         "criteria": criteria,
         "confidence": grade.confidence,
         "flags": list(grade.flags),
+        "review_reasons": list(grade.review_reasons or []),
         "rubric_version": grade.rubric_version,
         "graded_at": grade.created_at.isoformat(),
         "warnings": list(grade.warnings),
@@ -325,7 +327,13 @@ def denormalize(sub: Submission, eff: dict[str, Any]) -> None:
     sub.total = eff["total"]
     sub.max_total = eff["max_total"]
     sub.confidence = eff["confidence"]
-    sub.flags_text = "".join(f",{f}" for f in eff["flags"]) + ","
+    sub.flags_text = codes_text(eff["flags"])
+    sub.review_codes = codes_text(r["code"] for r in eff["review_reasons"])
+
+
+def codes_text(codes: Iterable[str]) -> str:
+    """Codes as one searchable column value: ",a,b," (SQL finds ",a," in it)."""
+    return "".join(f",{c}" for c in codes) + ","
 
 
 def override(

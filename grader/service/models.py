@@ -167,6 +167,7 @@ class Submission(Base):
     max_total: Mapped[float | None] = mapped_column(Float)
     confidence: Mapped[float | None] = mapped_column(Float)
     flags_text: Mapped[str] = mapped_column(String(500), default=",")
+    review_codes: Mapped[str] = mapped_column(String(500), default=",", server_default=",")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     released_at: Mapped[datetime | None]
@@ -194,6 +195,8 @@ class Grade(Base):
     max_total: Mapped[float] = mapped_column(Float)
     confidence: Mapped[float] = mapped_column(Float)
     flags: Mapped[list[Any]] = mapped_column(JSON)
+    # Why the grade needs review ({code, message} each; grader.scoring.confidence).
+    review_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     criteria: Mapped[list[Any]] = mapped_column(JSON)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -166,6 +166,17 @@ def _schemas(rubric_files: list[str]) -> dict[str, Schema]:
             criteria={"type": "array", "items": ref("Criterion")},
             source={"type": "string", "enum": ["grader", "override"]},
             warnings={"type": "array", "items": {"type": "string"}, "description": "Staff only."},
+            review_reasons={
+                "type": "array",
+                "description": "Staff only: why the grade needs review (any reason keeps the "
+                "confidence below the auto-release level).",
+                "items": obj(
+                    ["code", "message"],
+                    extra=False,
+                    code={"type": "string", "description": "Machine code, e.g. language."},
+                    message={"type": "string", "description": "What to check, for people."},
+                ),
+            },
         ),
         "Submission": obj(
             [
@@ -277,6 +288,11 @@ def _schemas(rubric_files: list[str]) -> dict[str, Schema]:
             max_total={"type": ["number", "null"]},
             confidence={"type": ["number", "null"]},
             flags={"type": "array", "items": {"type": "string"}},
+            review_reasons={
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Codes of the grade's review reasons.",
+            },
             reviewed={"type": "boolean"},
             claimed_by={"type": ["integer", "null"]},
             claim_expires_at=NTIME,
@@ -802,6 +818,9 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                         "Comma-separated statuses, or all (default graded).",
                     ),
                     query("flag", {"type": "string"}, "Only answers with this flag."),
+                    query(
+                        "reason", {"type": "string"}, "Only answers with this review reason code."
+                    ),
                     query("min_total", or_empty({"type": "number"}), "Lowest total."),
                     query("max_total", or_empty({"type": "number"}), "Highest total."),
                     query("reviewed", {"type": "string"}, "0 or 1: only (un)reviewed."),

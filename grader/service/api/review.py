@@ -40,6 +40,8 @@ def queue_query(args: Any) -> tuple[Any, str]:
         query = query.where(Submission.status.in_([Status(s) for s in statuses]))
     if flag := args.get("flag"):
         query = query.where(Submission.flags_text.contains(f",{flag},"))
+    if reason := args.get("reason"):
+        query = query.where(Submission.review_codes.contains(f",{reason},"))
     lo, hi = float_arg("min_total"), float_arg("max_total")
     if lo is not None:
         query = query.where(Submission.total >= lo)
@@ -96,6 +98,7 @@ def queue() -> dict[str, Any]:
                 "max_total": sub.max_total,
                 "confidence": sub.confidence,
                 "flags": [f for f in sub.flags_text.split(",") if f],
+                "review_reasons": [c for c in (sub.review_codes or ",").split(",") if c],
                 "reviewed": sub.reviewed,
                 "claimed_by": sub.claimed_by_id,
                 "claim_expires_at": sub.claim_expires_at.isoformat()

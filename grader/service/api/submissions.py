@@ -78,6 +78,7 @@ def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str
     out["source"] = "override" if any(c["source"] == "override" for c in criteria) else "grader"
     if staff:
         out["warnings"] = eff["warnings"]
+        out["review_reasons"] = eff.get("review_reasons", [])
     return out
 
 

@@ -48,6 +48,13 @@ FLAG_LABELS = {
     "off_topic": "Off topic",
     "too_short": "Too short",
     "contains_html": "Contains HTML",
+    "language": "Other language",
+    "hidden_text": "Hidden text",
+    "prompt_injection": "Instructions to the grader",
+    "contradicts_scenario": "Contradicts the scenario",
+    "generic": "Generic",
+    "harmful_action": "Harmful action",
+    "no_commitment": "No priority order",
 }
 
 LEARNER_STATUS = {

@@ -11,6 +11,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
+from ...scoring.confidence import REVIEW_MESSAGES
 from .. import grading, tasks
 from ..api.review import claim_submission, queue_query
 from ..auth import STAFF, load_submission
@@ -27,6 +28,7 @@ FILTERS = (
     "assignment",
     "status",
     "flag",
+    "reason",
     "min_total",
     "max_total",
     "reviewed",
@@ -109,6 +111,7 @@ def review_queue() -> tuple[str, int]:
         status_choices=STATUS_CHOICES,
         sort_choices=SORT_CHOICES,
         flag_choices=FLAG_LABELS,
+        reason_choices=sorted(REVIEW_MESSAGES),
         page_url=lambda p: url_for("web.review_queue", page=p, **filters),
     )
     return html, 400 if error else 200
