@@ -7,8 +7,8 @@ The form is deliberately simple so that a fitted calibration can live inside a r
     fraction = 0                  if any features[name] >= 0.5 for name in zero_when
 
 ``zero_when`` names indicator features that pin the grade to zero whatever else the features
-say; by default ``empty`` (blank or "No response."), ``off_topic`` (no concept of any
-reference) and ``question_copy`` (the question restated, nothing added). Those answers are
+say; by default ``empty`` (blank or "No response."), ``unrelated`` (no concept of any
+reference and hardly a word in common with them) and ``question_copy`` (the question restated, nothing added). Those answers are
 left out of the fit, so they do not bend the line fitted to real answers. Points are
 ``fraction * points``.
 
@@ -43,7 +43,7 @@ __all__ = ["DEFAULT_CALIBRATION", "DEFAULT_FEATURES", "DEFAULT_ZERO_WHEN", "Line
 DEFAULT_FEATURES: tuple[str, ...] = ("coverage_log",)
 #: Indicator features that pin the grade to zero: blank answers, answers sharing no concept
 #: with the references, and copies of the question.
-DEFAULT_ZERO_WHEN: tuple[str, ...] = ("empty", "off_topic", "question_copy")
+DEFAULT_ZERO_WHEN: tuple[str, ...] = ("empty", "unrelated", "question_copy")
 
 _KIND = "linear"
 _VERSION = 1
@@ -200,6 +200,6 @@ def _flagged(row: Mapping[str, float], names: Sequence[str]) -> bool:
 #: Fitted on all 1,476 answers of SAF (English) train; used when a rubric stores no calibration.
 DEFAULT_CALIBRATION = LinearCalibration(
     features=("coverage_log",),
-    coefficients=(0.948475,),
-    intercept=0.151998,
+    coefficients=(0.929405,),
+    intercept=0.166088,
 )

@@ -77,6 +77,10 @@ class GroupFigures:
     pearson: float
     rmse: float
     baseline_pearson: float | None = None
+    baseline_rmse: float | None = None
+    # RMSE of always predicting the mean score of the other groups (what a grader that
+    # knows nothing of the answer would do): grader must beat it in every group.
+    constant_rmse: float | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,7 @@ def evaluate_dataset(
     per_group = []
     for g in sorted(set(groups.tolist())):
         m = groups == g
+        constant = float(targets[~m].mean())
         per_group.append(
             GroupFigures(
                 group=g,
@@ -306,6 +311,10 @@ def evaluate_dataset(
                 baseline_pearson=(
                     _safe_pearson(targets[m], base_pred[m]) if base_pred is not None else None
                 ),
+                baseline_rmse=(
+                    rmse(targets[m] * unit, base_pred[m] * unit) if base_pred is not None else None
+                ),
+                constant_rmse=rmse(targets[m] * unit, np.full(int(m.sum()), constant) * unit),
             )
         )
     return EvaluationReport(
@@ -433,11 +442,16 @@ def format_report(report: EvaluationReport) -> str:
         f"(QWK after rounding to steps of {report.qwk_step:g} of max_score)",
     ]
     if report.groups:
-        lines += ["", f"{'group':14}{'n':>5}{'r':>8}{'RMSE':>8}{'tf-idf r':>10}"]
+        lines += [
+            "",
+            f"{'group':14}{'n':>5}{'r':>8}{'RMSE':>8}{'tf-idf r':>10}{'tf-idf RMSE':>12}"
+            f"{'const RMSE':>11}",
+        ]
         for g in report.groups:
             lines.append(
                 f"{g.group[:14]:14}{g.n:5d}  {num(g.pearson)}  {num(g.rmse)}"
-                f"    {num(g.baseline_pearson)}"
+                f"    {num(g.baseline_pearson)}      {num(g.baseline_rmse)}"
+                f"     {num(g.constant_rmse)}"
             )
     lines += ["", f"time: {report.seconds:.1f} s"]
     return "\n".join(lines)

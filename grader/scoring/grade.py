@@ -40,7 +40,7 @@ def _score_reference(text: str, compiled: CompiledReferenceRubric) -> Grade:
         flag
         for flag, feature in (
             ("too_short", "empty"),
-            ("off_topic", "off_topic"),
+            ("off_topic", "unrelated"),
             ("exercise_copied", "question_copy"),
         )
         if features.get(feature)

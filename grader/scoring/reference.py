@@ -18,7 +18,8 @@ concepts an answer covers (quoting it) and which it misses, for feedback.
 Features: ``coverage`` is the weighted share of a reference's concept terms found in the
 answer (typos forgiven through the lexicon; the best reference counts), ``coverage_log`` and
 ``coverage_sqrt`` are concave transforms of it (the first concepts found tell a wrong answer
-from a partly right one). ``empty``, ``off_topic`` (no concept term at all) and
+from a partly right one). ``empty``, ``off_topic`` (no concept term at all), ``unrelated`` (that, and hardly a
+word in common with the references: the only one of the two that pins a grade) and
 ``question_copy`` (a restated question, nothing added) are 0/1 indicators the calibration
 turns into a zero grade. The rest are measured for diagnostics and other calibrations:
 word and character n-gram TF-IDF cosines, reference-bigram coverage, log length ratio,
@@ -61,6 +62,7 @@ __all__ = [
 FEATURES: tuple[str, ...] = (
     "empty",
     "off_topic",
+    "unrelated",
     "question_copy",
     "coverage",
     "coverage_log",
@@ -98,6 +100,10 @@ PLACEHOLDER_ANSWERS = frozenset(
 
 # Weight of a concept term the question already contains (copying the question must not pay).
 _QUESTION_TERM_FACTOR = 0.5
+# An answer sharing no concept term with the references *and* this few of their words at all
+# (rapidfuzz token_set_ratio / 100) is unrelated: clear evidence, unlike a mere absence of the
+# references' key terms, which also happens to honest answers in other words.
+_UNRELATED_TOKEN_SET = 0.3
 # An answer this similar to the question (rapidfuzz token_set_ratio; 100 when one's words are
 # a subset of the other's) that covers nothing the question does not is a copy of it.
 _COPY_SIMILARITY = 90.0
@@ -316,6 +322,7 @@ class ReferenceModel:
         char_vector = self._char.transform(_char_ngrams(text))
         bigrams = set(zip(terms, terms[1:], strict=False))
         lowered = text.lower()
+        token_set = max(fuzz.token_set_ratio(lowered, r.lower()) for r in self.references) / 100.0
         copied = (
             bool(self.question)
             and coverage <= self._question_coverage + 1e-12
@@ -324,6 +331,7 @@ class ReferenceModel:
         values = {
             "empty": 0.0,
             "off_topic": 1.0 if coverage == 0.0 else 0.0,
+            "unrelated": 1.0 if coverage == 0.0 and token_set < _UNRELATED_TOKEN_SET else 0.0,
             "question_copy": 1.0 if copied else 0.0,
             "coverage": coverage,
             "coverage_log": math.log1p(coverage / _LOG_EPS) / math.log1p(1.0 / _LOG_EPS),
@@ -334,8 +342,7 @@ class ReferenceModel:
                 (len(bigrams & b) / len(b) for b in self._ref_bigrams if b), default=0.0
             ),
             "length_ratio": math.log((1 + len(terms)) / (1 + self._ref_length)),
-            "token_set": max(fuzz.token_set_ratio(lowered, r.lower()) for r in self.references)
-            / 100.0,
+            "token_set": token_set,
             "question_overlap": (
                 sum(1 for t in terms if t in self._question_only) / len(terms) if terms else 0.0
             ),
