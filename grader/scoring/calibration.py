@@ -8,9 +8,9 @@ The form is deliberately simple so that a fitted calibration can live inside a r
 
 ``zero_when`` names indicator features that pin the grade to zero whatever else the features
 say; by default ``empty`` (blank or "No response."), ``unrelated`` (no concept of any
-reference and hardly a word in common with them) and ``question_copy`` (the question restated, nothing added). Those answers are
-left out of the fit, so they do not bend the line fitted to real answers. Points are
-``fraction * points``.
+reference and hardly a word in common with them) and ``question_copy`` (the question
+restated, nothing added). Those answers are left out of the fit, so they do not bend the
+line fitted to real answers. Points are ``fraction * points``.
 
 The default calibration (:data:`DEFAULT_CALIBRATION`) uses one feature, ``coverage_log``
 (:mod:`grader.scoring.reference`): out of fold on SAF it agreed with the human grades as well

@@ -18,8 +18,9 @@ concepts an answer covers (quoting it) and which it misses, for feedback.
 Features: ``coverage`` is the weighted share of a reference's concept terms found in the
 answer (typos forgiven through the lexicon; the best reference counts), ``coverage_log`` and
 ``coverage_sqrt`` are concave transforms of it (the first concepts found tell a wrong answer
-from a partly right one). ``empty``, ``off_topic`` (no concept term at all), ``unrelated`` (that, and hardly a
-word in common with the references: the only one of the two that pins a grade) and
+from a partly right one). ``empty``, ``off_topic`` (no concept term at all),
+``unrelated`` (that, and hardly a word in common with the references: the only one of the
+two that pins a grade) and
 ``question_copy`` (a restated question, nothing added) are 0/1 indicators the calibration
 turns into a zero grade. The rest are measured for diagnostics and other calibrations:
 word and character n-gram TF-IDF cosines, reference-bigram coverage, log length ratio,
