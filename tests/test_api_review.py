@@ -201,13 +201,14 @@ def test_bulk_release_modes(app, client, actors, assignment, enqueued):
     )
     r = client.post(url, headers=actors.h("instructor"), json={"mode": "reviewed"})
     assert r.get_json()["released"] == [ids[2]]
-    r = client.post(
-        url, headers=actors.h("instructor"), json={"mode": "confidence", "min_confidence": 0.8}
-    )
+    # Without min_confidence the AUTO_RELEASE_CONFIDENCE setting (0.8) applies.
+    r = client.post(url, headers=actors.h("instructor"), json={"mode": "confidence"})
     assert r.get_json()["released"] == [ids[0]]
     r = client.post(url, headers=actors.h("instructor"), json={"mode": "all"})
     assert r.get_json()["released"] == [ids[1]]
-    r = client.post(url, headers=actors.h("instructor"), json={"mode": "confidence"})
+    r = client.post(
+        url, headers=actors.h("instructor"), json={"mode": "confidence", "min_confidence": 2}
+    )
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "min_confidence"
 
 

@@ -237,3 +237,41 @@ def test_adversarial_set_is_complete_and_double_graded():
         assert (ADVERSARIAL / "answers" / f"{i}.md").is_file()
         rows = [g for g in grades if g["file"] == f"{i}.md"]
         assert sorted(g["grader"] for g in rows) == ["A", "B"]
+
+
+def test_an_unclosed_comment_hides_the_rest_and_parses_in_linear_time():
+    plan = parse_plan(WEAK + "\n<!-- " + HIDDEN_BODY + "\n\n## Step 3\n\nrollback plan\n")
+    assert "0.78" in plan.hidden and "0.78" not in plan.text
+    # Thousands of unclosed comments or "<a" are read without rescanning to the end.
+    assert parse_plan("<!--" * 5000).text == ""
+    assert "<a" not in parse_plan("x " + "<a" * 5000).hidden
+
+
+def test_leading_dot_decimals_are_the_snapshots_numbers():
+    from grader.scoring.text import terms
+
+    assert terms("the ranking score fell from .85 to .78, see v.2") == [
+        "rank",
+        "score",
+        "fell",
+        "0.85",
+        "0.78",
+        "see",
+        "v",
+        "2",
+    ]
+
+
+def test_reference_kind_pins_only_unrelated_answers():
+    from grader.scoring.reference import ReferenceModel
+
+    from .test_reference import QUESTION, REFERENCE
+
+    model = ReferenceModel([REFERENCE], QUESTION)
+    pizza = "I like pizza and football very much."
+    assert model.features(pizza)["unrelated"] == 1.0 and model.points(pizza) == 0.0
+    # None of the reference's key terms, but about the question: not pinned to zero.
+    paraphrase = "The domain gets smaller, to one tenth of what it was."
+    features = model.features(paraphrase)
+    assert features["off_topic"] == 1.0 and features["unrelated"] == 0.0
+    assert model.points(paraphrase) > 0.0

@@ -21,7 +21,9 @@ DEFAULTS: dict[str, Any] = {
     # Requests.
     "MAX_SUBMISSION_BYTES": 256 * 1024,
     "MAX_CONTENT_LENGTH": None,  # enforced per route on what is actually read
-    # Review queue.
+    # Review queue. Grades at or above AUTO_RELEASE_CONFIDENCE may be bulk-released unseen
+    # (release mode "confidence" without min_confidence); every grade below it says why.
+    "AUTO_RELEASE_CONFIDENCE": 0.8,
     "CLAIM_SECONDS": 15 * 60,
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 200,
@@ -76,7 +78,7 @@ _ENV_INT = {
     "WEBHOOK_RECEIPT_DAYS",
     "WEBHOOK_SECRET_GRACE",
 }
-_ENV_FLOAT = {"WEBHOOK_TIMEOUT", "WEBHOOK_RETRY_SCALE"}
+_ENV_FLOAT = {"WEBHOOK_TIMEOUT", "WEBHOOK_RETRY_SCALE", "AUTO_RELEASE_CONFIDENCE"}
 _ENV_STR = {
     "DATABASE_URL",
     "REDIS_URL",
@@ -141,6 +143,9 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
     for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_SWEEP_INTERVAL", "WEBHOOK_RECEIPT_DAYS"):
         if float(config[name]) <= 0:
             raise ConfigError(f"{name} must be positive, got {config[name]!r}")
+    level = config["AUTO_RELEASE_CONFIDENCE"]
+    if not 0 <= float(level) <= 1:
+        raise ConfigError(f"AUTO_RELEASE_CONFIDENCE must be from 0 to 1, got {level!r}")
     for name in ("WEBHOOK_RETRY_SCALE", "WEBHOOK_SECRET_GRACE"):
         if float(config[name]) < 0:
             raise ConfigError(f"{name} must not be negative, got {config[name]!r}")

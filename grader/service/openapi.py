@@ -1062,9 +1062,13 @@ def _extra_schemas() -> dict[str, Schema]:
                 {
                     "if": {"properties": {"mode": {"const": "confidence"}}, "required": ["mode"]},
                     "then": {
-                        "required": ["min_confidence"],
                         "properties": {
-                            "min_confidence": {"type": "number", "minimum": 0, "maximum": 1}
+                            "min_confidence": {
+                                "type": "number",
+                                "minimum": 0,
+                                "maximum": 1,
+                                "description": "Default: the AUTO_RELEASE_CONFIDENCE setting.",
+                            }
                         },
                     },
                 },

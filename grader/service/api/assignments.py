@@ -145,7 +145,7 @@ def release_many(slug: str) -> dict[str, Any]:
     if mode == "reviewed":
         query = query.where(Submission.reviewed.is_(True))
     elif mode == "confidence":
-        threshold = data.get("min_confidence")
+        threshold = data.get("min_confidence", current_app.config["AUTO_RELEASE_CONFIDENCE"])
         if (
             isinstance(threshold, bool)
             or not isinstance(threshold, int | float)
