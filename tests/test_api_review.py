@@ -212,6 +212,18 @@ def test_bulk_release_modes(app, client, actors, assignment, enqueued):
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "min_confidence"
 
 
+def test_release_by_confidence_never_releases_a_grade_with_review_reasons(
+    app, client, actors, assignment, enqueued
+):
+    ids = _graded(app, client, actors, ["sub-010.md", "sub-015.md"], who=["learner", "learner2"])
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/release",
+        headers=actors.h("instructor"),
+        json={"mode": "confidence", "min_confidence": 0},
+    )
+    assert r.get_json()["released"] == [ids[0]]  # sub-015 carries a penalty reason
+
+
 def test_regrade_dry_run_then_real_keeps_overrides(
     app, client, actors, assignment, enqueued, tmp_path
 ):

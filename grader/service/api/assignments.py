@@ -157,7 +157,10 @@ def release_many(slug: str) -> dict[str, Any]:
                 "'min_confidence' must be a number from 0 to 1",
                 field="min_confidence",
             )
-        query = query.where(Submission.confidence >= float(threshold))
+        # A grade with a review reason is never released unseen, whatever the threshold.
+        query = query.where(
+            Submission.confidence >= float(threshold), Submission.review_codes == ","
+        )
     elif mode == "ids":
         ids = data.get("ids")
         if not isinstance(ids, list) or not all(
