@@ -117,18 +117,27 @@ _HEDGE_HINTS = (
     "depend",
     "equally",
     "just as",
-    " say",
+    "hard to say",
+    "difficult to say",
     "decide",
     "up to the",
     "tentative",
-    "either",
+    "could be either",
+    "could either",
     "no clear",
     "sure which",
-    "tbd",
-    "option",
-    "candidates",
+    "say which",
     "tell which",
+    "tbd",
+    "option a",
+    "option b",
+    "option 1",
+    "option 2",
+    "options for",
+    "candidates for",
 )
+# Hidden text shorter than this cannot hold the three rubric phrases hidden_text needs.
+_HIDDEN_MIN_WORDS = 3
 
 
 def _any_in(text: str, hints: tuple[str, ...]) -> bool:
@@ -464,7 +473,7 @@ def _read(ctx: _Context, source: str) -> _Reading:
             foreign_numbers(scenario_doc, compiled.scenario_numbers) >= 3
         )
     hidden_hits = 0
-    if plan.hidden and compiled.anchors:
+    if compiled.anchors and word_count(plan.hidden) >= _HIDDEN_MIN_WORDS:
         hidden_doc = Doc(plan.hidden, compiled.lexicon)
         hidden_hits = sum(1 for phrase in compiled.anchors if hidden_doc.find(phrase) is not None)
     harmful: list[tuple[Any, str]] = []

@@ -45,9 +45,11 @@ STOPWORDS = frozenset(
     some own same only up down out s t d ll m re ve let lets i'm we'd i'd we'll i'll""".split()
 )
 
-# Numbers (".78" as 0.78), then words.
+# Numbers, words, and numbers written ".78" (read as 0.78; not the "2" of "v.2"). The
+# rare form comes last so that the common ones are tried first at every position.
 _TOKEN_RE = re.compile(
-    r"(?:(?<![\w.])\.\d+|\d+(?:[.,]\d+)*)(?:\s?%)?|[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE
+    r"\d+(?:[.,]\d+)*(?:\s?%)?|[^\W\d_]+(?:'[^\W\d_]+)?|\.(?<![\w.]\.)\d+(?:\s?%)?",
+    re.UNICODE,
 )
 _THOUSANDS_RE = re.compile(r"^\d{1,3}(?:,\d{3})+$")
 # One character for one, so offsets into cleaned text still point at the learner's words.
