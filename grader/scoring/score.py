@@ -3,8 +3,10 @@
 Each criterion blends three signals, each in [0, 1]: concept coverage (weighted share of its
 concepts found), TF-IDF similarity to its reference answers, and structure checks (placement
 of issues in buckets, the first priority, timelines, Step 3 parts). The blend is mapped to
-points through the criterion's curve. Gaming flags then scale the result down, and every
-criterion explains itself with evidence quoted from the answer.
+points through the criterion's curve. The answer as a whole is read once
+(:mod:`grader.scoring.reading`); its readings cap or cost points and give the review reasons
+(:mod:`grader.scoring.review`); gaming flags scale the result down, and every criterion
+explains itself with evidence quoted from the answer.
 """
 
 from __future__ import annotations
@@ -17,145 +19,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compiled import CompiledCriterion, CompiledRubric
-from .confidence import ReviewReason, confidence
-from .facts import FactReading, foreign_numbers, numbers_cited, read_facts
-from .language import detect
+from .confidence import confidence
 from .layout import Layout
 from .matching import Doc
 from .negation import dismissed
 from .parse import BUCKETS, FIELDS, Plan
+from .reading import FLAG_FACTOR, FLAG_MESSAGES, FLAGS, answer_flags, read_answer
+from .review import Signals, adjust, review_reasons
 from .text import word_count
 from .timelines import days, durations
 
 __all__ = ["FLAGS", "FLAG_MESSAGES", "CriterionGrade", "Grade", "score_plan"]
 
-FLAGS = (
-    "keyword_stuffing",
-    "template_pasted",
-    "exercise_copied",
-    "off_topic",
-    "too_short",
-    "contains_html",
-    "language",
-    "hidden_text",
-    "prompt_injection",
-    "contradicts_scenario",
-    "generic",
-    "harmful_action",
-    "no_commitment",
-)
-# How much of the score survives each flag. Gaming must not pay; HTML is only reported.
-_FLAG_FACTOR = {"off_topic": 0.0, "template_pasted": 0.0, "keyword_stuffing": 0.1}
-FLAG_MESSAGES = {
-    "keyword_stuffing": "The answer lists terms without explaining them; explain each point "
-    "in sentences tied to the system you were given.",
-    "template_pasted": "The template was handed in without being filled in.",
-    "exercise_copied": "Much of the answer repeats the exercise text; copied text earns nothing.",
-    "off_topic": "The answer does not address the system described in the exercise.",
-    "too_short": "The answer is too short to show the analysis the exercise asks for.",
-    "contains_html": "Raw HTML in the answer was ignored; only its text was read.",
-    "language": "The answer is not in the language of the course; an instructor will grade it.",
-    "hidden_text": "Text hidden from readers (comments, link titles, alt text, hidden or "
-    "collapsed elements) earns nothing.",
-    "prompt_injection": "Instructions addressed to the grader were ignored.",
-    "contradicts_scenario": "Some figures or states you give do not match the system "
-    "snapshot; check them against the exercise.",
-    "generic": "The answer does not use the facts of the system you were given: tie each "
-    "point to the snapshot's figures.",
-    "harmful_action": "Some proposed actions would harm the system.",
-    "no_commitment": "Commit to an order: say what comes first and why, and use the buckets "
-    "to rank the issues.",
-}
-# Flags that change points (on clear evidence only); the rest lower the confidence.
-_PENALTIES = frozenset({"off_topic", "template_pasted", "keyword_stuffing", "too_short"})
-_INJECTION = re.compile(
-    r"(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|"
-    r"grading|your)\s+(?:\w+\s+)?(?:instructions?|rules|rubric|prompts?)"
-    r"|\b(?:award|give|assign|grade)\s+(?:this|me|the)?\s*(?:answer|submission|response)?\s*"
-    r"(?:full\s+marks|(?:a\s+)?(?:score\s+of\s+)?100\s*(?:/\s*100|%|points))"
-    r"|\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|automated|auto)[\s-]*"
-    r"(?:grader|grading|marker|assistant)"
-    r"|\bSYSTEM\s*:|\b(?:grader|ai)\s*[:,]\s*(?:please\s+)?(?:give|award|score|grade)",
-    re.I,
-)
-_HEDGES = re.compile(
-    r"\b(?:it (?:all )?depends|depends on (?:the|what|which|how)|(?:roughly |about )?equally "
-    r"(?:important|urgent|critical|pressing)|all (?:of them )?(?:are )?(?:equally|just as)|"
-    r"hard to say|difficult to say|(?:the )?team (?:should|will|can|must) decide|up to the team|"
-    r"tentative(?:ly)?|could (?:be )?either|no clear (?:first|winner|priority|order)|"
-    r"(?:can't|cannot|can not) (?:say|tell|decide) which|not sure which|let the (?:team|"
-    r"stakeholders|business) (?:decide|choose)|to be decided|\btbd\b|decide (?:together|later|"
-    r"in a workshop)|(?:several|multiple|four|three) (?:options|candidates) for|"
-    r"option [abcd1-4]\b)",
-    re.I,
-)
-_HEDGES_TO_UNCOMMIT = 2
-# Share of stopwords (English function words) above which an answer is taken to be English.
-_ENGLISH_STOPWORDS = 0.1
-# Substrings without which neither pattern can match: checked first, since most answers have
-# none and a plain substring test is far cheaper than either regex.
-_INJECTION_HINTS = (
-    "instruction",
-    "rules",
-    "rubric",
-    "prompt",
-    "full mark",
-    "100/100",
-    "100 /",
-    "100 points",
-    "100%",
-    "grader",
-    "grading",
-    "marker",
-    "assistant",
-    "system:",
-    "system :",
-    "ai:",
-    "ai,",
-)
-_HEDGE_HINTS = (
-    "depend",
-    "equally",
-    "just as",
-    "hard to say",
-    "difficult to say",
-    "decide",
-    "up to the",
-    "tentative",
-    "could be either",
-    "could either",
-    "no clear",
-    "sure which",
-    "say which",
-    "tell which",
-    "tbd",
-    "option a",
-    "option b",
-    "option 1",
-    "option 2",
-    "options for",
-    "candidates for",
-)
-# Hidden text shorter than this cannot hold the three rubric phrases hidden_text needs.
-_HIDDEN_MIN_WORDS = 3
-
-
-def _any_in(text: str, hints: tuple[str, ...]) -> bool:
-    return any(h in text for h in hints)
-
-
-# Matrix entries that say there is nothing in a bucket.
-_EMPTY_ITEM = re.compile(r"^(?:[-\u2013\u2014.]*|n/?a\b.*|none\b.*|nothing\b.*|tbd|empty|-)$", re.I)
-# Facts an answer must engage with before gaming rules may call it a keyword list.
-_STUFFING_MAX_FACTS = 2
-# An answer engaging at most this many facts (by number / by phrase) is generic.
-_GENERIC_MAX_NUMERIC, _GENERIC_MAX_ANY = 1, 2
-# Caps (share of a criterion's points) for answers that do not engage the scenario.
-_GENERIC_CAP = {"problem_identification": 0.25, "prioritization": 0.35}
-_GENERIC_OTHER_CAP = 0.4
-_OTHER_SCENARIO_CAP = 0.1
-_UNCOMMITTED_CAP = 0.45
-_CONTRADICTION_COST = 0.25
 _PRIORITY_CUES = re.compile(
     r"\b(first|priorit\w*|start(?:ing)? with|begin with|top priority|most urgent|most important|"
     r"tackle|deal with|fix first|number one|p0)\b",
@@ -242,8 +117,6 @@ class _Context:
         self.compiled = compiled
         self.layout = Layout(plan, compiled.lexicon)
         self._first: tuple[str, str] | None | bool = False
-        # The first criterion's concept coverage and similarity, once scored.
-        self.coverage_pi = self.similarity_pi = 1.0
 
     def item_doc(self, index: int) -> Doc:
         ranges = self.layout.ranges([f"matrix.issue.{index}"])
@@ -428,161 +301,6 @@ def _check_buckets(plan: Plan) -> _Check:
     return _Check(used / 3)
 
 
-# --- reading the answer as a whole ------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Reading:
-    """What grade-wide checks found: language, facts, hidden text, harm, commitment."""
-
-    language: str
-    foreign: bool
-    facts: FactReading | None
-    numbers_cited: float
-    hidden_hits: int
-    injection: bool
-    harmful: list[tuple[Any, str]]
-    uncommitted: str
-    generic: bool
-    other_scenario: bool
-    # Which caps actually lowered a criterion ("generic", "no_commitment"): only those make
-    # the grade uncertain enough to need a look.
-    capped: set[str] = field(default_factory=set)
-
-
-def _read(ctx: _Context, source: str) -> _Reading:
-    plan, compiled, layout = ctx.plan, ctx.compiled, ctx.layout
-    rubric = compiled.rubric
-    # An English answer is full of English function words; only an answer short of them can
-    # be in another language, so only those are looked at closely.
-    if rubric.language == "en" and layout.stopword_ratio >= _ENGLISH_STOPWORDS:
-        code = "en"
-    else:
-        code = detect(plan.text).code
-    foreign = bool(code) and code != rubric.language
-    everything = layout.doc(layout.ranges(["all"]))
-    facts = None
-    cited = 0.0
-    other = False
-    if compiled.facts:
-        pi = compiled.criteria[0].criterion.sources
-        scenario_doc = layout.doc(layout.ranges(pi))
-        facts = read_facts(scenario_doc, compiled.facts, compiled.scenario_numbers)
-        cited = numbers_cited(everything, compiled.facts)
-        other = not facts.by_number and (
-            foreign_numbers(scenario_doc, compiled.scenario_numbers) >= 3
-        )
-    hidden_hits = 0
-    if compiled.anchors and word_count(plan.hidden) >= _HIDDEN_MIN_WORDS:
-        hidden_doc = Doc(plan.hidden, compiled.lexicon)
-        hidden_hits = sum(1 for phrase in compiled.anchors if hidden_doc.find(phrase) is not None)
-    harmful: list[tuple[Any, str]] = []
-    for ci, phrases in compiled.contraindications:
-        for raw, phrase in zip(ci.phrases, phrases, strict=True):
-            # "disabled drift detection" describes the snapshot; "disable drift detection" acts.
-            base_verb = not raw.split()[0].lower().endswith("ed")
-            span = next(
-                (
-                    sp
-                    for sp in everything.find_ordered_iter(phrase, gap=1)
-                    if not (
-                        base_verb
-                        and everything.text[everything.starts[sp[0]] : everything.ends[sp[0]]]
-                        .lower()
-                        .endswith("ed")
-                    )
-                    and not dismissed(
-                        everything.text,
-                        everything.starts[sp[0]],
-                        everything.ends[sp[1]],
-                        "action",
-                        everything.cues,
-                    )
-                ),
-                None,
-            )
-            if span is not None:
-                harmful.append((ci, everything.quote(span)))
-                break
-    items = [i for i in plan.items() if not _EMPTY_ITEM.match(i.issue.strip())]
-    buckets = {i.bucket for i in items}
-    uncommitted = ""
-    if len(items) >= 4 and (
-        len(buckets) == 1
-        or not buckets & {"critical", "high"}
-        or (len(items) >= 6 and sum(i.bucket == "critical" for i in items) >= 0.85 * len(items))
-    ):
-        uncommitted = "every issue in one bucket"
-    elif (
-        _any_in(plan.text.lower(), _HEDGE_HINTS)
-        and len(_HEDGES.findall(plan.text)) >= _HEDGES_TO_UNCOMMIT
-    ):
-        uncommitted = "no first priority named"
-    generic = (
-        facts is not None
-        and not foreign
-        and layout.word_count > 0
-        and len(facts.by_number) <= _GENERIC_MAX_NUMERIC
-        and len(facts.engaged) <= _GENERIC_MAX_ANY
-    )
-    return _Reading(
-        language=code,
-        foreign=foreign,
-        facts=facts,
-        numbers_cited=cited,
-        hidden_hits=hidden_hits,
-        injection=_any_in(source.lower(), _INJECTION_HINTS) and bool(_INJECTION.search(source)),
-        harmful=harmful,
-        uncommitted=uncommitted,
-        generic=generic,
-        other_scenario=other and generic,
-    )
-
-
-def _flags(ctx: _Context, reading: _Reading) -> list[str]:
-    """Flags of the answer. Penalty flags need clear evidence: a keyword list must also leave
-    the scenario's figures alone, and answers in another language are never called one."""
-    plan, compiled = ctx.plan, ctx.compiled
-    checks = compiled.rubric.checks
-    content_words = ctx.layout.word_count
-    flags: list[str] = []
-    stop_ratio = ctx.layout.stopword_ratio
-    lines = plan.line_words
-    short = sum(1 for n in lines if n <= 4)
-    listy = stop_ratio < 0.06 or (len(lines) >= 10 and short / len(lines) >= 0.6)
-    numeric = len(reading.facts.by_number) if reading.facts is not None else 0
-    if content_words >= 30 and listy and not reading.foreign and numeric <= _STUFFING_MAX_FACTS:
-        flags.append("keyword_stuffing")
-    if plan.placeholders >= 3 and content_words < max(checks.min_words, 1):
-        flags.append("template_pasted")
-    if plan.copied_words >= 30 and plan.copied_words >= 0.4 * (plan.copied_words + content_words):
-        flags.append("exercise_copied")
-    if compiled.anchors and content_words and not reading.foreign:
-        doc = ctx.layout.doc(ctx.layout.ranges(["all"]))
-        hits = sum(1 for phrase in compiled.anchors if doc.find(phrase) is not None)
-        if hits < checks.min_anchors:
-            flags.append("off_topic")
-    if content_words < checks.min_words:
-        flags.append("too_short")
-    if plan.has_html:
-        flags.append("contains_html")
-    if reading.foreign:
-        flags.append("language")
-    if reading.hidden_hits >= 3:
-        flags.append("hidden_text")
-    if reading.injection:
-        flags.append("prompt_injection")
-    if reading.facts is not None and reading.facts.contradicted:
-        flags.append("contradicts_scenario")
-    if reading.generic:
-        flags.append("generic")
-    if reading.harmful:
-        flags.append("harmful_action")
-    if reading.uncommitted:
-        flags.append("no_commitment")
-    return flags
-
-
 # --- scoring ----------------------------------------------------------------------------
 
 
@@ -706,148 +424,6 @@ def _score_criterion(
     return grade, disagreement
 
 
-def _cap(table: Any, criterion: str) -> float | None:
-    value = table.get(criterion, table.get("default"))
-    return None if value is None else float(value)
-
-
-def _adjust(
-    fraction: float, crit: CompiledCriterion, reading: _Reading, compiled: CompiledRubric
-) -> tuple[float, list[str]]:
-    """A criterion's share of points after the grade-wide readings, and the notes that say why."""
-    checks = compiled.rubric.checks
-    cid = crit.criterion.id
-    notes: list[str] = []
-    if reading.foreign:
-        # What does not depend on language: the snapshot's numbers cited, sections present.
-        fraction = max(fraction, min(0.9, 0.1 + 0.75 * reading.numbers_cited))
-    facts = reading.facts
-    if facts is not None and facts.contradicted:
-        cost = _cap(checks.contradiction_cost, cid)
-        if cost:
-            fraction *= max(0.0, 1.0 - cost * len(facts.contradicted))
-            quotes = "; ".join(f"\u201c{q}\u201d" for _, q in facts.contradicted[:3])
-            notes.append(f"These statements do not match the snapshot: {quotes}.")
-    if reading.other_scenario:
-        fraction = min(fraction, _OTHER_SCENARIO_CAP)
-    elif reading.generic and (cap := _cap(checks.generic_cap, cid)) is not None:
-        if fraction > cap:
-            fraction = cap
-            reading.capped.add("generic")
-    if reading.uncommitted and (cap := _cap(checks.uncommitted_cap, cid)) is not None:
-        if fraction > cap:
-            fraction = cap
-            reading.capped.add("no_commitment")
-            notes.append(FLAG_MESSAGES["no_commitment"])
-    for ci, quote in reading.harmful:
-        cost = ci.costs.get(cid)
-        if cost:
-            fraction *= 1.0 - cost
-            notes.append(f"{ci.message} (\u201c{quote}\u201d)")
-    return fraction, notes
-
-
-def _reasons(
-    plan: Plan, ctx: _Context, reading: _Reading, flags: list[str], disagreement: float
-) -> list[ReviewReason]:
-    reasons: list[ReviewReason] = []
-    if reading.foreign:
-        reasons.append(
-            ReviewReason.of("language", _LANGUAGE_NAMES.get(reading.language, reading.language))
-        )
-    if "hidden_text" in flags:
-        reasons.append(ReviewReason.of("hidden_text", f"{word_count(plan.hidden)} hidden words"))
-    if reading.injection:
-        reasons.append(ReviewReason.of("prompt_injection"))
-    if reading.facts is not None and reading.facts.contradicted:
-        quotes = "; ".join(f"\u201c{q}\u201d" for _, q in reading.facts.contradicted[:3])
-        reasons.append(ReviewReason.of("contradicts_scenario", quotes))
-    if reading.other_scenario:
-        reasons.append(ReviewReason.of("other_scenario"))
-    elif "generic" in reading.capped:
-        reasons.append(ReviewReason.of("generic"))
-    if reading.harmful:
-        names = ", ".join(ci.name for ci, _ in reading.harmful)
-        reasons.append(ReviewReason.of("harmful_action", names))
-    if "no_commitment" in reading.capped:
-        reasons.append(ReviewReason.of("no_commitment", reading.uncommitted))
-    fired = [
-        f
-        for f in (
-            "keyword_stuffing",
-            "too_short",
-            "off_topic",
-            "exercise_copied",
-            "template_pasted",
-        )
-        if f in flags
-    ]
-    if fired:
-        reasons.append(ReviewReason.of("penalty", ", ".join(f.replace("_", " ") for f in fired)))
-    if disagreement > _DISAGREEMENT_REVIEW:
-        reasons.append(ReviewReason.of("disagreement"))
-    words = ctx.layout.word_count
-    if 0 < words < _SHORT_WORDS and not {"template_pasted", "too_short"} & set(flags):
-        reasons.append(ReviewReason.of("length", "unusually short"))
-    elif words > _LONG_WORDS:
-        reasons.append(ReviewReason.of("length", "unusually long"))
-    if plan.diagrams:
-        reasons.append(ReviewReason.of("format", str(plan.diagrams)))
-    facts = reading.facts
-    pi_coverage = ctx.coverage_pi
-    if (
-        facts is not None
-        and reading.numbers_cited >= _PARAPHRASE_FACTS
-        and pi_coverage < _PARAPHRASE_COVERAGE
-        and ctx.similarity_pi < _PARAPHRASE_SIMILARITY
-        and words >= _PARAPHRASE_WORDS
-    ):
-        reasons.append(ReviewReason.of("paraphrase"))
-    if (
-        _CONCISE_WORDS[0] <= words < _CONCISE_WORDS[1]
-        and all(plan.found.values())
-        and reading.numbers_cited >= _CONCISE_FACTS
-        and not set(flags) & _PENALTIES
-    ):
-        reasons.append(ReviewReason.of("length", "concise"))
-    exercise = ctx.compiled.exercise
-    if (
-        exercise is not None
-        and plan.copied_words
-        and exercise.restated_share(plan.text) >= _RESTATED_SHARE
-    ):
-        reasons.append(ReviewReason.of("restated"))
-    dropped = plan.repeated_words + word_count(plan.appendix)
-    if dropped >= _DROPPED_REVIEW:
-        reasons.append(ReviewReason.of("repetition", str(dropped)))
-    if plan.tricks >= _TRICKS_REVIEW:
-        reasons.append(ReviewReason.of("unicode", f"{plan.tricks} characters"))
-    return reasons
-
-
-_LANGUAGE_NAMES = {
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "en": "English",
-}
-_DISAGREEMENT_REVIEW = 0.45
-_SHORT_WORDS, _LONG_WORDS = 60, 3000
-_DROPPED_REVIEW = 100
-_TRICKS_REVIEW = 3
-# Cites at least this share of the scenario's figures (anywhere, with or without the usual
-# subject words) yet matches few of the rubric's phrases: probably said in other words.
-_PARAPHRASE_FACTS, _PARAPHRASE_COVERAGE, _PARAPHRASE_SIMILARITY = 0.5, 0.75, 0.4
-# A short answer that still has every part and cites nearly every figure: the keyword
-# curves under-credit such answers, so an instructor should look.
-_CONCISE_WORDS, _CONCISE_FACTS = (100, 260), 0.9
-_PARAPHRASE_WORDS = 400
-_RESTATED_SHARE = 0.1
-
-
 def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
     """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade.
 
@@ -860,26 +436,23 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
     docs = [layout.doc(r) for r in source_ranges]
     sources = [layout.source_text(r) for r in source_ranges]
     sims = compiled.similarities(layout, source_ranges)
-    reading = _read(ctx, source or plan.text)
-    flags = _flags(ctx, reading)
+    reading = read_answer(plan, compiled, layout, source or plan.text)
+    flags = answer_flags(plan, compiled, layout, reading)
     factor = 1.0
     for flag in flags:
-        factor *= _FLAG_FACTOR.get(flag, 1.0)
+        factor *= FLAG_FACTOR.get(flag, 1.0)
     if "too_short" in flags and rubric.checks.min_words:
         factor *= min(1.0, word_count(plan.text) / rubric.checks.min_words)
     criteria: list[CriterionGrade] = []
     disagreements: list[float] = []
     for crit, doc, text, sim in zip(compiled.criteria, docs, sources, sims, strict=True):
         grade, disagreement = _score_criterion(crit, ctx, doc, sim, text, rubric.reveal_missing)
-        if crit is compiled.criteria[0]:
-            ctx.coverage_pi = grade.signals["coverage"]
-            ctx.similarity_pi = grade.signals["similarity"]
-        fraction, notes = _adjust(grade.points, crit, reading, compiled)
+        fraction, notes = adjust(grade.points, crit, reading, compiled)
         grade.points = round(fraction * factor * crit.criterion.points, 1)
         if notes:
             grade.feedback = f"{grade.feedback} {' '.join(notes)}"
         for flag in flags:
-            if _FLAG_FACTOR.get(flag, 1.0) < 1.0 or flag in (
+            if FLAG_FACTOR.get(flag, 1.0) < 1.0 or flag in (
                 "exercise_copied",
                 "too_short",
                 "hidden_text",
@@ -890,7 +463,9 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
         criteria.append(grade)
         disagreements.append(disagreement)
     disagreement = sum(disagreements) / len(disagreements)
-    reasons = _reasons(plan, ctx, reading, flags, disagreement)
+    first = criteria[0].signals
+    measured = Signals(disagreement, first["coverage"], first["similarity"])
+    reasons = review_reasons(plan, layout, compiled, reading, flags, measured)
     words = max(1, layout.word_count)
     signals = {
         "disagreement": disagreement,

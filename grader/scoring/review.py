@@ -1,0 +1,184 @@
+"""After the criteria: caps and costs from the grade-wide readings, and the review reasons.
+
+:func:`adjust` applies to each criterion's share of points what the answer as a whole
+showed (contradicted facts, harmful actions, no engagement with the scenario, no priority
+order, another language); :func:`review_reasons` says, code and sentence, why a grade needs
+an instructor's eye (:mod:`grader.scoring.confidence` keeps any such grade below the
+release level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .compiled import CompiledCriterion, CompiledRubric
+from .confidence import ReviewReason
+from .layout import Layout
+from .parse import Plan
+from .reading import FLAG_MESSAGES, PENALTIES, Reading
+from .text import word_count
+
+__all__ = ["Signals", "adjust", "review_reasons"]
+
+# The share of points an answer about another system keeps at most (the rubric's caps for
+# generic answers live in its checks).
+_OTHER_SCENARIO_CAP = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What the criteria measured that the review reasons read."""
+
+    disagreement: float  # mean |coverage - similarity| over the criteria
+    coverage_pi: float  # the first criterion's concept coverage
+    similarity_pi: float  # and its similarity to the references
+
+
+def _cap(table: Any, criterion: str) -> float | None:
+    value = table.get(criterion, table.get("default"))
+    return None if value is None else float(value)
+
+
+def adjust(
+    fraction: float, crit: CompiledCriterion, reading: Reading, compiled: CompiledRubric
+) -> tuple[float, list[str]]:
+    """A criterion's share of points after the grade-wide readings, and the notes that say why."""
+    checks = compiled.rubric.checks
+    cid = crit.criterion.id
+    notes: list[str] = []
+    if reading.foreign:
+        # What does not depend on language: the snapshot's numbers cited, sections present.
+        fraction = max(fraction, min(0.9, 0.1 + 0.75 * reading.numbers_cited))
+    facts = reading.facts
+    if facts is not None and facts.contradicted:
+        cost = _cap(checks.contradiction_cost, cid)
+        if cost:
+            fraction *= max(0.0, 1.0 - cost * len(facts.contradicted))
+            quotes = "; ".join(f"\u201c{q}\u201d" for _, q in facts.contradicted[:3])
+            notes.append(f"These statements do not match the snapshot: {quotes}.")
+    if reading.other_scenario:
+        fraction = min(fraction, _OTHER_SCENARIO_CAP)
+    elif reading.generic and (cap := _cap(checks.generic_cap, cid)) is not None:
+        if fraction > cap:
+            fraction = cap
+            reading.capped.add("generic")
+    if reading.uncommitted and (cap := _cap(checks.uncommitted_cap, cid)) is not None:
+        if fraction > cap:
+            fraction = cap
+            reading.capped.add("no_commitment")
+            notes.append(FLAG_MESSAGES["no_commitment"])
+    for ci, quote in reading.harmful:
+        cost = ci.costs.get(cid)
+        if cost:
+            fraction *= 1.0 - cost
+            notes.append(f"{ci.message} (\u201c{quote}\u201d)")
+    return fraction, notes
+
+
+def review_reasons(
+    plan: Plan,
+    layout: Layout,
+    compiled: CompiledRubric,
+    reading: Reading,
+    flags: list[str],
+    signals: Signals,
+) -> list[ReviewReason]:
+    """Why the grade needs an instructor's eye; any reason keeps it below the release level."""
+    disagreement = signals.disagreement
+    reasons: list[ReviewReason] = []
+    if reading.foreign:
+        reasons.append(
+            ReviewReason.of("language", _LANGUAGE_NAMES.get(reading.language, reading.language))
+        )
+    if "hidden_text" in flags:
+        reasons.append(ReviewReason.of("hidden_text", f"{word_count(plan.hidden)} hidden words"))
+    if reading.injection:
+        reasons.append(ReviewReason.of("prompt_injection"))
+    if reading.facts is not None and reading.facts.contradicted:
+        quotes = "; ".join(f"\u201c{q}\u201d" for _, q in reading.facts.contradicted[:3])
+        reasons.append(ReviewReason.of("contradicts_scenario", quotes))
+    if reading.other_scenario:
+        reasons.append(ReviewReason.of("other_scenario"))
+    elif "generic" in reading.capped:
+        reasons.append(ReviewReason.of("generic"))
+    if reading.harmful:
+        names = ", ".join(ci.name for ci, _ in reading.harmful)
+        reasons.append(ReviewReason.of("harmful_action", names))
+    if "no_commitment" in reading.capped:
+        reasons.append(ReviewReason.of("no_commitment", reading.uncommitted))
+    fired = [
+        f
+        for f in (
+            "keyword_stuffing",
+            "too_short",
+            "off_topic",
+            "exercise_copied",
+            "template_pasted",
+        )
+        if f in flags
+    ]
+    if fired:
+        reasons.append(ReviewReason.of("penalty", ", ".join(f.replace("_", " ") for f in fired)))
+    if disagreement > _DISAGREEMENT_REVIEW:
+        reasons.append(ReviewReason.of("disagreement"))
+    words = layout.word_count
+    if 0 < words < _SHORT_WORDS and not {"template_pasted", "too_short"} & set(flags):
+        reasons.append(ReviewReason.of("length", "unusually short"))
+    elif words > _LONG_WORDS:
+        reasons.append(ReviewReason.of("length", "unusually long"))
+    if plan.diagrams:
+        reasons.append(ReviewReason.of("format", str(plan.diagrams)))
+    facts = reading.facts
+    pi_coverage = signals.coverage_pi
+    if (
+        facts is not None
+        and reading.numbers_cited >= _PARAPHRASE_FACTS
+        and pi_coverage < _PARAPHRASE_COVERAGE
+        and signals.similarity_pi < _PARAPHRASE_SIMILARITY
+        and words >= _PARAPHRASE_WORDS
+    ):
+        reasons.append(ReviewReason.of("paraphrase"))
+    if (
+        _CONCISE_WORDS[0] <= words < _CONCISE_WORDS[1]
+        and all(plan.found.values())
+        and reading.numbers_cited >= _CONCISE_FACTS
+        and not set(flags) & PENALTIES
+    ):
+        reasons.append(ReviewReason.of("length", "concise"))
+    exercise = compiled.exercise
+    if (
+        exercise is not None
+        and plan.copied_words
+        and exercise.restated_share(plan.text) >= _RESTATED_SHARE
+    ):
+        reasons.append(ReviewReason.of("restated"))
+    dropped = plan.repeated_words + word_count(plan.appendix)
+    if dropped >= _DROPPED_REVIEW:
+        reasons.append(ReviewReason.of("repetition", str(dropped)))
+    if plan.tricks >= _TRICKS_REVIEW:
+        reasons.append(ReviewReason.of("unicode", f"{plan.tricks} characters"))
+    return reasons
+
+
+_LANGUAGE_NAMES = {
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "en": "English",
+}
+_DISAGREEMENT_REVIEW = 0.45
+_SHORT_WORDS, _LONG_WORDS = 60, 3000
+_DROPPED_REVIEW = 100
+_TRICKS_REVIEW = 3
+# Cites at least this share of the scenario's figures (anywhere, with or without the usual
+# subject words) yet matches few of the rubric's phrases: probably said in other words.
+_PARAPHRASE_FACTS, _PARAPHRASE_COVERAGE, _PARAPHRASE_SIMILARITY = 0.5, 0.75, 0.4
+# A short answer that still has every part and cites nearly every figure: the keyword
+# curves under-credit such answers, so an instructor should look.
+_CONCISE_WORDS, _CONCISE_FACTS = (100, 260), 0.9
+_PARAPHRASE_WORDS = 400
+_RESTATED_SHARE = 0.1
