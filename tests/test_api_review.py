@@ -370,3 +370,11 @@ def test_review_reasons_reach_staff_and_the_queue_but_not_learners(
     mine = client.get(f"/api/v1/submissions/{ids[1]}", headers=actors.h("learner2"))
     assert mine.status_code == 200 and "grade" in mine.get_json()
     assert "review_reasons" not in mine.get_json()["grade"]
+
+
+def test_csv_cells_are_neutralised_in_every_disguise():
+    from grader.service.api.assignments import _cell
+
+    for formula in ("=1+1", "\uff1dSUM(A1)", "\u200b=1", " =1", "\u00a0+1", "@x", "-2"):
+        assert _cell(formula).startswith("'"), formula
+    assert _cell("Ada Lovelace") == "Ada Lovelace" and _cell(3.5) == 3.5

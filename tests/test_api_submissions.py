@@ -275,3 +275,47 @@ def test_audit_trail_is_append_only(app, client, actors, assignment, enqueued):
             s.delete(s.query(AuditEvent).filter_by(submission_id=sid).first())
             s.flush()
         s.rollback()
+
+
+def test_one_cleanup_for_every_route(app, client, actors, assignment, enqueued):
+    """A byte-order mark and CRLF line ends are gone whichever way the answer came, so the
+    same answer gets the same grade; a body that is only a BOM is empty."""
+    from grader.service.models import Submission
+
+    plain = _submit(client, actors, body=GOOD).get_json()["id"]
+    marked = _submit(
+        client,
+        actors,
+        who="learner2",
+        body=("\ufeff" + GOOD.replace("\n", "\r\n")).encode(),
+        headers={"Content-Type": "text/markdown; charset=utf-8"},
+    ).get_json()["id"]
+    with app.app_context():
+        session = app.extensions["db"].session
+        assert session.get(Submission, plain).content == session.get(Submission, marked).content
+    for sid in (plain, marked):
+        assert run_worker_inline(app, sid) == "graded"
+    totals = [
+        client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()[
+            "grade"
+        ]["total"]
+        for sid in (plain, marked)
+    ]
+    assert totals[0] == totals[1]
+    r = _submit(client, actors, body="\ufeff".encode())
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "empty_content"
+
+
+def test_learners_never_see_why_grading_failed_inside(app, client, actors, assignment, enqueued):
+    from grader.service.models import Status, Submission
+
+    sid = _submit(client, actors).get_json()["id"]
+    with app.app_context():
+        session = app.extensions["db"].session
+        sub = session.get(Submission, sid)
+        sub.status, sub.failure_reason = Status.FAILED, "grading raised KeyError: 'secret'"
+        session.commit()
+    learner = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert "KeyError" not in learner["failure_reason"] and learner["failure_reason"]
+    staff = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
+    assert "KeyError" in staff["failure_reason"]

@@ -460,6 +460,7 @@ def test_unknown_platform_is_404(client, lms):
         ({**answer(), "learner_id": "x" * 201}, 422, "learner_id"),
         ({**answer(), "grade": 100}, 422, "grade"),
         ({**answer(), "content": "a\u0000b"}, 422, "content"),
+        ({**answer(), "content": "\ufeff \n"}, 422, "content"),  # only a byte-order mark
         ('{"assignment": "ml-health-check", "learner_id": "u", "content": "\\ud800"}', 422, "body"),
         ({**answer(), "metadata": {"x": "y" * 20000}}, 422, "metadata"),
     ],
@@ -684,6 +685,12 @@ def test_public_address_classification():
         "fc00::1",
         "::ffff:127.0.0.1",
         "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+        # IPv4 hidden in IPv6 forms is_global lets through: NAT64, IPv4-compatible,
+        # IPv4-translated (all around 169.254.169.254), and site-local.
+        "64:ff9b::a9fe:a9fe",
+        "::169.254.169.254",
+        "::ffff:0:a9fe:a9fe",
+        "fec0::1",
     ]
     assert all(is_public(ipaddress.ip_address(a)) for a in public)
     assert not any(is_public(ipaddress.ip_address(a)) for a in private)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -225,10 +226,17 @@ def regrade(slug: str) -> tuple[dict[str, Any], int]:
 _CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r")
 
 
+# Characters a spreadsheet skips before it looks for a formula sign.
+_CSV_IGNORED = " \u00a0\u200b\u200c\u200d\u2060\ufeff"
+
+
 def _cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_CSV_UNSAFE):
-        return "'" + value
+    """Neutralise spreadsheet formulas in text cells (CSV injection), also when the formula
+    sign is full-width (\uff1d) or follows spaces or invisible characters."""
+    if isinstance(value, str) and value:
+        head = unicodedata.normalize("NFKC", value.lstrip(_CSV_IGNORED)[:1])
+        if head.startswith(_CSV_UNSAFE) or value.startswith(_CSV_UNSAFE):
+            return "'" + value
     return value
 
 

@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from .. import grading, intake
+from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
@@ -20,6 +21,9 @@ from .params import positive_int_arg
 bp = Blueprint("submissions", __name__)
 
 _MAX_KEY = 200
+
+# What a learner (or a platform) is told about a failed grading: never grader's internals.
+LEARNER_FAILURE = "grading could not finish; an instructor will grade this answer"
 
 
 def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
@@ -40,7 +44,8 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
     if sub.superseded_by_id:
         data["superseded_by"] = sub.superseded_by_id
     if sub.status == Status.FAILED:
-        data["failure_reason"] = sub.failure_reason
+        # What went wrong inside grader (exception text) is for staff only.
+        data["failure_reason"] = sub.failure_reason if is_staff(viewer) else LEARNER_FAILURE
     if sub.metadata_ is not None:
         data["metadata"] = sub.metadata_
     staff = is_staff(viewer)
@@ -108,13 +113,10 @@ def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
             'send the answer as text/markdown or as application/json {"content": ...}',
             field="Content-Type",
         )
-    if not content.strip():
-        raise APIError(422, "empty_content", "the answer is empty", field="content")
-    if "\x00" in content:
-        raise APIError(
-            422, "invalid_content", "the answer contains NUL characters", field="content"
-        )
-    return content, metadata
+    try:
+        return clean_answer(content), metadata
+    except AnswerError as exc:
+        raise APIError(422, exc.code, exc.message, field="content") from None
 
 
 @bp.post("/assignments/<slug>/submissions")

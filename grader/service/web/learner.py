@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from .. import grading, intake, tasks
+from ..answers import AnswerError, clean_answer
 from ..api.assignments import get_assignment
 from ..api.submissions import grade_json
 from ..auth import is_staff, load_submission
@@ -64,20 +65,23 @@ def read_answer(pasted: str, upload: FileStorage | None, limit: int) -> str:
                 "Save it as UTF-8 and upload it again.",
                 422,
             ) from exc
-        content = content.removeprefix("\ufeff")
     else:
-        # Browsers send a text box's line breaks as CRLF; the answer is the text as typed.
-        content = pasted.replace("\r\n", "\n")
+        content = pasted
         size = len(content.encode("utf-8"))
         if size > limit:
             raise FormError(
                 f"The answer is {_kb(size)}; the limit is {_kb(limit)}. Shorten it and try again.",
                 413,
             )
-    if not content.strip():
-        raise FormError("The answer is empty: paste your answer or choose a file.", 422)
-    if "\x00" in content:
-        raise FormError("The answer contains NUL characters; it must be plain text.", 422)
+    try:
+        # Browsers send a text box's line breaks as CRLF; the answer is the text as typed.
+        content = clean_answer(content)
+    except AnswerError as exc:
+        if exc.code == "empty_content":
+            raise FormError(
+                "The answer is empty: paste your answer or choose a file.", 422
+            ) from None
+        raise FormError("The answer contains NUL characters; it must be plain text.", 422) from None
     return content
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import intake
+from ..answers import AnswerError, clean_answer
 from ..api.body import json_object, read_body
 from ..db import get_db
 from ..errors import APIError
@@ -97,17 +98,18 @@ def _payload(raw: bytes) -> dict[str, Any]:
     _text(data, "learner_id", 200)
     _text(data, "learner_name", 200, required=False)
     content = data.get("content")
-    if not isinstance(content, str) or not content.strip():
+    if not isinstance(content, str):
         raise APIError(
             422,
             "invalid_content",
             "'content' must be a non-empty string of Markdown",
             field="content",
         )
-    if "\x00" in content:
-        raise APIError(
-            422, "invalid_content", "the answer contains NUL characters", field="content"
-        )
+    try:
+        data["content"] = content = clean_answer(content)
+    except AnswerError as exc:
+        # The webhook contract names every payload problem invalid_<field>.
+        raise APIError(422, "invalid_content", exc.message, field="content") from None
     limit = int(current_app.config["MAX_SUBMISSION_BYTES"])
     size = len(content.encode("utf-8"))
     if size > limit:

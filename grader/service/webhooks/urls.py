@@ -65,8 +65,15 @@ class Target:
     addresses: tuple[str, ...] = field(default=())
 
 
+# The only IPv6 space that is public unicast. Everything outside it is refused, whatever
+# is_global says: NAT64 (64:ff9b::/96, which reaches IPv4 addresses such as the metadata
+# service), IPv4-compatible ::a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d, site-local fec0::/10.
+_IPV6_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+
+
 def is_public(address: IPAddress) -> bool:
-    """Globally routable unicast: not private, loopback, link-local, shared, reserved..."""
+    """Globally routable unicast: an allowlist (IPv4 global, IPv6 in 2000::/3 and global),
+    with the IPv4 address inside 6to4, Teredo and IPv4-mapped forms judged as IPv4."""
     if isinstance(address, ipaddress.IPv6Address):
         mapped = (
             address.ipv4_mapped
@@ -75,6 +82,8 @@ def is_public(address: IPAddress) -> bool:
         )
         if mapped is not None:
             return is_public(mapped)
+        if address not in _IPV6_GLOBAL_UNICAST:
+            return False
     return address.is_global and not address.is_multicast
 
 
