@@ -319,3 +319,40 @@ def test_learners_never_see_why_grading_failed_inside(app, client, actors, assig
     assert "KeyError" not in learner["failure_reason"] and learner["failure_reason"]
     staff = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
     assert "KeyError" in staff["failure_reason"]
+
+
+def test_nul_overflow_recursion_and_surrogates_get_4xx_naming_the_field(
+    app, client, actors, assignment, enqueued
+):
+    """Inputs that used to give 500 (on PostgreSQL especially) are refused at the edge."""
+    from grader.service.models import Submission
+
+    h = actors.h("instructor")
+    r = client.post("/api/v1/webhooks/%00/submissions", data="{}")
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "path"
+    r = client.get("/api/v1/review-queue?flag=a%00b", headers=h)
+    assert r.status_code == 400 and r.get_json()["error"]["field"] == "flag"
+    r = client.post("/login", data={"email": "a\x00@b.c", "password": "x"})
+    assert r.status_code == 400
+    sid = _submit(client, actors).get_json()["id"]
+    run_worker_inline(app, sid)
+    url = f"/api/v1/submissions/{sid}/overrides"
+    r = client.post(
+        url,
+        headers={**h, "Content-Type": "application/json"},
+        data='{"criterion": "prioritization", "points": 1' + "0" * 400 + ', "reason": "x"}',
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "points"
+    deep = '{"content": ' + "[" * 5000 + "]" * 5000 + "}"
+    r = _submit(client, actors, body=deep, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "body"
+    r = _submit(
+        client, actors, body='{"content": "\\ud800"}', headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "body"
+    r = client.post(
+        "/api/v1/assignments", headers=h, json={"slug": "long", "rubric": "a" * 300 + ".toml"}
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "rubric"
+    with app.app_context():
+        assert app.extensions["db"].session.query(Submission).count() == 1  # nothing stored

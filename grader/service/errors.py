@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,36 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or not request.accept_mimetypes.accept_html
 
 
+def _nul_field() -> str | None:
+    """Where a NUL character came in (path, a query parameter, a form field), if anywhere.
+
+    No database stores NUL in text (PostgreSQL refuses it mid-statement), so it is refused
+    here, once, before any view runs. Multipart bodies are left to their views, which read
+    them within the size limit and clean the answer in them.
+    """
+    if "\x00" in request.path:
+        return "path"
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            return key.replace("\x00", "") or "query"
+    if request.mimetype == "application/x-www-form-urlencoded":
+        for key, value in request.form.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                return key.replace("\x00", "") or "form"
+    return None
+
+
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul() -> None:
+        where = _nul_field()
+        if where is None:
+            return
+        message = f"{where} contains a NUL character"
+        if _wants_json():
+            raise APIError(400, "invalid_character", message, field=where)
+        abort(400, description=message)
+
     @app.errorhandler(APIError)
     def _api_error(exc: APIError) -> Response:
         response = jsonify(exc.to_dict())

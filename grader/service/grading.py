@@ -88,12 +88,15 @@ def audit(
 # --- rubrics ------------------------------------------------------------------------------
 
 _RUBRIC_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+# A file name, not a path: file systems refuse names past 255 bytes (ENAMETOOLONG).
+_RUBRIC_NAME_MAX = 100
 
 
 def rubric_path(rubrics_dir: str, name: str) -> Path:
     """A rubric file inside rubrics_dir; anything that could escape it is refused."""
     if (
         not name.endswith(".toml")
+        or len(name) > _RUBRIC_NAME_MAX
         or not set(name) <= _RUBRIC_NAME_CHARS
         or name.startswith(".")
         or "/" in name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import request
@@ -65,6 +66,14 @@ def json_object(raw: bytes) -> dict[str, Any]:
         raise APIError(422, "empty_body", "the body is empty", field="body")
     try:
         data = json.loads(text)
+        # A lone surrogate escape ("\ud800") decodes but cannot be stored as text.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except RecursionError:
+        raise APIError(422, "invalid_json", "the body is nested too deeply", field="body") from None
+    except UnicodeEncodeError:
+        raise APIError(
+            422, "invalid_json", "the body contains a lone surrogate escape", field="body"
+        ) from None
     except json.JSONDecodeError as exc:
         raise APIError(
             422,
@@ -86,3 +95,17 @@ def json_body(limit: int = 64 * 1024) -> dict[str, Any]:
             field="Content-Type",
         )
     return json_object(read_body(limit))
+
+
+def number(value: Any, field: str, code: str) -> float:
+    """A JSON number as a finite float, or a 422 naming the field (a 400-digit integer
+    overflows a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise APIError(422, code, f"'{field}' must be a number", field=field)
+    try:
+        result = float(value)
+    except OverflowError:
+        raise APIError(422, code, f"'{field}' is out of range", field=field) from None
+    if not math.isfinite(result):
+        raise APIError(422, code, f"'{field}' must be a finite number", field=field)
+    return result

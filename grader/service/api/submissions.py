@@ -15,7 +15,7 @@ from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..tasks import enqueue_grade
-from .body import decode_text, json_body, json_object, read_body
+from .body import decode_text, json_body, json_object, number, read_body
 from .params import positive_int_arg
 
 bp = Blueprint("submissions", __name__)
@@ -228,9 +228,7 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     criterion = data.get("criterion")
     if not isinstance(criterion, str) or not criterion:
         raise APIError(422, "invalid_criterion", "'criterion' is required", field="criterion")
-    points = data.get("points")
-    if isinstance(points, bool) or not isinstance(points, int | float):
-        raise APIError(422, "invalid_points", "'points' must be a number", field="points")
+    points = number(data.get("points"), "points", "invalid_points")
     reason = data.get("reason")
     if not isinstance(reason, str) or not reason.strip():
         raise APIError(
