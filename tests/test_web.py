@@ -203,6 +203,40 @@ def test_sign_out_needs_post_and_token(app, people):
     assert r.status_code == 303 and client.get("/").status_code == 302
 
 
+def test_sign_out_ends_every_copy_of_the_session(app, people):
+    """A cookie copied before sign-out stops working too (the session generation moves on)."""
+    client = _client(app, people, "learner")
+    copy = app.test_client()
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    copy.set_cookie("session", cookie.value)
+    assert copy.get("/").status_code == 200
+    r = client.post("/logout", data={"csrf_token": _token(client)})
+    assert r.status_code == 303
+    assert copy.get("/").status_code == 302
+    assert _client(app, people, "learner").get("/").status_code == 200  # signing in again works
+
+
+def test_sign_in_is_throttled_by_account_and_by_client(app, people):
+    """After SIGN_IN_MAX_PER_ACCOUNT failures the account gets 429 with Retry-After, even
+    with the right password, and an unknown email is treated exactly alike; a client that
+    fails for many accounts is throttled too."""
+    app.config.update(SIGN_IN_MAX_PER_ACCOUNT=3, SIGN_IN_MAX_PER_CLIENT=8)
+    learner = people["learner"]
+    for _ in range(3):
+        assert login(app.test_client(), learner, password="wrong").status_code == 401
+    r = login(app.test_client(), learner)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed sign-ins" in r.get_data(as_text=True)
+    ghost = type(learner)(id=0, name="nobody", email="nobody@example.edu", password="x")
+    statuses = [login(app.test_client(), ghost).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]  # same as an existing account
+    # 6 failures so far from this client; two more accounts' failures reach its limit of 8.
+    for who in ("learner2", "instructor"):
+        assert login(app.test_client(), people[who], password="wrong").status_code == 401
+    assert login(app.test_client(), people["instructor2"]).status_code == 429
+
+
 # --- CSRF -------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,11 @@ DEFAULTS: dict[str, Any] = {
     # (release mode "confidence" without min_confidence); every grade below it says why.
     "AUTO_RELEASE_CONFIDENCE": 0.8,
     "CLAIM_SECONDS": 15 * 60,
+    # Sign-in throttling: more failures than these within SIGN_IN_WINDOW seconds, for one
+    # account or from one client address, are answered 429 with Retry-After.
+    "SIGN_IN_WINDOW": 15 * 60,
+    "SIGN_IN_MAX_PER_ACCOUNT": 5,
+    "SIGN_IN_MAX_PER_CLIENT": 20,
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 200,
     # Delivery guarantees (seconds). A message unacked for VISIBILITY_TIMEOUT is redelivered
@@ -66,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
 _ENV_INT = {
     "MAX_SUBMISSION_BYTES",
     "CLAIM_SECONDS",
+    "SIGN_IN_WINDOW",
+    "SIGN_IN_MAX_PER_ACCOUNT",
+    "SIGN_IN_MAX_PER_CLIENT",
     "PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "VISIBILITY_TIMEOUT",
@@ -137,7 +145,15 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
         config["RUBRICS_DIR"] = str(Path(__file__).resolve().parents[2] / "rubrics")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance)
-    for name in ("MAX_SUBMISSION_BYTES", "CLAIM_SECONDS", "MAX_DELIVERIES", "PAGE_SIZE"):
+    for name in (
+        "MAX_SUBMISSION_BYTES",
+        "CLAIM_SECONDS",
+        "MAX_DELIVERIES",
+        "PAGE_SIZE",
+        "SIGN_IN_WINDOW",
+        "SIGN_IN_MAX_PER_ACCOUNT",
+        "SIGN_IN_MAX_PER_CLIENT",
+    ):
         if int(config[name]) <= 0:
             raise ConfigError(f"{name} must be positive, got {config[name]!r}")
     for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_SWEEP_INTERVAL", "WEBHOOK_RECEIPT_DAYS"):

@@ -93,9 +93,23 @@ class User(Base):
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id"))
     external_id: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Copied into each web session; signing out raises it, ending every copy of the cookie.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("platform_id", "external_id", name="uq_users_platform_ext"),)
+
+
+class SignInFailure(Base):
+    """A failed sign-in, by account ("email:<sha256>") and by client ("client:<address>")."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
 
 
 class ApiToken(Base):

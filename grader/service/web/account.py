@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
@@ -12,6 +12,7 @@ from .. import grading
 from ..auth import STAFF
 from ..db import get_db
 from ..models import Assignment, Role, Status, Submission
+from . import throttle
 from .blueprint import bp
 from .session import authenticate, load_user, safe_next, sign_in, sign_out, signed_in
 
@@ -33,9 +34,19 @@ def login() -> Any:
         return _login_error("Enter your email address and your password.", email, nxt, 400)
     if len(email) > _MAX_EMAIL or len(password) > _MAX_PASSWORD:
         return _login_error("The email address or the password is too long.", email, nxt, 400)
+    db = get_db().session
+    client = request.remote_addr or "unknown"
+    wait = throttle.retry_after(db, email, client, current_app.config)
+    if wait is not None:
+        page, status = _login_error(
+            "Too many failed sign-ins. Wait a few minutes and try again.", email, nxt, 429
+        )
+        return page, status, {"Retry-After": str(wait)}
     user = authenticate(email, password)
     if user is None:
+        throttle.record_failure(db, email, client, current_app.config)
         return _login_error("The email address or the password is not right.", email, nxt, 401)
+    throttle.clear_account(db, email)
     sign_in(user)
     return redirect(nxt or url_for("web.home"), code=303)
 

@@ -2,8 +2,9 @@
 
 The pages use Flask's signed session cookie (HttpOnly, SameSite=Lax); the JSON API never
 looks at it (it reads only bearer tokens, and this module keeps its user in ``g.web_user``,
-not the API's ``g.user``). A session remembers a fingerprint of the password hash, so
-changing the password or deactivating the account ends every session.
+not the API's ``g.user``). A session remembers a fingerprint of the password hash and the
+user's session generation, so changing the password, deactivating the account or signing
+out ends every copy of the session, wherever the cookie was copied to.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def load_user() -> User | None:
             and row.active
             and row.role in SIGN_IN_ROLES
             and fresh
+            and session.get("gen") == row.session_generation
             and hmac.compare_digest(str(session.get("fp", "")).encode(), _fingerprint(row).encode())
         ):
             user = row
@@ -108,12 +110,19 @@ def sign_in(user: User) -> None:
     session.clear()
     session["uid"] = user.id
     session["fp"] = _fingerprint(user)
+    session["gen"] = user.session_generation
     session["at"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(32)
     g.web_user = user
 
 
 def sign_out() -> None:
+    """End this session and every copy of it: the user's session generation moves on."""
+    user = load_user()
+    if user is not None:
+        db = get_db().session
+        user.session_generation = (user.session_generation or 0) + 1
+        db.commit()
     session.clear()
     g.web_user = None
 
