@@ -12,4 +12,6 @@ RUN pip install . && mkdir -p /app/instance && chown grader /app/instance
 USER grader
 ENV GRADER_INSTANCE_PATH=/app/instance GRADER_RUBRICS_DIR=/app/rubrics
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "grader.service.wsgi:app"]
+# Sync workers with a 60 s timeout on purpose: requests are short and bounded, grading runs in
+# the Celery worker (same settings as `grader run` and docker-compose.yml).
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--worker-class", "sync", "--timeout", "60", "--graceful-timeout", "30", "grader.service.wsgi:app"]

@@ -3,6 +3,8 @@ its structure is checked statically)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 
 from .conftest import ROOT
@@ -26,3 +28,20 @@ def test_compose_services_share_one_anchor_and_have_health_checks():
     redis = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis and "--appendfsync everysec" in redis
     assert "--maxmemory-policy noeviction" in redis
+
+
+def test_gunicorn_timeout_and_worker_class_are_set_everywhere():
+    """The web tier's timeout and worker class are chosen, not defaults, in all three places."""
+    import inspect
+
+    from grader.service import commands
+
+    root = Path(__file__).resolve().parent.parent
+    sources = [
+        inspect.getsource(commands),
+        (root / "Dockerfile").read_text(),
+        (root / "docker-compose.yml").read_text(),
+    ]
+    for text in sources:
+        assert '"--worker-class"' in text and '"sync"' in text
+        assert '"--timeout"' in text and '"60"' in text

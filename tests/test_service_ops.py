@@ -400,3 +400,33 @@ def test_transactions_that_raise_platform_events_commit_synchronously(
         after = session.execute(show).scalar_one() if postgresql else None
     db.engine.dispose()
     assert (before, during, after) == (("off", "on", "off") if postgresql else (None,) * 3)
+
+
+def test_a_grading_past_its_time_budget_ends_failed_with_a_reason(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    """Celery raises SoftTimeLimitExceeded inside the task at GRADING_SOFT_LIMIT; the
+    submission then ends failed, saying so, instead of being retried or left grading."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    import grader.service.grade_task as grade_task
+    from grader.service.grade_task import GradingSettings, grade_submission
+
+    def too_slow(*_args, **_kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(grade_task, "grade_text", too_slow)
+    sid = _submit(client, actors)
+    db = app.extensions["db"]
+    assert grade_submission(db.engine, db.sessionmaker, sid, GradingSettings(3, 60)) == "timed-out"
+    body = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
+    assert body["status"] == "failed" and "time budget" in body["failure_reason"]
+
+
+def test_time_limits_must_stay_below_the_visibility_timeout(monkeypatch):
+    from grader.service import create_app
+    from grader.service.config import ConfigError
+
+    monkeypatch.setenv("GRADER_GRADING_HARD_LIMIT", "400")
+    with pytest.raises(ConfigError, match="VISIBILITY_TIMEOUT"):
+        create_app({"BROKER_URL": "memory://"})

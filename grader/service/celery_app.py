@@ -58,6 +58,16 @@ def init_celery(app: Flask) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         timezone="UTC",
+        # Every grading has a time budget: past the soft limit the task ends the submission
+        # failed with a clear reason (an instructor can grade it by hand); the hard limit
+        # kills a child that ignores it. Both stay below the visibility timeout, so a long
+        # grading is never handed to a second worker while the first still runs.
+        task_annotations={
+            "grader.grade": {
+                "soft_time_limit": float(cfg["GRADING_SOFT_LIMIT"]),
+                "time_limit": float(cfg["GRADING_HARD_LIMIT"]),
+            }
+        },
         beat_schedule={
             "reconcile": {"task": "grader.reconcile", "schedule": float(cfg["RECONCILE_INTERVAL"])},
             "webhook-sweep": {

@@ -205,6 +205,14 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
             f"{host}:{port}",
             "--workers",
             str(web_workers),
+            # Sync workers on purpose: every request is short and bounded (grading runs in
+            # the worker), so a request over --timeout is a bug to kill, not to wait for.
+            "--worker-class",
+            "sync",
+            "--timeout",
+            "60",
+            "--graceful-timeout",
+            "30",
             "--access-logfile",
             "-",
             "grader.service.wsgi:app",

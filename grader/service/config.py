@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "RECONCILE_INTERVAL": 30,
     "STUCK_AFTER": 120,
     "GRADING_LEASE": 60,
+    # Seconds a grading may run: past the soft limit it ends failed; the hard limit kills it.
+    "GRADING_SOFT_LIMIT": 60,
+    "GRADING_HARD_LIMIT": 90,
     "MAX_DELIVERIES": 3,
     # The worker commits to PostgreSQL without waiting for the WAL flush: all it writes is
     # re-derived if a crash loses it (the reconciler regrades anything left queued or
@@ -69,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _ENV_INT = {
+    "GRADING_SOFT_LIMIT",
+    "GRADING_HARD_LIMIT",
     "MAX_SUBMISSION_BYTES",
     "CLAIM_SECONDS",
     "SIGN_IN_WINDOW",
@@ -159,6 +164,12 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
     for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_SWEEP_INTERVAL", "WEBHOOK_RECEIPT_DAYS"):
         if float(config[name]) <= 0:
             raise ConfigError(f"{name} must be positive, got {config[name]!r}")
+    soft, hard = int(config["GRADING_SOFT_LIMIT"]), int(config["GRADING_HARD_LIMIT"])
+    if not 0 < soft < hard < int(config["VISIBILITY_TIMEOUT"]):
+        raise ConfigError(
+            "GRADING_SOFT_LIMIT < GRADING_HARD_LIMIT < VISIBILITY_TIMEOUT must hold "
+            f"(got {soft}, {hard}, {config['VISIBILITY_TIMEOUT']})"
+        )
     level = config["AUTO_RELEASE_CONFIDENCE"]
     if not 0 <= float(level) <= 1:
         raise ConfigError(f"AUTO_RELEASE_CONFIDENCE must be from 0 to 1, got {level!r}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
+from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -198,6 +199,17 @@ def _score(
             rubric = rubric_for(stored)
     try:
         return grade_text(claimed.content, rubric)
+    except SoftTimeLimitExceeded:
+        log.error("grading submission %s ran past its time budget", submission_id)
+        with session_factory() as session, session.begin():
+            _fail(
+                session,
+                submission_id,
+                "grading ran past its time budget (GRADING_SOFT_LIMIT); "
+                "an instructor can grade this answer by hand",
+                any_status=False,
+            )
+        return "timed-out"
     except Exception as exc:  # a bug in grading must not leave the submission stuck
         log.exception("grading submission %s failed", submission_id)
         with session_factory() as session, session.begin():

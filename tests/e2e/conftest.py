@@ -39,6 +39,8 @@ def service(tmp_path: Path, redis_server: RedisServer, db_url: str) -> Iterator[
             "GRADER_RECONCILE_INTERVAL": "2",
             "GRADER_STUCK_AFTER": "6",
             "GRADER_GRADING_LEASE": "6",
+            "GRADER_GRADING_SOFT_LIMIT": "4",
+            "GRADER_GRADING_HARD_LIMIT": "6",
             "GRADER_FAULT_INJECTION": "1",
         },
     )
