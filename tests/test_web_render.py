@@ -177,3 +177,13 @@ def test_histogram_bins_and_geometry():
     assert h.bars[-1].height == h.plot_bottom - h.plot_top
     empty = histogram([], 20, bins=5)
     assert empty.n == 0 and empty.mean is None and all(b.height == 0 for b in empty.bars)
+
+
+def test_a_run_of_brackets_renders_as_text():
+    """Past a real answer's few hundred "[", they are escaped before parsing (markdown-it's
+    link-label scan is quadratic in them): the page shows the same brackets."""
+    from grader.service.web.render import render_markdown
+
+    html = str(render_markdown("[" * 3000 + " [a link](https://example.com)").html)
+    assert html.count("[") >= 3000 and "<a " not in html
+    assert "<a " in str(render_markdown("[a link](https://example.com)").html)

@@ -23,7 +23,7 @@ from typing import Literal
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["Flat", "Line", "LineKind", "TableBlock", "flatten"]
+__all__ = ["Flat", "Line", "LineKind", "TableBlock", "bound_brackets", "flatten"]
 
 LineKind = Literal["heading", "paragraph", "item", "code", "table"]
 
@@ -360,7 +360,10 @@ def _inline_raw(children: list[Token], vis: _Visibility) -> list[str]:
     return "".join(out).split("\n")
 
 
-def _guard(markdown: str) -> str:
+def bound_brackets(markdown: str) -> str:
+    """markdown with its "[" escaped when it has more than a real answer's few hundred:
+    markdown-it's link-label scan is quadratic in a run of them, and escaped they read (and
+    render) as the same text."""
     if markdown.count("[") > _MAX_BRACKETS:
         markdown = re.sub(r"(?<!\\)\[", r"\\[", markdown)
     return markdown
@@ -372,7 +375,7 @@ def flatten(markdown: str) -> Flat:
     hidden: list[str] = []
     vis = _Visibility(hidden)
     env: dict = {}
-    tokens = _MD_BLOCKS.parse(_guard(markdown), env)
+    tokens = _MD_BLOCKS.parse(bound_brackets(markdown), env)
     depth = 0
     heading_level = 0
     item_first = False

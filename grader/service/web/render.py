@@ -21,6 +21,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from ...scoring.blocks import bound_brackets
+
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 MAX_CRITERIA_COLOURS = 32
 
@@ -284,7 +286,7 @@ def render_markdown(source: str, quotes: Sequence[Quote] = ()) -> Rendered:
     The first mark of quote number i gets the id ``ev-<criterion>-<i>`` (returned in
     ``anchors``) so the criterion's evidence list can link to it.
     """
-    tokens = _MD.parse(source)
+    tokens = _MD.parse(bound_brackets(source))
     env: dict[str, Any] = {"spans": [], "starts": {}, "alias": {}}
     anchors: dict[int, str] = {}
     if quotes:
