@@ -430,3 +430,13 @@ def test_time_limits_must_stay_below_the_visibility_timeout(monkeypatch):
     monkeypatch.setenv("GRADER_GRADING_HARD_LIMIT", "400")
     with pytest.raises(ConfigError, match="VISIBILITY_TIMEOUT"):
         create_app({"BROKER_URL": "memory://"})
+
+
+def test_the_lease_covers_the_hard_time_limit(monkeypatch):
+    from grader.service import create_app
+    from grader.service.config import ConfigError
+
+    monkeypatch.setenv("GRADER_GRADING_LEASE", "30")
+    with pytest.raises(ConfigError, match="GRADING_LEASE"):
+        create_app({"BROKER_URL": "memory://"})
+

@@ -38,7 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "RESTORE_INTERVAL": 30,
     "RECONCILE_INTERVAL": 30,
     "STUCK_AFTER": 120,
-    "GRADING_LEASE": 60,
+    # A claimed grading is not considered stuck before its lease ends: at least the hard
+    # time limit, so the reconciler never starts a grading again while it can still run.
+    "GRADING_LEASE": 100,
     # Seconds a grading may run: past the soft limit it ends failed; the hard limit kills it.
     "GRADING_SOFT_LIMIT": 60,
     "GRADING_HARD_LIMIT": 90,
@@ -169,6 +171,11 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
         raise ConfigError(
             "GRADING_SOFT_LIMIT < GRADING_HARD_LIMIT < VISIBILITY_TIMEOUT must hold "
             f"(got {soft}, {hard}, {config['VISIBILITY_TIMEOUT']})"
+        )
+    if int(config["GRADING_LEASE"]) < hard:
+        raise ConfigError(
+            f"GRADING_LEASE ({config['GRADING_LEASE']}) must be at least GRADING_HARD_LIMIT "
+            f"({hard}): a grading still running would be started again"
         )
     level = config["AUTO_RELEASE_CONFIDENCE"]
     if not 0 <= float(level) <= 1:
