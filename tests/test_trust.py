@@ -275,3 +275,26 @@ def test_reference_kind_pins_only_unrelated_answers():
     features = model.features(paraphrase)
     assert features["off_topic"] == 1.0 and features["unrelated"] == 0.0
     assert model.points(paraphrase) > 0.0
+
+
+def test_an_ascii_grid_table_is_read_as_the_matrix():
+    grid = "\n".join(
+        [
+            "+----------+----------------------+------------------+----------+",
+            "| PRIORITY | ISSUE                | SOLUTION         | TIMELINE |",
+            "+==========+======================+==================+==========+",
+            "| CRITICAL | 15% missing values,  | Great            | 3 days   |",
+            "|          | 3 schema changes     | Expectations     |          |",
+            "+----------+----------------------+------------------+----------+",
+            "| MEDIUM   | dashboard uptime 92% | HA dashboards    | 1 month  |",
+            "+----------+----------------------+------------------+----------+",
+        ]
+    )
+    plan = parse_plan("## Issue Priority Matrix\n\n```\n" + grid + "\n```\n")
+    (critical,) = plan.matrix["critical"]
+    assert critical.issue == "15% missing values, 3 schema changes"
+    assert critical.solution == "Great Expectations" and critical.timeline == "3 days"
+    assert [i.issue for i in plan.matrix["medium"]] == ["dashboard uptime 92%"]
+    # The same grid drawn with box-drawing characters.
+    boxed = grid.replace("+", "\u253c").replace("|", "\u2502").replace("-", "\u2500")
+    assert parse_plan("```\n" + boxed + "\n```\n").matrix["critical"]

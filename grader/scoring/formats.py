@@ -17,7 +17,9 @@ import json
 import re
 from typing import Any
 
-__all__ = ["code_lines"]
+from .blocks import TableBlock
+
+__all__ = ["ascii_table", "code_lines"]
 
 # Structured blocks larger than this are read as plain text: parsing stays cheap and bounded.
 _MAX_STRUCTURED = 32_768
@@ -163,3 +165,62 @@ def code_lines(info: str, content: str) -> list[str] | None:
         if _BOX.search(content) and not _PROGRAM.search(content):
             return _ascii(content)
     return None
+
+
+# Box-drawing characters read as the ASCII ones a grid table is drawn with.
+_BOX_TO_ASCII = str.maketrans(
+    {
+        **dict.fromkeys("\u2500\u2501\u2550", "-"),
+        **dict.fromkeys("\u2502\u2503\u2551", "|"),
+        **dict.fromkeys(
+            "\u253c\u254b\u256c\u251c\u2524\u252c\u2534\u250c\u2510\u2514\u2518"
+            "\u2554\u2557\u255a\u255d\u2560\u2563\u2566\u2569",
+            "+",
+        ),
+    }
+)
+_MAX_GRID_COLUMNS = 12
+_GRID_RULE = re.compile(r"^\s*\+[-=:+]+\+\s*$")
+_GRID_ROW = re.compile(r"^\s*\|.*\|\s*$")
+
+
+def ascii_table(content: str) -> TableBlock | None:
+    """A grid table drawn in ASCII (or box-drawing) characters, as header and rows, with
+    each cell's text joined across the lines of its row; None when content is not one.
+
+    >>> grid = ["+----+-----+", "| Pr | Iss |", "+====+=====+", "| P0 | dq  |", "|    | 0.7 |"]
+    >>> t = ascii_table("\\n".join([*grid, "+----+-----+"]))
+    >>> t.header, t.rows
+    (['Pr', 'Iss'], [['P0', 'dq 0.7']])
+    """
+    lines = content.translate(_BOX_TO_ASCII).splitlines()
+    rules = [line for line in lines if _GRID_RULE.match(line)]
+    if len(rules) < 2 or len(content) > _MAX_STRUCTURED * 4:
+        return None
+    first = rules[0]
+    cuts = [i for i, ch in enumerate(first) if ch == "+"]
+    # A matrix has a handful of columns; bounding them keeps the reading linear.
+    if not 3 <= len(cuts) <= _MAX_GRID_COLUMNS + 1:
+        return None
+    groups: list[list[list[str]]] = []
+    current: list[list[str]] | None = None
+    for line in lines:
+        if _GRID_RULE.match(line):
+            if current is not None:
+                groups.append(current)
+            current = None
+        elif _GRID_ROW.match(line):
+            if current is None:
+                current = [[] for _ in cuts[:-1]]
+            for k, (a, b) in enumerate(zip(cuts, cuts[1:], strict=False)):
+                cell = line[a + 1 : b].strip(" |")
+                if cell:
+                    current[k].append(cell)
+        elif line.strip():
+            return None
+    if current is not None:
+        groups.append(current)
+    table = [[" ".join(cell) for cell in group] for group in groups]
+    if len(table) < 2:
+        return None
+    return TableBlock(table[0], table[1:])

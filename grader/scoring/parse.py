@@ -19,7 +19,7 @@ from typing import Any
 
 from .blocks import BOLD_CLOSE, BOLD_OPEN, Line, TableBlock, flatten
 from .copying import Exercise
-from .formats import code_lines
+from .formats import ascii_table, code_lines
 from .text import Lexicon, clean, fold_accents, stem, tricks, word_count
 
 __all__ = [
@@ -730,6 +730,11 @@ class _Builder:
             self.top, self.sub, self.bucket, self.item, self.top_level = None, None, None, None, 0
             return
         if line.kind == "code":
+            grid = ascii_table(line.raw) if "+" in line.raw or "\u253c" in line.raw else None
+            if grid is not None:
+                self.plan.diagrams += 1
+                self.add_table(grid, line)
+                return
             found = code_lines(line.info, line.raw)
             if found is not None:
                 self.plan.diagrams += 1
