@@ -1,8 +1,10 @@
 """Hostile answers: grading and rendering time for pathological shapes at 16, 64 and 256 KB.
 
 Each shape is a run of one Markdown or HTML construct (delimiters, nesting, long lines,
-tables, headings) repeated to the size. For linear code, time grows about 4x from 64 to
-256 KB; the last column is that ratio. Targets (issue 10): a 256 KB answer of any shape
+tables, headings) repeated to the size. Grading reads the first 32 KB (``READ_LIMIT``) and
+rendering formats the first 16 KB (``FORMAT_LIMIT``, the rest as escaped plain text), so
+past those sizes time should stop growing: the last columns are the 64-to-256 KB ratios (4x
+would be linear; about 1x is bounded). Targets (issue 10): a 256 KB answer of any shape
 grades in under 1 s and renders in under 0.5 s on this machine.
 
     python bench/hostile.py [--sizes 16,64,256] [--shapes "[,**x "]

@@ -439,4 +439,3 @@ def test_the_lease_covers_the_hard_time_limit(monkeypatch):
     monkeypatch.setenv("GRADER_GRADING_LEASE", "30")
     with pytest.raises(ConfigError, match="GRADING_LEASE"):
         create_app({"BROKER_URL": "memory://"})
-

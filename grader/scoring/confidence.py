@@ -56,6 +56,8 @@ REVIEW_MESSAGES: dict[str, str] = {
     "format": "Part of the answer is a diagram or a data block ({detail}); check how it was read.",
     "paraphrase": "The answer cites the scenario's figures but few of the rubric's terms: it "
     "may say the right things in other words.",
+    "unread": "The answer is longer than grader reads: its last {detail} characters were not "
+    "read and earned nothing.",
     "restated": "Much of the answer rewords the exercise itself; restated text earns nothing.",
 }
 

@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 
 from .compiled import CompiledReferenceRubric, CompiledRubric, compile_rubric
+from .confidence import RELEASE_LEVEL, ReviewReason
 from .parse import parse_plan
 from .rubric import Rubric
 from .score import FLAG_MESSAGES, CriterionGrade, Grade, score_plan
 from .text import clean
 
-__all__ = ["grade_text"]
+__all__ = ["READ_LIMIT", "grade_text", "readable_part"]
+
+#: How much of an answer is read, in characters: about 5,000 words, ten times a long answer to
+#: any exercise here. The rest earns nothing and sends the grade to review, so that no answer
+#: within the service's size limit (256 KB) can make grading take more than a fraction of a
+#: second, whatever its shape (``bench/hostile.py``).
+READ_LIMIT = 32 * 1024
+_LINE_SLACK = 4 * 1024
 
 _HTML = re.compile(r"</?[a-zA-Z][^<>]*>")  # [^<>]: linear on runs of "<a"
 
@@ -24,12 +32,28 @@ def grade_text(text: str, rubric: Rubric) -> Grade:
     True
     """
     compiled = compile_rubric(rubric)
+    text, unread = readable_part(text)
     if isinstance(compiled, CompiledRubric):
-        return score_plan(parse_plan(text, exercise=compiled.exercise), compiled, text)
-    return _score_reference(text, compiled)
+        plan = parse_plan(text, exercise=compiled.exercise)
+        return score_plan(plan, compiled, text, unread=unread)
+    return _score_reference(text, compiled, unread)
 
 
-def _score_reference(text: str, compiled: CompiledReferenceRubric) -> Grade:
+def readable_part(text: str, limit: int = READ_LIMIT) -> tuple[str, int]:
+    """The part of ``text`` that is read, cut at a line end near ``limit``, and how many
+    characters are left unread.
+
+    >>> readable_part("ab\\ncd", limit=4)
+    ('ab\\n', 2)
+    """
+    if len(text) <= limit:
+        return text, 0
+    cut = text.rfind("\n", max(0, limit - _LINE_SLACK), limit)
+    end = cut + 1 if cut >= 0 else limit
+    return text[:end], len(text) - end
+
+
+def _score_reference(text: str, compiled: CompiledReferenceRubric, unread: int = 0) -> Grade:
     rubric = compiled.rubric
     criterion = rubric.criteria[0]
     answer = _HTML.sub(" ", clean(text)) if _HTML.search(text) else text
@@ -64,6 +88,9 @@ def _score_reference(text: str, compiled: CompiledReferenceRubric) -> Grade:
     for flag in flags:
         confidence *= 0.9 if flag == "contains_html" else 0.6
     points = round(fraction * criterion.points, 2)
+    reasons = [ReviewReason.of("unread", f"{unread:,}")] if unread else []
+    if reasons:
+        confidence = min(confidence, RELEASE_LEVEL - 0.01)
     return Grade(
         total=points,
         max_total=rubric.max_total,
@@ -83,4 +110,5 @@ def _score_reference(text: str, compiled: CompiledReferenceRubric) -> Grade:
         flags=flags,
         rubric_id=rubric.id,
         rubric_version=rubric.version,
+        review_reasons=[r.to_dict() for r in reasons],
     )

@@ -83,10 +83,13 @@ def review_reasons(
     reading: Reading,
     flags: list[str],
     signals: Signals,
+    unread: int = 0,
 ) -> list[ReviewReason]:
     """Why the grade needs an instructor's eye; any reason keeps it below the release level."""
     disagreement = signals.disagreement
     reasons: list[ReviewReason] = []
+    if unread:
+        reasons.append(ReviewReason.of("unread", f"{unread:,}"))
     if reading.foreign:
         reasons.append(
             ReviewReason.of("language", _LANGUAGE_NAMES.get(reading.language, reading.language))

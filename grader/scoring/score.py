@@ -424,10 +424,11 @@ def _score_criterion(
     return grade, disagreement
 
 
-def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
+def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: int = 0) -> Grade:
     """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade.
 
-    ``source`` is the answer as submitted, read for instructions addressed to the grader.
+    ``source`` is the answer as submitted, read for instructions addressed to the grader;
+    ``unread`` counts the characters past the read limit (they send the grade to review).
     """
     rubric = compiled.rubric
     ctx = _Context(plan, compiled)
@@ -465,7 +466,7 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "") -> Grade:
     disagreement = sum(disagreements) / len(disagreements)
     first = criteria[0].signals
     measured = Signals(disagreement, first["coverage"], first["similarity"])
-    reasons = review_reasons(plan, layout, compiled, reading, flags, measured)
+    reasons = review_reasons(plan, layout, compiled, reading, flags, measured, unread)
     words = max(1, layout.word_count)
     signals = {
         "disagreement": disagreement,

@@ -22,8 +22,17 @@ from markdown_it.token import Token
 from markupsafe import Markup
 
 from ...scoring.blocks import bound_brackets
+from ...scoring.grade import readable_part
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
+#: Markdown is formatted for this many characters (three times a long answer); the rest is
+#: shown as plain text, so that rendering any answer within the size limit stays well under
+#: half a second whatever its shape (markdown-it-py costs about 10 us per token).
+FORMAT_LIMIT = 16 * 1024
+_PLAIN_NOTE = (
+    "<p><em>The rest of this answer is shown as plain text: grader formats the first "
+    f"{FORMAT_LIMIT // 1024} KB.</em></p>\n"
+)
 MAX_CRITERIA_COLOURS = 32
 
 _TAGS = {
@@ -280,13 +289,29 @@ def _markdown() -> MarkdownIt:
 _MD = _markdown()
 
 
+def _plain_tokens(text: str) -> list[Token]:
+    """The unformatted rest of an answer as a ``<pre>`` of escaped text (still highlighted)."""
+    note = Token("html_block", "", 0, content=_PLAIN_NOTE)
+    inline = Token("inline", "", 0, content=text, children=[Token("text", "", 0, content=text)])
+    return [
+        note,
+        Token("plain_open", "pre", 1, block=True),
+        inline,
+        Token("plain_close", "pre", -1, block=True),
+    ]
+
+
 def render_markdown(source: str, quotes: Sequence[Quote] = ()) -> Rendered:
     """Safe HTML for an answer; each quote found in it is wrapped in ``<mark>``.
 
     The first mark of quote number i gets the id ``ev-<criterion>-<i>`` (returned in
     ``anchors``) so the criterion's evidence list can link to it.
     """
-    tokens = _MD.parse(bound_brackets(source))
+    head, unformatted = readable_part(source, FORMAT_LIMIT)
+    tokens = _MD.parse(bound_brackets(head))
+    formatted = len(tokens)
+    if unformatted:
+        tokens.extend(_plain_tokens(source[len(head) :]))
     env: dict[str, Any] = {"spans": [], "starts": {}, "alias": {}}
     anchors: dict[int, str] = {}
     if quotes:
@@ -303,8 +328,10 @@ def render_markdown(source: str, quotes: Sequence[Quote] = ()) -> Rendered:
                     anchors[n] = anchor
                 spans.append(_Span(a, b, q.criterion, q.label, anchor))
         env["spans"] = spans
-    html = _MD.renderer.render(tokens, _MD.options, env)
-    clean = sanitize(html)
+    clean = sanitize(_MD.renderer.render(tokens[:formatted], _MD.options, env))
+    if unformatted:
+        # Escaped text and our own marks only: safe as it is, so nh3 need not reparse it.
+        clean += _MD.renderer.render(tokens[formatted:], _MD.options, env)
     # Quotes that start where another does share its mark; an anchor is only kept if its
     # mark survived rendering.
     resolved = {n: env["alias"].get(a, a) for n, a in anchors.items()}
