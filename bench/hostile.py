@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.scoring import grade_text, load_rubric  # noqa: E402
-from grader.service.web.render import render_markdown  # noqa: E402
+from grader.service.render import render_markdown  # noqa: E402
 
 SHAPES = [
     "[",

@@ -16,8 +16,8 @@ from grader.scoring import grade_text, load_rubric
 from grader.scoring.confidence import RELEASE_LEVEL
 from grader.scoring.grade import READ_LIMIT, readable_part
 from grader.scoring.rubric import reference_rubric
-from grader.service.web import render as render_module
-from grader.service.web.render import FORMAT_LIMIT, Quote, render_markdown
+from grader.service import render as render_module
+from grader.service.render import FORMAT_LIMIT, Quote, render_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = load_rubric(ROOT / "rubrics" / "ml-health-check.toml")

@@ -348,7 +348,7 @@ def test_unexpected_errors_are_a_page_without_traceback(app, people, monkeypatch
     def boom(*a, **k):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(review, "render_markdown", boom)
+    monkeypatch.setattr(review, "shown_answer", boom)
     r = staff.get(f"/review/submissions/{sid}")
     body = r.get_data(as_text=True)
     assert r.status_code == 500 and "nothing was saved" in body
@@ -467,6 +467,59 @@ def test_learners_see_the_grade_only_after_release_and_never_the_key(app, people
     assert '<mark class="ev ev-0"' in body
     home = client.get("/").get_data(as_text=True)
     assert "Grade released" in home
+
+
+def test_answers_are_rendered_once_by_the_worker_and_never_per_view(app, people, monkeypatch):
+    import grader.service.answers as answers
+    from grader.service.models import Grade
+
+    sid = _graded(app, people)
+    with app.app_context():
+        row = (
+            app.extensions["db"]
+            .session.scalars(select(Grade).where(Grade.submission_id == sid))
+            .one()
+        )
+        assert '<mark class="ev ev-0"' in row.answer_html and row.answer_anchors
+
+    def boom(*a, **k):
+        raise AssertionError("rendered during a page view")
+
+    monkeypatch.setattr(answers, "render_for_grade", boom)
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    assert '<mark class="ev ev-0" id="ev-0-0"' in page and 'href="#ev-0-0"' in page
+    # Before release the learner sees the same rendering without the evidence marks.
+    learner = _client(app, people, "learner")
+    mine = learner.get(f"/submissions/{sid}").get_data(as_text=True)
+    assert "<mark" not in mine and "<h2" in mine and "<strong>" in mine
+
+
+def test_a_grade_stored_without_its_rendering_is_rendered_on_first_view_only(
+    app, people, monkeypatch
+):
+    import grader.service.answers as answers
+    from grader.service.models import Grade
+
+    sid = _graded(app, people)
+    with app.app_context():
+        session = app.extensions["db"].session
+        session.execute(Grade.__table__.update().values(answer_html=None, answer_anchors=None))
+        session.commit()
+    calls = []
+    real = answers.render_for_grade
+    monkeypatch.setattr(answers, "render_for_grade", lambda *a: calls.append(1) or real(*a))
+    staff = _client(app, people, "instructor")
+    for _ in range(3):
+        assert '<mark class="ev' in staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    assert calls == [1]
+
+
+def test_an_answer_not_graded_yet_is_shown_as_escaped_text(app, people):
+    sid = submit_as(app, people["learner"].id, "## Step 1\n\n<script>alert(1)</script> **x**\n")
+    page = _client(app, people, "learner").get(f"/submissions/{sid}").get_data(as_text=True)
+    assert '<pre class="plain">## Step 1' in page and "&lt;script&gt;" in page
+    assert "<strong>x" not in page
 
 
 # --- review ---------------------------------------------------------------------------------

@@ -7,8 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from grader.service.render import Quote, render_markdown, sanitize
 from grader.service.web.charts import histogram
-from grader.service.web.render import Quote, render_markdown, sanitize
 
 from .conftest import HEALTH
 
@@ -182,7 +182,7 @@ def test_histogram_bins_and_geometry():
 def test_a_run_of_brackets_renders_as_text():
     """Past a real answer's few hundred "[", they are escaped before parsing (markdown-it's
     link-label scan is quadratic in them): the page shows the same brackets."""
-    from grader.service.web.render import render_markdown
+    from grader.service.render import render_markdown
 
     html = str(render_markdown("[" * 3000 + " [a link](https://example.com)").html)
     assert html.count("[") >= 3000 and "<a " not in html

@@ -50,6 +50,7 @@ from .grading import (
     store_regrade,
 )
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+from .render import render_for_grade
 
 log = logging.getLogger(__name__)
 
@@ -161,10 +162,23 @@ def grade_submission(
         scored = _score(session_factory, submission_id, claimed, settings)
         if isinstance(scored, str):
             return scored
+        view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
-            return _store_first_grade(conn, submission_id, claimed.rubric_version, scored)
+            return _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
     with session_factory() as session:
-        return store_regrade(session, submission_id, claimed.rubric_version, scored)
+        return store_regrade(session, submission_id, claimed.rubric_version, scored, view)
+
+
+def _render(submission_id: int, content: str, scored: ScoredGrade) -> dict[str, Any] | None:
+    """The answer rendered for the pages, stored with the grade; if rendering fails the grade
+    still stands and the page renders it on first view instead."""
+    try:
+        return render_for_grade(content, [c.to_dict() for c in scored.criteria])
+    except Exception:
+        log.exception(
+            "rendering submission %s failed; it will be rendered when shown", submission_id
+        )
+        return None
 
 
 def _score(
@@ -258,14 +272,18 @@ def _fail(session: Session, submission_id: int, reason: str, *, any_status: bool
 
 
 def _store_first_grade(
-    conn: Connection, submission_id: int, version: str, scored: ScoredGrade
+    conn: Connection,
+    submission_id: int,
+    version: str,
+    scored: ScoredGrade,
+    view: dict[str, Any] | None = None,
 ) -> str:
     """A submission's first grade, no platform to tell: insert, update, audit.
 
     With no earlier grade there are no overrides, so the effective grade is the grader's.
     """
     now = utcnow()
-    values = grade_values(submission_id, version, scored)
+    values = grade_values(submission_id, version, scored, view)
     values["created_at"] = now
     submission = {
         "sid": submission_id,
@@ -291,6 +309,9 @@ def _store_first_grade(
         params = {**values, **submission, **audit_row}
         for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after"):
             params[key] = json.dumps(params[key])
+        params["answer_anchors"] = (
+            None if params["answer_anchors"] is None else json.dumps(params["answer_anchors"])
+        )
         stored = conn.execute(_STORE_POSTGRESQL, params).scalar_one()
         return "graded" if stored else "already-graded"
     try:
@@ -309,11 +330,12 @@ _STORE_POSTGRESQL = text("""
 WITH g AS (
     INSERT INTO grades (
         submission_id, rubric_version, total, max_total, confidence, flags, review_reasons,
-        criteria, warnings, plan, created_at)
+        criteria, warnings, plan, answer_html, answer_anchors, created_at)
     VALUES (
         :submission_id, :rubric_version, :total, :max_total, :confidence,
         CAST(:flags AS json), CAST(:review_reasons AS json), CAST(:criteria AS json),
-        CAST(:warnings AS json), CAST(:plan AS json), :created_at)
+        CAST(:warnings AS json), CAST(:plan AS json), CAST(:answer_html AS text),
+        CAST(:answer_anchors AS json), :created_at)
     ON CONFLICT DO NOTHING
     RETURNING submission_id
 ), s AS (

@@ -178,9 +178,15 @@ def _latest_grade(session: Session, submission_id: int) -> Grade | None:
     )
 
 
-def grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict[str, Any]:
+def grade_values(
+    submission_id: int, version: str, scored: ScoredGrade, view: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A grade row's columns; ``view`` is the rendered answer (``render.render_for_grade``)."""
     data = scored.to_dict()
     return {
+        "answer_html": None,
+        "answer_anchors": None,
+        **(view or {}),
         "submission_id": submission_id,
         "rubric_version": version,
         "total": scored.total,
@@ -194,7 +200,13 @@ def grade_values(submission_id: int, version: str, scored: ScoredGrade) -> dict[
     }
 
 
-def store_regrade(session: Session, submission_id: int, version: str, scored: ScoredGrade) -> str:
+def store_regrade(
+    session: Session,
+    submission_id: int,
+    version: str,
+    scored: ScoredGrade,
+    view: dict[str, Any] | None = None,
+) -> str:
     """A new grade beside earlier ones (a regrade keeps overrides), or one a platform hears of."""
     try:
         with session.begin():
@@ -202,7 +214,7 @@ def store_regrade(session: Session, submission_id: int, version: str, scored: Sc
             if sub is None:
                 return "missing"
             previous = effective_grade(session, sub)
-            grade = Grade(**grade_values(submission_id, version, scored))
+            grade = Grade(**grade_values(submission_id, version, scored, view))
             session.add(grade)
             session.flush()
             regrade = previous is not None

@@ -214,6 +214,10 @@ class Grade(Base):
     criteria: Mapped[list[Any]] = mapped_column(JSON)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The answer rendered once with this grade's evidence marked (grader.service.render);
+    # deferred, so lists and queues never load it.
+    answer_html: Mapped[str | None] = mapped_column(Text, deferred=True)
+    answer_anchors: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (

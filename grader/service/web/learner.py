@@ -14,15 +14,15 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
 from .. import grading, intake, tasks
-from ..answers import AnswerError, clean_answer
+from ..answers import AnswerError, clean_answer, shown_answer
 from ..api.assignments import get_assignment
 from ..api.submissions import grade_json
 from ..auth import is_staff, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Role, Status, Submission, User
+from ..render import evidence_quotes
 from .blueprint import LEARNER_STATUS, bp, error_page
-from .render import Quote, render_markdown
 from .session import current_user, load_user, signed_in
 
 UPLOAD_SUFFIXES = (".md", ".markdown", ".txt")
@@ -187,22 +187,6 @@ def learner_grade(sub: Submission) -> dict[str, Any] | None:
     return grade_json(eff, sub, staff=False) if eff is not None else None
 
 
-def evidence_quotes(criteria: list[dict[str, Any]]) -> tuple[list[Quote], list[list[int]]]:
-    """Quotes to highlight, and per criterion the positions of its quotes in that list."""
-    quotes: list[Quote] = []
-    positions: list[list[int]] = []
-    for i, c in enumerate(criteria):
-        mine = []
-        for e in c.get("evidence") or []:
-            if isinstance(e, dict) and isinstance(e.get("quote"), str) and e["quote"].strip():
-                mine.append(len(quotes))
-                quotes.append(Quote(i, f"{c['name']}: {e.get('concept', '')}", e["quote"]))
-            else:
-                mine.append(-1)
-        positions.append(mine)
-    return quotes, positions
-
-
 @bp.get("/submissions/<int:submission_id>")
 @signed_in()
 def submission(submission_id: int) -> str:
@@ -210,8 +194,8 @@ def submission(submission_id: int) -> str:
     session = get_db().session
     sub = load_submission(session, submission_id, user)  # others' submissions: 404
     grade = learner_grade(sub)
-    quotes, positions = evidence_quotes(grade["criteria"]) if grade else ([], [])
-    rendered = render_markdown(sub.content, quotes)
+    positions = evidence_quotes(grade["criteria"])[1] if grade else []
+    rendered = shown_answer(session, sub, marks=grade is not None)
     versions = grading.versions(session, sub.assignment_id, sub.learner_id)
     return render_template(
         "web/submission.html",

@@ -13,14 +13,14 @@ from werkzeug.wrappers import Response
 
 from ...scoring.confidence import REVIEW_MESSAGES
 from .. import grading, tasks
+from ..answers import shown_answer
 from ..api.review import claim_submission, queue_query
 from ..auth import STAFF, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Grade, Submission, User, utcnow
+from ..render import evidence_quotes
 from .blueprint import FLAG_LABELS, bp, notify
-from .learner import evidence_quotes
-from .render import render_markdown
 from .session import current_user, signed_in
 
 # The queue's filters, carried from the queue to each submission and back.
@@ -178,8 +178,8 @@ def render_review(
     eff = grading.effective_grade(session, sub)
     criteria = eff["criteria"] if eff else []
     ids = {c["id"] for c in criteria}
-    quotes, positions = evidence_quotes(criteria)
-    rendered = render_markdown(sub.content, quotes)
+    positions = evidence_quotes(criteria)[1]
+    rendered = shown_answer(session, sub, marks=True)
     grade_row = _latest_grade_row(sub)
     events = grading.history(session, sub.id)
     versions = grading.versions(session, sub.assignment_id, sub.learner_id)

@@ -21,8 +21,8 @@ from markdown_it.common.utils import escapeHtml
 from markdown_it.token import Token
 from markupsafe import Markup
 
-from ...scoring.blocks import bound_brackets
-from ...scoring.grade import readable_part
+from ..scoring.blocks import bound_brackets
+from ..scoring.grade import readable_part
 
 SAFE_SCHEMES = ("http://", "https://", "mailto:")
 #: Markdown is formatted for this many characters (three times a long answer); the rest is
@@ -99,6 +99,7 @@ class Rendered:
     anchors: dict[int, str] = field(default_factory=dict)
 
 
+_NON_SPACE = re.compile(r"\S+")
 _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 _MIN_PIECE = 12
 
@@ -132,20 +133,28 @@ class _Text:
             parts.append(" ")
             pos += 1
         raw = "".join(parts)
-        # A normalised copy (lower case, single spaces) and where each of its characters was.
+        # A normalised copy (lower case, single spaces) and where each of its characters was,
+        # built run by run (this is most of a page's rendering time otherwise).
         norm: list[str] = []
         self.index: list[int] = []
-        space = True
-        for i, ch in enumerate(raw):
-            if ch.isspace():
-                if not space:
-                    norm.append(" ")
-                    self.index.append(i)
-                space = True
+        end = -1
+        for m in _NON_SPACE.finditer(raw):
+            if end >= 0:
+                norm.append(" ")
+                self.index.append(end)
+            start, end = m.span()
+            run = m.group().lower()
+            if len(run) == end - start:
+                norm.append(run)
+                self.index.extend(range(start, end))
                 continue
-            norm.append(ch.lower())
-            self.index.append(i)
-            space = False
+            for i, ch in enumerate(m.group(), start):  # lower() that changes the length
+                low = ch.lower()
+                norm.append(low)
+                self.index.extend([i] * len(low))
+        if 0 <= end < len(raw):
+            norm.append(" ")
+            self.index.append(end)
         self.norm = "".join(norm)
         # Piecewise matching (below) is quadratic in a quote's words: cap the searches per
         # answer so a long answer with unmatchable quotes still renders at once.
@@ -299,6 +308,51 @@ def _plain_tokens(text: str) -> list[Token]:
         inline,
         Token("plain_close", "pre", -1, block=True),
     ]
+
+
+def evidence_quotes(criteria: Sequence[dict[str, Any]]) -> tuple[list[Quote], list[list[int]]]:
+    """Quotes to highlight, and per criterion the positions of its quotes in that list."""
+    quotes: list[Quote] = []
+    positions: list[list[int]] = []
+    for i, c in enumerate(criteria):
+        mine = []
+        for e in c.get("evidence") or []:
+            if isinstance(e, dict) and isinstance(e.get("quote"), str) and e["quote"].strip():
+                mine.append(len(quotes))
+                quotes.append(Quote(i, f"{c['name']}: {e.get('concept', '')}", e["quote"]))
+            else:
+                mine.append(-1)
+        positions.append(mine)
+    return quotes, positions
+
+
+def render_for_grade(source: str, criteria: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The columns a grade row keeps its rendered answer in (``answer_html`` with the
+    grade's evidence marked, ``answer_anchors``): rendered once, by the worker, never per view.
+    """
+    rendered = render_markdown(source, evidence_quotes(criteria)[0])
+    return {
+        "answer_html": str(rendered.html),
+        "answer_anchors": {str(n): a for n, a in rendered.anchors.items()},
+    }
+
+
+def stored_render(html: str, anchors: dict[str, str] | None, *, marks: bool) -> Rendered:
+    """A grade row's rendered answer; without ``marks`` (a learner before release) the
+    evidence highlights are taken out. A learner's own text can never contain a literal
+    ``<mark`` (markdown-it escapes it), so every tag removed here is one the highlighter made.
+    """
+    if marks:
+        return Rendered(Markup(html), {int(n): a for n, a in (anchors or {}).items()})
+    return Rendered(Markup(_MARK_TAG.sub("", html)), {})
+
+
+def plain_answer(source: str) -> Rendered:
+    """An answer not rendered yet (not graded, or grading failed) as escaped text."""
+    return Rendered(Markup(f'<pre class="plain">{escapeHtml(source)}</pre>'))
+
+
+_MARK_TAG = re.compile(r"</?mark\b[^>]*>")
 
 
 def render_markdown(source: str, quotes: Sequence[Quote] = ()) -> Rendered:
