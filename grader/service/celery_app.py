@@ -13,7 +13,9 @@ Delivery settings are deliberate (see README, "Delivery guarantees"):
 
 With plain Redis the transport is kombu's own with one client object per channel
 (grader.service.broker), which takes a sixth off the worker's per-task overhead;
-``rediss://`` keeps kombu's transport, which sets TLS up from the scheme.
+``rediss://`` keeps kombu's transport, which sets TLS up from the scheme. The embedded
+default (``sqla+sqlite://``) runs on grader.service.sqlite_broker, which gives SQLite the
+same visibility-timeout redelivery.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
+
+from .sqlite_broker import ALIAS, broker_url
 
 
 def init_celery(app: Flask) -> Celery:
@@ -32,7 +36,7 @@ def init_celery(app: Flask) -> Celery:
 
     celery = Celery(app.import_name, task_cls=FlaskTask)
     cfg = app.config
-    broker = cfg["BROKER_URL"]
+    broker = broker_url(cfg["BROKER_URL"])
     transport: dict[str, Any] = {}
     transport_class = None
     if broker.startswith(("redis://", "rediss://")):
@@ -43,8 +47,9 @@ def init_celery(app: Flask) -> Celery:
             "unacked_restore_interval": cfg["RESTORE_INTERVAL"],
             "unacked_restore_throttle": 1,
         }
-    # kombu's SQLAlchemy transport (the embedded default) passes its transport options to
-    # create_engine(), so it gets none.
+    elif broker.startswith(ALIAS + "+"):
+        # The embedded default (grader.service.sqlite_broker): same redelivery rule as Redis.
+        transport = {"visibility_timeout": cfg["VISIBILITY_TIMEOUT"]}
     celery.conf.update(
         broker_url=broker,
         broker_transport=transport_class,

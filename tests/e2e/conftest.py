@@ -26,12 +26,15 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture()
-def service(tmp_path: Path, redis_server: RedisServer, db_url: str) -> Iterator[Service]:
+@pytest.fixture(params=["redis", "sqlite"])
+def service(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Iterator[Service]:
+    """The service on each broker: a real redis-server, and the embedded default (SQLite,
+    grader.service.sqlite_broker), which must give the same guarantees."""
+    redis_url = request.getfixturevalue("redis_server").url if request.param == "redis" else ""
     svc = Service(
         workdir=tmp_path,
         database_url=db_url,
-        redis_url=redis_server.url,
+        redis_url=redis_url,
         settings={
             # Compressed delivery timings so recovery happens within a test's patience.
             "GRADER_VISIBILITY_TIMEOUT": "8",

@@ -1,4 +1,5 @@
-"""End to end: gunicorn, a real celery worker process and a real redis-server."""
+"""End to end: gunicorn, real celery worker processes, and each broker (a real redis-server,
+and the embedded SQLite default)."""
 
 from __future__ import annotations
 
