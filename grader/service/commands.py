@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from .db import get_db
 from .migrate import upgrade
 from .models import ApiToken, Assignment, Role, User, utcnow
 from .passwords import hash_password
+from .supervise import Child, supervise
 from .webhooks.commands import platform_group
 
 DEMO_ASSIGNMENT = ("ml-health-check", "ml-health-check.toml")
@@ -196,7 +194,8 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
     _print_credentials(seed_demo(app))
     instance = Path(app.instance_path)
     env = dict(os.environ)
-    web = subprocess.Popen(
+    web = Child(
+        "web server",
         [
             sys.executable,
             "-m",
@@ -217,12 +216,10 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
             "-",
             "grader.service.wsgi:app",
         ],
-        env=env,
-        # Own process groups: Ctrl-C reaches only this command, which then stops both
-        # children gracefully (a SIGINT would make gunicorn drop requests mid-response).
-        start_new_session=True,
+        env,
     )
-    worker = subprocess.Popen(
+    worker = Child(
+        "grading worker",
         [
             sys.executable,
             "-m",
@@ -238,30 +235,10 @@ def run(host: str, port: int, web_workers: int, concurrency: int) -> None:
             "--schedule",
             str(instance / "celerybeat-schedule"),
         ],
-        env=env,
-        start_new_session=True,
+        env,
     )
     click.echo(f"grader is running on http://{host}:{port}  (Ctrl-C stops it)")
-    procs = [web, worker]
-
-    def stop(*_: Any) -> None:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop()
-        deadline = time.monotonic() + 15
-        for p in procs:
-            try:
-                p.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-    if any(p.returncode not in (0, -signal.SIGTERM, None) for p in procs):
-        raise SystemExit(1)
+    # Each child in its own process group: Ctrl-C reaches only this command, which stops
+    # both gracefully (a SIGINT would make gunicorn drop requests mid-response), and a child
+    # that dies is started again.
+    supervise([web, worker], echo=lambda line: click.echo(f"grader run: {line}", err=True))

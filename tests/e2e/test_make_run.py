@@ -74,3 +74,99 @@ def test_grader_run_serves_grades_and_stops_on_ctrl_c(tmp_path):
         ["pgrep", "-f", str(tmp_path / "instance")], capture_output=True, text=True
     ).stdout.split()
     assert leftovers == []
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The direct children of a process, with their command lines (from /proc)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ")  # noqa: SIM115
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry)] = cmdline.decode(errors="replace")
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_grader_run_starts_again_what_dies_and_leaves_nothing_behind(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update({"GRADER_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "run", "--port", str(port), "--concurrency", "1"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        seen: set[int] = set()
+        try:
+            wait_for(lambda: b"is running on" in log.read_bytes(), 60, what="grader run")
+            text = log.read_text()
+            learner, staff = (
+                next(ln.split("token: ")[1].strip() for ln in text.splitlines() if who in ln)
+                for who in ("learner@example.test", "instructor@example.test")
+            )
+
+            def ready() -> bool:
+                try:
+                    return request(port, "GET", "/readyz")[0] == 200
+                except OSError:
+                    return False
+
+            def child(word: str) -> int:
+                return next(p for p, cmd in _children(proc.pid).items() if word in cmd)
+
+            wait_for(ready, 60, interval=0.2, what="readyz")
+            # kill -9 the worker's main process: it is started again and grades.
+            worker = child("celery")
+            wait_for(lambda: len(_children(worker)) >= 2, 60, what="pool and beat")
+            seen |= {worker, *_children(worker)}
+            os.kill(worker, signal.SIGKILL)
+            code, body = request(
+                port,
+                "POST",
+                "/api/v1/assignments/ml-health-check/submissions",
+                token=learner,
+                body=(HEALTH / "sub-029.md").read_text(),
+            )
+            assert code == 202, body
+
+            def graded() -> bool:
+                _, sub = request(port, "GET", f"/api/v1/submissions/{body['id']}", token=staff)
+                return sub["status"] == "graded"
+
+            wait_for(graded, 90, interval=0.3, what="the restarted worker to grade")
+            assert child("celery") != worker
+            # What the dead worker started (its pool child, its beat) went with it.
+            assert not any(_alive(p) for p in seen)
+            # kill -9 the web server's master: it is started again and answers.
+            web = child("gunicorn")
+            seen |= {web, *_children(web)}
+            os.kill(web, signal.SIGKILL)
+            wait_for(lambda: child("gunicorn") != web and ready(), 60, interval=0.3, what="web")
+            assert not any(_alive(p) for p in seen)
+            seen |= {child("celery"), child("gunicorn")}
+            seen |= {p for c in list(seen) for p in _children(c)}
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(30)
+    output = log.read_text()
+    assert "grading worker exited" in output and "web server exited" in output
+    # Ctrl-C: every process grader run started, and theirs, has exited.
+    wait_for(lambda: not any(_alive(p) for p in seen), 10, what="every process to exit")
