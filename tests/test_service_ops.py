@@ -432,10 +432,42 @@ def test_time_limits_must_stay_below_the_visibility_timeout(monkeypatch):
         create_app({"BROKER_URL": "memory://"})
 
 
-def test_the_lease_covers_the_hard_time_limit(monkeypatch):
+def test_the_lease_is_at_least_three_seconds(monkeypatch):
     from grader.service import create_app
     from grader.service.config import ConfigError
 
-    monkeypatch.setenv("GRADER_GRADING_LEASE", "30")
+    monkeypatch.setenv("GRADER_GRADING_LEASE", "2")
     with pytest.raises(ConfigError, match="GRADING_LEASE"):
         create_app({"BROKER_URL": "memory://"})
+
+
+def test_a_grading_keeps_its_lease_while_it_runs_and_a_dead_ones_runs_out(
+    app, client, actors, assignment, enqueued
+):
+    from grader.service.grading import stuck_submissions
+    from grader.service.leases import Renewer
+    from grader.service.models import Status, Submission, utcnow
+
+    running, dead = _submit(client, actors), _submit(client, actors, who="learner2")
+    db = app.extensions["db"]
+    soon = utcnow() + timedelta(seconds=1)
+    with app.app_context(), db.session_scope() as s:
+        for sid in (running, dead):
+            row = s.get(Submission, sid)
+            row.status, row.lease_until = Status.GRADING, soon
+    renewer = Renewer()
+    with renewer.hold(db.engine, running, 60):
+        assert renewer.renew_now() == 1
+        with app.app_context(), db.session_scope() as s:
+            lease = s.get(Submission, running).lease_until
+            assert lease.replace(tzinfo=None) > (utcnow() + timedelta(seconds=50)).replace(
+                tzinfo=None
+            )
+            # The dead process's grading is stuck as soon as its lease runs out, however
+            # recently it was claimed.
+            s.get(Submission, dead).lease_until = utcnow() - timedelta(seconds=1)
+        with app.app_context(), db.session_scope() as s:
+            assert stuck_submissions(s, stuck_after=120) == [dead]
+        with app.app_context(), db.session_scope() as s:
+            assert stuck_submissions(s, stuck_after=120) == []  # re-sent: wait before again
+    assert renewer.renew_now() == 0  # released: nothing is renewed any more

@@ -36,11 +36,11 @@ DEFAULTS: dict[str, Any] = {
     # by Redis; the reconciler re-enqueues submissions idle in queued/grading for STUCK_AFTER.
     "VISIBILITY_TIMEOUT": 300,
     "RESTORE_INTERVAL": 30,
-    "RECONCILE_INTERVAL": 30,
+    "RECONCILE_INTERVAL": 10,
     "STUCK_AFTER": 120,
-    # A claimed grading is not considered stuck before its lease ends: at least the hard
-    # time limit, so the reconciler never starts a grading again while it can still run.
-    "GRADING_LEASE": 100,
+    # A claimed grading's lease, renewed every third of it while the grading runs: once it
+    # runs out the grading process is gone and the reconciler starts the grading again.
+    "GRADING_LEASE": 15,
     # Seconds a grading may run: past the soft limit it ends failed; the hard limit kills it.
     "GRADING_SOFT_LIMIT": 60,
     "GRADING_HARD_LIMIT": 90,
@@ -172,10 +172,10 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
             "GRADING_SOFT_LIMIT < GRADING_HARD_LIMIT < VISIBILITY_TIMEOUT must hold "
             f"(got {soft}, {hard}, {config['VISIBILITY_TIMEOUT']})"
         )
-    if int(config["GRADING_LEASE"]) < hard:
+    if int(config["GRADING_LEASE"]) < 3:
         raise ConfigError(
-            f"GRADING_LEASE ({config['GRADING_LEASE']}) must be at least GRADING_HARD_LIMIT "
-            f"({hard}): a grading still running would be started again"
+            f"GRADING_LEASE must be at least 3 seconds (got {config['GRADING_LEASE']}): it is "
+            "renewed every third of it"
         )
     level = config["AUTO_RELEASE_CONFIDENCE"]
     if not 0 <= float(level) <= 1:

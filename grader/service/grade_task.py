@@ -49,6 +49,7 @@ from .grading import (
     rubric_for,
     store_regrade,
 )
+from .leases import RENEWER
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
 from .render import render_for_grade
 
@@ -159,10 +160,11 @@ def grade_submission(
         claimed = _claim(conn, submission_id, settings)
         if isinstance(claimed, str):
             return claimed
-        scored = _score(session_factory, submission_id, claimed, settings)
-        if isinstance(scored, str):
-            return scored
-        view = _render(submission_id, claimed.content, scored)
+        with RENEWER.hold(engine, submission_id, settings.lease_seconds):
+            scored = _score(session_factory, submission_id, claimed, settings)
+            if isinstance(scored, str):
+                return scored
+            view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
             return _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
     with session_factory() as session:

@@ -460,10 +460,11 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
         select(Submission.id)
         .where(
             ((Submission.status == Status.QUEUED) & (Submission.updated_at < idle))
+            # A grading's lease is renewed while it runs (grader.service.leases): once it
+            # has run out, the process grading it is gone.
             | (
                 (Submission.status == Status.GRADING)
                 & ((Submission.lease_until.is_(None)) | (Submission.lease_until < now))
-                & (Submission.updated_at < idle)
             )
         )
         .order_by(Submission.id)
@@ -489,6 +490,12 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
     )
     ids.extend(i for i in session.scalars(missing) if i not in ids)
     if ids:
-        # Touch them so the next sweep waits a full interval before trying again.
+        # Touch them so the next sweep waits STUCK_AFTER before trying again (a grading's
+        # lease too: its new delivery may wait behind a backlog, and its claim renews it).
         session.execute(update(Submission).where(Submission.id.in_(ids)).values(updated_at=now))
+        session.execute(
+            update(Submission)
+            .where(Submission.id.in_(ids), Submission.status == Status.GRADING)
+            .values(lease_until=now + timedelta(seconds=stuck_after))
+        )
     return ids
