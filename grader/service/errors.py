@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, abort, jsonify, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,26 @@ def _nul_field() -> str | None:
     return None
 
 
+#: Seconds a client is asked to wait when the database is down (503).
+RETRY_AFTER = 5
+
+
+def is_outage(exc: Exception) -> bool:
+    """A database that cannot be reached (down, restarting, locked), not a bad statement."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _rollback() -> None:
+    from .db import get_db
+
+    try:
+        get_db().session.rollback()
+    except Exception:  # the session itself may be broken, or the database gone
+        log.warning("rollback failed", exc_info=True)
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _refuse_nul() -> None:
@@ -107,13 +129,23 @@ def init_app(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
 
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _database_error(exc: Exception) -> Response:
+        if not is_outage(exc):
+            return _unexpected(exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        _rollback()
+        message = "the database is not reachable just now; nothing was saved, try again shortly"
+        if _wants_json():
+            response = envelope(503, "service_unavailable", message)
+        else:
+            response = Response(f"<!doctype html><title>503</title><p>{message}</p>", 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER)
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        from .db import get_db
-
         log.exception("unhandled error on %s %s", request.method, request.path)
-        try:
-            get_db().session.rollback()
-        except Exception:  # pragma: no cover - the session itself may be broken
-            log.exception("rollback failed")
+        _rollback()
         return envelope(500, "internal_error", "an unexpected error occurred; nothing was saved")

@@ -11,12 +11,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, render_template, request
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from grader.scoring import FLAG_MESSAGES
 
 from ..db import get_db
-from ..errors import APIError
+from ..errors import RETRY_AFTER, APIError, is_outage
 from ..models import Role, Status
 from .session import CSRF_FIELD, CSRFError, check_csrf, csrf_token, load_user
 
@@ -191,6 +193,20 @@ def _http_error(exc: HTTPException) -> tuple[str, int]:
         _TITLES.get(status, exc.name or "Error"),
         messages.get(status, exc.description or ""),
     )
+
+
+@bp.errorhandler(DBAPIError)
+@bp.errorhandler(PoolTimeout)
+def _database_error(exc: Exception) -> tuple[str, int, dict[str, str]] | tuple[str, int]:
+    if not is_outage(exc):
+        return _unexpected(exc)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    html, status = error_page(
+        503,
+        "Try again in a moment",
+        "The database is not reachable just now; nothing was saved. Try again shortly.",
+    )
+    return html, status, {"Retry-After": str(RETRY_AFTER)}
 
 
 @bp.errorhandler(Exception)
