@@ -48,17 +48,24 @@ def redis_server_binary() -> str | None:
 
 
 class RedisServer:
-    """A private redis-server on a free port (no persistence), for fault tests."""
+    """A private redis-server on a free port, for fault tests: no persistence, or with
+    ``aof`` an append-only file synced every second (as a production broker would run)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *, aof: bool = False):
         binary = redis_server_binary()
         if binary is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.port = free_port()
+        self.workdir, self.aof, self.binary = workdir, aof, binary
         workdir.mkdir(parents=True, exist_ok=True)
+        self.start()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        persistence = ["--appendonly", "yes", "--appendfsync", "everysec"] if self.aof else []
         self.proc = subprocess.Popen(
             [
-                binary,
+                self.binary,
                 "--port",
                 str(self.port),
                 "--bind",
@@ -68,15 +75,15 @@ class RedisServer:
                 "--appendonly",
                 "no",
                 "--dir",
-                str(workdir),
+                str(self.workdir),
                 "--maxmemory-policy",
                 "noeviction",
+                *persistence,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         wait_for(self._ping, 10, what="redis-server")
-        self.url = f"redis://127.0.0.1:{self.port}/0"
 
     def _ping(self) -> bool:
         try:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from ..conftest import HEALTH
 from .harness import ROOT, free_port, request, wait_for
@@ -83,8 +84,8 @@ def _children(pid: int) -> dict[int, str]:
         if not entry.isdigit():
             continue
         try:
-            stat = open(f"/proc/{entry}/stat").read()  # noqa: SIM115
-            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ")  # noqa: SIM115
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
@@ -94,7 +95,7 @@ def _children(pid: int) -> dict[int, str]:
 
 def _alive(pid: int) -> bool:
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]  # noqa: SIM115
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
     return state != "Z"
@@ -129,12 +130,13 @@ def test_grader_run_starts_again_what_dies_and_leaves_nothing_behind(tmp_path):
                 except OSError:
                     return False
 
-            def child(word: str) -> int:
-                return next(p for p, cmd in _children(proc.pid).items() if word in cmd)
+            def child(word: str) -> int | None:
+                return next((p for p, c in _children(proc.pid).items() if word in c), None)
 
             wait_for(ready, 60, interval=0.2, what="readyz")
             # kill -9 the worker's main process: it is started again and grades.
             worker = child("celery")
+            assert worker is not None
             wait_for(lambda: len(_children(worker)) >= 2, 60, what="pool and beat")
             seen |= {worker, *_children(worker)}
             os.kill(worker, signal.SIGKILL)
@@ -157,11 +159,12 @@ def test_grader_run_starts_again_what_dies_and_leaves_nothing_behind(tmp_path):
             assert not any(_alive(p) for p in seen)
             # kill -9 the web server's master: it is started again and answers.
             web = child("gunicorn")
+            assert web is not None
             seen |= {web, *_children(web)}
             os.kill(web, signal.SIGKILL)
-            wait_for(lambda: child("gunicorn") != web and ready(), 60, interval=0.3, what="web")
+            wait_for(lambda: child("gunicorn") not in (None, web) and ready(), 60, what="web again")
             assert not any(_alive(p) for p in seen)
-            seen |= {child("celery"), child("gunicorn")}
+            seen |= {p for p in (child("celery"), child("gunicorn")) if p is not None}
             seen |= {p for c in list(seen) for p in _children(c)}
         finally:
             os.killpg(proc.pid, signal.SIGINT)
