@@ -132,6 +132,39 @@ def test_harmful_actions_cost_points():
     assert any("Deleting production data" in c.feedback for c in after.criteria)
 
 
+def test_statements_and_actions_are_read_within_one_sentence_or_line():
+    # "a day's work" is not "drift detection works"; "turn it off" on one line and "enable
+    # drift" on the next is not "turn off drift".
+    text = STRONG + (
+        "\n\nEnabling drift detection is a day's work and stops us being blind again.\n"
+        "- Rollback: if the new check misbehaves, turn it off\n- enable drift in Evidently\n"
+    )
+    grade = grade_text(text, RUBRIC)
+    assert "contradicts_scenario" not in grade.flags and "harmful_action" not in grade.flags
+    same_line = grade_text(STRONG + "\n\nThen turn off drift checks for now.\n", RUBRIC)
+    assert "harmful_action" in same_line.flags
+
+
+def test_prose_is_judged_on_its_order_and_realistic_timelines_not_on_buckets():
+    from grader.scoring.compiled import compile_rubric
+    from grader.scoring.score import _check_buckets, _check_timelines, _Context
+
+    prose = (
+        "I would fix the data pipeline first: three schema changes and 15% missing values. "
+        "That takes a week. Then enable drift detection within two days. We keep logs for "
+        "90 days and score 50K predictions a day.\n"
+    )
+    compiled = compile_rubric(RUBRIC)
+    ctx = _Context(parse_plan(prose), compiled)
+    assert not ctx.plan.items() and ctx.first_priority() is not None
+    assert _check_buckets(ctx) is None  # no buckets to use: not held against it
+    # Of the six durations read, one (90 days of logs) is not a realistic fix timeline: the
+    # rest still count, where any unrealistic one used to drop the check to 0.3.
+    assert _check_timelines(ctx.plan, prose, compiled).score == pytest.approx(0.3 + 0.4 * 5 / 6)
+    unordered = _Context(parse_plan("Things are bad overall and need work.\n"), compiled)
+    assert _check_buckets(unordered).score == 0.0
+
+
 def test_everything_critical_caps_prioritization():
     items = "\n".join(
         f"- Issue: {t}\n- Impact: bad\n- Solution: fix it\n- Timeline: 1 week"

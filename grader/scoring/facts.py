@@ -139,6 +139,9 @@ def read_facts(
         for phrase in fact.contradictions:
             for span in doc.find_ordered_iter(phrase):
                 last = doc.starts[span[1]]
+                # A statement lies within one sentence or line.
+                if not _same_sentence(doc, bounds, span[0], span[1]):
+                    continue
                 if not _negated(doc, span) and not _NOT_A_STATEMENT.search(
                     doc.text[max(0, last - 20) : last]
                 ):

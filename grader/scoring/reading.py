@@ -12,6 +12,7 @@ Penalty flags need clear evidence; the rest only lower the confidence
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from .compiled import CompiledRubric
@@ -226,12 +227,15 @@ def read_answer(plan: Plan, compiled: CompiledRubric, layout: Layout, source: st
 def _harmful(doc: Doc, compiled: CompiledRubric) -> list[tuple[Contraindication, str]]:
     """The contraindicated actions the answer proposes (in word order, not negated), quoted."""
     found: list[tuple[Contraindication, str]] = []
+    bounds = doc.bounds()
     for ci, phrases in compiled.contraindications:
         for raw, phrase in zip(ci.phrases, phrases, strict=True):
             # "disabled drift detection" describes the snapshot; "disable drift detection" acts.
             base_verb = not raw.split()[0].lower().endswith("ed")
             for sp in doc.find_ordered_iter(phrase, gap=1):
                 start, end = doc.starts[sp[0]], doc.ends[sp[1]]
+                if bisect_right(bounds, start) != bisect_right(bounds, doc.starts[sp[1]]):
+                    continue  # an action is proposed within one sentence or line
                 described = base_verb and doc.text[start : doc.ends[sp[0]]].lower().endswith("ed")
                 if not described and not dismissed(doc.text, start, end, "action", doc.cues):
                     found.append((ci, doc.quote(sp)))

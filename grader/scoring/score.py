@@ -236,8 +236,10 @@ def _check_timelines(plan: Plan, source: str, compiled: CompiledRubric) -> _Chec
         found = durations(source)
         if not found:
             return _Check(0.0, ["Give each fix a timeline."])
-        ok = all(d <= limits.get("medium", 62.0) for d in found)
-        return _Check(0.7 if ok else 0.3)
+        # Prose: durations are not tied to buckets, and some are not timelines at all ("50K
+        # predictions a day", "keep logs 90 days"), so credit the share that is realistic.
+        ok = sum(1 for d in found if d <= limits.get("medium", 62.0)) / len(found)
+        return _Check(0.3 + 0.4 * ok)
     scores: list[float] = []
     bad: list[str] = []
     for item in items:
@@ -296,7 +298,12 @@ def _check_step3(plan: Plan, source: str) -> _Check:
     return _Check(sum(parts.values()) / len(parts), notes)
 
 
-def _check_buckets(plan: Plan) -> _Check:
+def _check_buckets(ctx: _Context) -> _Check | None:
+    """Share of Critical/High/Medium used. Prose with no matrix that names its first priority
+    is not judged on buckets (it has none to use), only on its order."""
+    plan = ctx.plan
+    if not plan.items() and ctx.first_priority() is not None:
+        return None
     used = sum(1 for b in BUCKETS[:3] if plan.matrix[b])
     return _Check(used / 3)
 
@@ -383,7 +390,7 @@ def _score_criterion(
         "fields_complete": lambda: _check_fields(plan),
         "step1_parts": lambda: _check_step1(ctx),
         "step3_parts": lambda: _check_step3(plan, source),
-        "buckets": lambda: _check_buckets(plan),
+        "buckets": lambda: _check_buckets(ctx),
     }
     results: dict[str, _Check] = {}
     for name in c.structure:
