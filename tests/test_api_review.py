@@ -100,6 +100,26 @@ def test_claims_hold_a_submission_for_one_instructor(app, client, actors, assign
     )
 
 
+def test_a_claim_holds_a_submission_from_every_release(app, client, actors, assignment, enqueued):
+    held, free = _graded(
+        app, client, actors, ["sub-029.md", "sub-010.md"], who=["learner", "learner2"]
+    )
+    r = client.post(f"/api/v1/submissions/{held}/claim", headers=actors.h("instructor"))
+    assert r.status_code == 200
+    other = actors.h("instructor2")
+    r = client.post(f"/api/v1/submissions/{held}/release", headers=other)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "claimed"
+    for body in ({"mode": "ids", "ids": [held, free]}, {"mode": "all"}):
+        r = client.post("/api/v1/assignments/ml-health-check/release", headers=other, json=body)
+        assert r.status_code == 200
+        assert r.get_json()["claimed"] == [held] and held not in r.get_json()["released"]
+    status = client.get(f"/api/v1/submissions/{held}", headers=other).get_json()["status"]
+    assert status == "graded"
+    # The claimer may release it.
+    r = client.post(f"/api/v1/submissions/{held}/release", headers=actors.h("instructor"))
+    assert r.status_code == 200 and r.get_json()["status"] == "released"
+
+
 def test_claims_expire(tmp_path, db_url, actors):
     from .conftest import make_app
 

@@ -422,9 +422,16 @@ def ensure_not_claimed_by_other(sub: Submission, user: User, message: str = "") 
 
 
 def release(session: Session, sub: Submission, actor: User) -> bool:
-    """Release a graded submission to its learner. Returns False if it was already released."""
+    """Release a graded submission to its learner. Returns False if it was already released.
+
+    Another instructor's live claim holds it (409 ``claimed``), on every entry point."""
     if sub.status == Status.RELEASED:
         return False
+    if claimed_by_other(sub, actor):
+        holder = session.get(User, sub.claimed_by_id)
+        name = holder.name if holder else "another instructor"
+        until = f"{sub.claim_expires_at:%H:%M} UTC" if sub.claim_expires_at else "later"
+        ensure_not_claimed_by_other(sub, actor, f"{name} has claimed this submission until {until}")
     if sub.status != Status.GRADED:
         raise APIError(
             409,
@@ -437,6 +444,21 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
     audit(session, sub, "released", actor=actor, after=_summary(eff) if eff else None)
     emit(session, "grade.released", sub)
     return True
+
+
+def release_many(
+    session: Session, subs: Iterable[Submission], actor: User
+) -> tuple[list[int], list[int]]:
+    """Release each graded submission; those another instructor has claimed are held back.
+    Returns (released ids, held ids)."""
+    released: list[int] = []
+    held: list[int] = []
+    for sub in subs:
+        if claimed_by_other(sub, actor):
+            held.append(sub.id)
+        elif release(session, sub, actor):
+            released.append(sub.id)
+    return released, held
 
 
 def retry(session: Session, sub: Submission, actor: User) -> None:

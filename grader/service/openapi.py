@@ -640,9 +640,14 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                 {
                     "200": ok(
                         obj(
-                            ["released", "count"],
+                            ["released", "count", "claimed"],
                             released={"type": "array", "items": {"type": "integer"}},
                             count={"type": "integer"},
+                            claimed={
+                                "type": "array",
+                                "items": {"type": "integer"},
+                                "description": "held back: another instructor's live claim",
+                            },
                         )
                     ),
                     **errors(401, 403, 404, 413, 415, 422),

@@ -176,13 +176,10 @@ def release_many(slug: str) -> dict[str, Any]:
         raise APIError(
             422, "invalid_mode", "'mode' must be reviewed, confidence, ids or all", field="mode"
         )
-    released = [
-        s.id
-        for s in session.scalars(query.order_by(Submission.id)).all()
-        if grading.release(session, s, user)
-    ]
+    subs = session.scalars(query.order_by(Submission.id)).all()
+    released, held = grading.release_many(session, subs, user)
     session.commit()
-    return {"released": released, "count": len(released)}
+    return {"released": released, "count": len(released), "claimed": held}
 
 
 @bp.post("/assignments/<slug>/regrade")

@@ -118,13 +118,16 @@ def release_many(slug: str) -> Response:
     else:
         notify("Choose what to release.", "error")
         return back
-    released = [s.id for s in session.scalars(query) if grading.release(session, s, user)]
+    released, held = grading.release_many(session, session.scalars(query).all(), user)
     session.commit()
     if released:
         ids = ", ".join(f"#{i}" for i in released[:20]) + (" …" if len(released) > 20 else "")
         notify(f"Released {len(released)} submission{'s' * (len(released) != 1)}: {ids}.")
-    else:
+    elif not held:
         notify("Nothing was released: no graded submission matched.", "error")
+    if held:
+        ids = ", ".join(f"#{i}" for i in held[:20]) + (" …" if len(held) > 20 else "")
+        notify(f"Not released, claimed by another instructor: {ids}.", "error")
     return back
 
 
