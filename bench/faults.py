@@ -1,16 +1,16 @@
 """Faults during grading: kill -9 processes and servers mid-stream, then count what survived.
 
 For each broker (a private redis-server with AOF everysec, and the embedded SQLite default),
-it starts gunicorn and a celery worker (beat included) at the default delivery settings,
-submits ``--submissions`` answers over HTTP, and while they are graded kills with -9, in
-turn: a pool child, the whole worker (then starts a new one), and on Redis the
-redis-server (then restarts it on its AOF). With ``--kill-database`` and a PostgreSQL URL it
-also stops the machine's PostgreSQL in immediate mode and starts it again (not for a shared
-server). It prints accepted, graded, lost and doubled submissions, and for each fault how
-long after it ended grading resumed and when the last grading in flight at the fault
-finished (target: under 30 s).
+it starts gunicorn, a celery worker and a beat process at the default delivery settings,
+submits ``--submissions`` answers over HTTP at ``--rate`` per second, and meanwhile kills
+with -9, every ``--spacing`` seconds in turn: a pool child, the whole worker (then starts a
+new one), and on Redis the redis-server (then restarts it on its AOF). With
+``--kill-database`` and a PostgreSQL URL it also stops the machine's PostgreSQL in immediate
+mode and starts it again (not for a shared server). It prints accepted, refused, graded,
+lost and doubled submissions, and for each fault how long after it ended grading resumed
+and when the gradings in flight at the fault were graded (target: under 30 s).
 
-    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000]
+    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 20]
         [--database-url postgresql://postgres@127.0.0.1:5432/grader_faults] [--kill-database]
 """
 
@@ -22,9 +22,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,6 +142,39 @@ def _recovery(counter: Counter, before: int, flying: set[int], ended: float) -> 
     )
 
 
+class Submitter(threading.Thread):
+    """Submits answers at a steady rate for the whole run, faults included."""
+
+    def __init__(self, port: int, token: str, total: int, rate: float):
+        super().__init__(daemon=True)
+        self.port, self.token, self.total, self.rate = port, token, total, rate
+        self.accepted: list[int] = []
+        self.refused: dict[str, int] = {}
+        self.texts = [p.read_text() for p in ANSWERS]
+
+    def run(self) -> None:
+        started = time.monotonic()
+        for i in range(self.total):
+            time.sleep(max(0.0, started + i / self.rate - time.monotonic()))
+            body = self.texts[i % len(self.texts)] + f"\n\n<!-- fault run {i} -->\n"
+            try:
+                code, reply = request(self.port, "POST", SUBMIT, token=self.token, body=body)
+            except OSError as exc:
+                code, reply = 0, type(exc).__name__
+            if code == 202:
+                self.accepted.append(reply["id"])
+            else:
+                key = str(code or reply)
+                self.refused[key] = self.refused.get(key, 0) + 1
+
+
+def _pool_child(worker: subprocess.Popen[bytes]) -> int:
+    children = _children(worker.pid)
+    if not children:
+        raise RuntimeError("the worker has no pool child")
+    return children[0]
+
+
 def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
     redis = RedisServer(workdir / "redis", aof=True) if broker == "redis" else None
     database = args.database_url or f"sqlite:///{workdir / 'grader.db'}"
@@ -152,56 +185,56 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
     counter = Counter(svc)
     try:
         port = svc.start_web(workers=2)
-        texts = [p.read_text() for p in ANSWERS]
-        accepted, refused = [], 0
-        for i in range(args.submissions):
-            body = texts[i % len(texts)] + f"\n\n<!-- fault run {i} -->\n"
-            code, reply = request(port, "POST", SUBMIT, token=svc.tokens["learner"], body=body)
-            if code == 202:
-                accepted.append(reply["id"])
-            else:
-                refused += 1
-        print(f"[{broker}] accepted {len(accepted)} (refused {refused})")
-        worker = svc.start_worker(concurrency=2)
-        faults: list[tuple[str, Any]] = [
-            ("pool child", lambda: os.kill(_children(worker.pid)[0], signal.SIGKILL)),
-            ("whole worker", None),
-        ]
+        # Beat in a process of its own, so every child of the worker is a pool child.
+        svc.start_worker(concurrency=1, beat=True, name="beat-only")
+        worker = svc.start_worker(concurrency=2, beat=False)
+        submitter = Submitter(port, svc.tokens["learner"], args.submissions, args.rate)
+        submitter.start()
+        faults = ["pool child", "whole worker"]
         if redis is not None:
-            faults.append(("redis-server", None))
+            faults.append("redis-server")
         if args.kill_database and database.startswith("postgresql"):
-            faults.append(("postgresql", None))
-        for name, action in faults:
-            wait_for(lambda: counter.graded() >= 20, 120, what="some grades")
-            time.sleep(1.0)
-            flying, before = counter.in_flight(), counter.graded()
-            if name == "whole worker":
+            faults.append("postgresql")
+        for name in faults:
+            time.sleep(args.spacing)
+            # The kill, then what it left behind (gradings in flight, grades so far), then
+            # the restart: recovery counts from the moment the fault is over.
+            if name == "pool child":
+                os.kill(_pool_child(worker), signal.SIGKILL)
+            elif name == "whole worker":
                 svc.kill(worker)
-                worker = svc.start_worker(concurrency=2)
             elif name == "redis-server":
                 assert redis is not None
                 redis.proc.kill()
                 redis.proc.wait(10)
-                time.sleep(2)
-                redis.start()
-            elif name == "postgresql":
+            else:
                 version = sorted(os.listdir("/etc/postgresql"))[-1]
                 subprocess.run(["pg_ctlcluster", version, "main", "stop", "-m", "immediate"])
-                time.sleep(3)
+            flying = counter.in_flight() if name != "postgresql" else set()
+            before = counter.graded()
+            time.sleep(2 if name in ("redis-server", "postgresql") else 0)
+            if name == "whole worker":
+                worker = svc.start_worker(concurrency=2, beat=False)
+            elif name == "redis-server":
+                assert redis is not None
+                redis.start()
+            elif name == "postgresql":
                 subprocess.run(["pg_ctlcluster", version, "main", "start"], check=True)
-            else:
-                action()
+                while (before := counter.graded()) < 0:  # the database answers again
+                    time.sleep(0.1)
             ended = time.monotonic()
             print(f"[{broker}] kill -9 {name}: {_recovery(counter, before, flying, ended)}")
+        submitter.join()
+        accepted = submitter.accepted
         done = wait_for(
             lambda: counter.graded() >= len(accepted), 600, interval=0.5, what="every grade"
         )
         graded = counter.graded()
         grades_doubled, audits_doubled = counter.doubled()
         print(
-            f"[{broker}] accepted {len(accepted)}, graded {graded}, "
-            f"lost {len(accepted) - graded}, doubled {grades_doubled} grades / "
-            f"{audits_doubled} audit entries{'' if done else ' (timed out)'}"
+            f"[{broker}] accepted {len(accepted)} (refused {submitter.refused or 0}), "
+            f"graded {graded}, lost {len(accepted) - graded}, doubled {grades_doubled} grades"
+            f" / {audits_doubled} audit entries{'' if done else ' (timed out)'}"
         )
     finally:
         svc.stop_all()
@@ -213,10 +246,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--brokers", default="redis,sqlite")
     parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
+    parser.add_argument("--spacing", type=float, default=8.0, help="seconds between faults")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--kill-database", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the logs' directories")
     args = parser.parse_args()
     for broker in args.brokers.split(","):
+        if args.keep:
+            tmp = tempfile.mkdtemp(prefix=f"faults-{broker}-")
+            print(f"[{broker}] logs in {tmp}")
+            run(broker, args, Path(tmp))
+            continue
         with tempfile.TemporaryDirectory(prefix=f"faults-{broker}-") as tmp:
             run(broker, args, Path(tmp))
 

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     # by Redis; the reconciler re-enqueues submissions idle in queued/grading for STUCK_AFTER.
     "VISIBILITY_TIMEOUT": 300,
     "RESTORE_INTERVAL": 30,
-    "RECONCILE_INTERVAL": 10,
+    "RECONCILE_INTERVAL": 5,
     "STUCK_AFTER": 120,
     # A claimed grading's lease, renewed every third of it while the grading runs: once it
     # runs out the grading process is gone and the reconciler starts the grading again.

@@ -4,7 +4,7 @@ A claimed submission carries ``lease_until``. A process that grades renews the l
 what it holds every third of ``GRADING_LEASE`` from one background thread (a single UPDATE
 for all of them), so a lease outlives its grading only when the process is gone: the
 reconciler then starts the grading again within ``GRADING_LEASE + RECONCILE_INTERVAL``
-seconds (about 25 s by default) instead of waiting out the longest possible grading.
+seconds (about 20 s by default) instead of waiting out the longest possible grading.
 """
 
 from __future__ import annotations
