@@ -10,7 +10,7 @@ mode and starts it again (not for a shared server). It prints accepted, refused,
 lost and doubled submissions, and for each fault how long after it ended grading resumed
 and when the gradings in flight at the fault were graded (target: under 30 s).
 
-    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 20]
+    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 40]
         [--database-url postgresql://postgres@127.0.0.1:5432/grader_faults] [--kill-database]
 """
 
@@ -186,7 +186,20 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
     try:
         port = svc.start_web(workers=2)
         # Beat in a process of its own, so every child of the worker is a pool child.
-        svc.start_worker(concurrency=1, beat=True, name="beat-only")
+        beat_log = open(workdir / "beat.log", "wb")  # noqa: SIM115 - closed in stop_all
+        svc.logs.append(beat_log)
+        beat = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"]
+        beat += ["--schedule", str(workdir / "beat-schedule"), "--loglevel", "INFO"]
+        svc.procs.append(
+            subprocess.Popen(
+                beat,
+                env=svc.env(),
+                cwd=ROOT,
+                stdout=beat_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         worker = svc.start_worker(concurrency=2, beat=False)
         submitter = Submitter(port, svc.tokens["learner"], args.submissions, args.rate)
         submitter.start()
@@ -246,7 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--brokers", default="redis,sqlite")
     parser.add_argument("--submissions", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
+    parser.add_argument("--rate", type=float, default=40.0, help="submissions per second")
     parser.add_argument("--spacing", type=float, default=8.0, help="seconds between faults")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--kill-database", action="store_true")

@@ -104,6 +104,31 @@ def test_reconcile_task_reenqueues(app, client, actors, assignment, enqueued, mo
     assert sent == [sid]
 
 
+def test_a_task_the_broker_refused_is_sent_at_the_next_reconcile(
+    app, client, actors, assignment, monkeypatch
+):
+    """Submitted while the broker was down: 202 (the answer is stored), marked unsent, and
+    sent by the very next reconcile rather than after STUCK_AFTER."""
+    import grader.service.tasks as tasks
+    from grader.service.models import Submission
+
+    def down(*a, **k):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.grade, "apply_async", down)
+    sid = _submit(client, actors)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert s.get(Submission, sid).unsent is True
+    sent = []
+    monkeypatch.setattr(tasks.grade, "apply_async", lambda *a, **k: sent.append(k["args"][0]))
+    with app.app_context():
+        assert tasks.reconcile() == 1
+        assert tasks.reconcile() == 0  # sent: not again before STUCK_AFTER
+    assert sent == [sid]
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert s.get(Submission, sid).unsent is False
+
+
 def test_migrations_match_models_and_keep_data(tmp_path, db_url):
     """Upgrading an existing database never loses rows, and the schema equals the models."""
     from alembic.autogenerate import compare_metadata

@@ -482,6 +482,8 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
         select(Submission.id)
         .where(
             ((Submission.status == Status.QUEUED) & (Submission.updated_at < idle))
+            # Its task never reached the broker: send it now.
+            | Submission.unsent.is_(True)
             # A grading's lease is renewed while it runs (grader.service.leases): once it
             # has run out, the process grading it is gone.
             | (

@@ -169,6 +169,8 @@ class Submission(Base):
     failure_reason: Mapped[str | None] = mapped_column(Text)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None]
+    # Its grading task could not be sent (the broker was down): the next reconcile sends it.
+    unsent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id"))
     metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)

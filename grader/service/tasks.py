@@ -6,10 +6,12 @@ import logging
 
 from celery import shared_task
 from flask import current_app
+from sqlalchemy import update
 
 from .db import get_db
 from .grade_task import GradingSettings, grade_submission
 from .grading import stuck_submissions
+from .models import Submission
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,14 @@ def reconcile() -> int:
     """Re-enqueue submissions stuck in queued or grading (lost message, dead worker)."""
     with get_db().session_scope() as session:
         ids = stuck_submissions(session, stuck_after=current_app.config["STUCK_AFTER"])
-    for submission_id in ids:
-        enqueue_grade(submission_id)
+    sent = [sid for sid in ids if enqueue_grade(sid)]
+    if sent:
+        with get_db().session_scope() as session:
+            session.execute(
+                update(Submission)
+                .where(Submission.id.in_(sent), Submission.unsent.is_(True))
+                .values(unsent=False)
+            )
     if ids:
         log.warning("reconciler re-enqueued %d submissions", len(ids))
     return len(ids)
@@ -56,5 +64,17 @@ def enqueue_grade(submission_id: int) -> bool:
         )
     except Exception:
         log.exception("could not enqueue submission %s; the reconciler will retry", submission_id)
+        _mark_unsent(submission_id)
         return False
     return True
+
+
+def _mark_unsent(submission_id: int) -> None:
+    """Tell the reconciler to send this one at its next run (not after STUCK_AFTER)."""
+    try:
+        with get_db().session_scope() as session:
+            session.execute(
+                update(Submission).where(Submission.id == submission_id).values(unsent=True)
+            )
+    except Exception:  # the database too: STUCK_AFTER still finds it
+        log.warning("could not mark submission %s unsent", submission_id, exc_info=True)
