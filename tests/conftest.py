@@ -183,7 +183,6 @@ def assignment(client, actors) -> str:
 def enqueued(monkeypatch) -> list[int]:
     """Records grade tasks the web process sends, instead of sending them."""
     sent: list[int] = []
-    import grader.service.api.assignments as a
     import grader.service.api.submissions as s
 
     def fake(submission_id: int) -> bool:
@@ -191,7 +190,6 @@ def enqueued(monkeypatch) -> list[int]:
         return True
 
     monkeypatch.setattr(s, "enqueue_grade", fake)
-    monkeypatch.setattr(a, "enqueue_grade", fake)
     return sent
 
 
@@ -206,3 +204,23 @@ def run_worker_inline(app, submission_id: int) -> str:
         submission_id,
         GradingSettings(max_deliveries=3, lease_seconds=60),
     )
+
+
+@pytest.fixture()
+def jobs_inline(app, monkeypatch) -> list[int]:
+    """Jobs (a regrade's dry run, sending a regrade) run at once in the test process, as the
+    worker would run them; the grade tasks a regrade sends are recorded, not sent."""
+    import grader.service.api.assignments as assignments
+    import grader.service.tasks as tasks
+    from grader.service import jobs
+
+    sent: list[int] = []
+
+    def run(job_id: int) -> bool:
+        with app.app_context(), app.extensions["db"].session_scope() as session:
+            jobs.run(session, job_id, app.config["RUBRICS_DIR"], lambda s: sent.append(s) or True)
+        return True
+
+    monkeypatch.setattr(tasks, "enqueue_job", run)
+    monkeypatch.setattr(assignments, "enqueue_job", run)
+    return sent

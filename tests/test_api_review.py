@@ -245,7 +245,7 @@ def test_release_by_confidence_never_releases_a_grade_with_review_reasons(
 
 
 def test_regrade_dry_run_then_real_keeps_overrides(
-    app, client, actors, assignment, enqueued, tmp_path
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
 ):
     import shutil
 
@@ -264,8 +264,17 @@ def test_regrade_dry_run_then_real_keeps_overrides(
     client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
     before = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
     url = "/api/v1/assignments/ml-health-check/regrade"
-    r = client.post(url + "?dry_run=1", headers=actors.h("instructor"))
-    assert r.get_json()["changes"] == [] and r.get_json()["unchanged"] == 1
+    staff = actors.h("instructor")
+
+    def dry_run() -> dict:
+        r = client.post(url + "?dry_run=1", headers=staff)
+        assert r.status_code == 202 and r.get_json()["job"]["kind"] == "regrade_preview"
+        job = client.get(r.headers["Location"], headers=staff).get_json()
+        assert job["status"] == "done", job
+        return job["result"]
+
+    first = dry_run()
+    assert first["changes"] == [] and first["unchanged"] == 1
     # The instructor changes the rubric: Problem Identification becomes easier to satisfy.
     path = rubrics / "ml-health-check.toml"
     path.write_text(
@@ -273,15 +282,17 @@ def test_regrade_dry_run_then_real_keeps_overrides(
             "curve = { zero = 0.36, full = 0.98 }", "curve = { zero = 0.2, full = 0.7 }"
         )
     )
-    dry = client.post(url + "?dry_run=1", headers=actors.h("instructor")).get_json()
-    assert dry["dry_run"] is True and len(dry["changes"]) == 1
+    dry = dry_run()
+    assert len(dry["changes"]) == 1
     change = dry["changes"][0]
     assert change["after"] > change["before"]
     assert change["criteria"]["risk_management"] == {"before": 11, "after": 11}
     unchanged = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor"))
     assert unchanged.get_json()["grade"] == before["grade"]  # dry run wrote nothing
-    r = client.post(url, headers=actors.h("instructor"))
-    assert r.status_code == 202 and enqueued[-1] == sid
+    r = client.post(url, headers=staff)
+    assert r.status_code == 202 and jobs_inline == [sid]
+    job = client.get(r.headers["Location"], headers=staff).get_json()
+    assert job["kind"] == "regrade" and job["result"] == {"queued": 1, "submissions": 1}
     assert run_worker_inline(app, sid) == "graded"
     after = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("instructor")).get_json()
     assert after["status"] == "released"
@@ -296,7 +307,7 @@ def test_regrade_dry_run_then_real_keeps_overrides(
 
 
 def test_many_regrades_never_fail_a_healthy_submission(
-    app, client, actors, assignment, enqueued, tmp_path
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
 ):
     """Deliveries are counted to stop an answer that keeps killing its worker; a finished
     grading resets the count, so rubric change after rubric change regrades the same answer
@@ -319,6 +330,7 @@ def test_many_regrades_never_fail_a_healthy_submission(
             path.read_text().replace("zero = 0.36, full = 0.98", f"zero = {zero}, full = 0.98")
         )
         assert client.post(url, headers=actors.h("instructor")).status_code == 202
+        assert jobs_inline[-1] == sid
         assert run_worker_inline(app, sid) == "graded"
         with app.app_context(), app.extensions["db"].session_scope() as s:
             assert s.get(Submission, sid).deliveries == 0

@@ -101,7 +101,7 @@ def world(tmp_path_factory, contract_db) -> Iterator[World]:
     patches = pytest.MonkeyPatch()
     for module, name in (
         (submissions_api, "enqueue_grade"),
-        (assignments_api, "enqueue_grade"),
+        (assignments_api, "enqueue_job"),
         (inbound_api, "enqueue_grade"),
         (admin_api, "enqueue_delivery"),
     ):

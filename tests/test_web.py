@@ -679,16 +679,21 @@ def test_dashboard_counts_charts_and_release(app, people):
     assert {_submission(app, i).status.value for i in (a, b, c)} == {"released"}
 
 
-def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(app, people, sent):
-    from grader.service.models import Assignment, AuditEvent, Grade
+def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(
+    app, people, jobs_inline, monkeypatch
+):
+    import grader.service.tasks as tasks
+    from grader.service.models import Assignment, AuditEvent, Grade, Job
 
     _graded(app, people)
     staff = _client(app, people, "instructor")
     token = _token(staff)
     before = (_count(app, Grade), _count(app, AuditEvent))
     r = staff.post(f"/dashboard/{SLUG}/regrade", data={"action": "preview", "csrf_token": token})
-    body = r.get_data(as_text=True)
-    assert r.status_code == 200 and 'id="regrade-diff"' in body and "1 answers graded" in body
+    assert r.status_code == 303 and "?preview=" in r.headers["Location"]
+    page = staff.get(r.headers["Location"])
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="regrade-diff"' in body and "1 answers graded" in body
     assert "nothing to apply" in body  # the rubric file did not change
     assert (_count(app, Grade), _count(app, AuditEvent)) == before
     r = staff.post(
@@ -696,7 +701,7 @@ def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(ap
         data={"action": "apply", "version": "0" * 16, "csrf_token": token},
         follow_redirects=True,
     )
-    assert "preview the regrade again" in r.get_data(as_text=True) and sent == []
+    assert "preview the regrade again" in r.get_data(as_text=True) and jobs_inline == []
     with app.app_context():
         version = app.extensions["db"].session.scalar(select(Assignment.rubric_version))
     r = staff.post(
@@ -704,7 +709,16 @@ def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(ap
         data={"action": "apply", "version": version, "csrf_token": token},
         follow_redirects=True,
     )
-    assert "Regrading 1 submissions" in r.get_data(as_text=True) and len(sent) == 1
+    assert "the worker is sending every current answer" in r.get_data(as_text=True)
+    assert len(jobs_inline) == 1
+    # While the worker has not run a dry run yet, the page says so and refreshes itself.
+    monkeypatch.setattr(tasks, "enqueue_job", lambda job_id: True)
+    r = staff.post(f"/dashboard/{SLUG}/regrade", data={"action": "preview", "csrf_token": token})
+    page = staff.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="regrade-pending"' in page and 'http-equiv="refresh"' in page
+    assert _count(app, Job) == 3
+    # Someone else's or a made-up job id is a plain 404 on the dashboard.
+    assert staff.get(f"/dashboard/{SLUG}?preview=999").status_code == 404
 
 
 def test_gradebook_csv_for_signed_in_staff(app, people):

@@ -274,6 +274,34 @@ class Platform(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
 
 
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Job(Base):
+    """Work too heavy for a web request (a regrade's dry run, sending a regrade), run by the
+    worker; its result is read back by id (grader.service.jobs)."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # The rubric version the job works with (a dry run's is the rubric file as it was then).
+    rubric_version: Mapped[str] = mapped_column(String(64))
+    status: Mapped[JobStatus] = mapped_column(
+        _enum(JobStatus, "job_status"), default=JobStatus.QUEUED
+    )
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
 APPEND_ONLY = (AuditEvent, Override)
 
 

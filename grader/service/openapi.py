@@ -660,30 +660,38 @@ def _paths(max_page_size: int) -> dict[str, Any]:
         "/api/v1/assignments/{slug}/regrade": {
             "parameters": [SLUG_P],
             "post": _op(
-                "Regrade with the rubric file as it is now",
+                "Regrade with the rubric file as it is now (a job the worker runs)",
                 "review",
                 {
-                    "200": ok(ref("RegradePreview"), "Dry run: what would change"),
                     "202": ok(
-                        obj(
-                            ["dry_run", "rubric_version", "queued"],
-                            dry_run={"type": "boolean"},
-                            rubric_version={"type": "string"},
-                            queued={"type": "integer"},
-                        ),
-                        "Queued",
+                        obj(["job"], job=ref("Job")),
+                        "The job: poll its Location until it is done or failed",
+                        headers={"Location": {"schema": {"type": "string"}}},
                     ),
-                    **errors(401, 403, 404, 422),
+                    **errors(401, 403, 404, 422, 503),
                 },
                 parameters=[
                     query(
                         "dry_run",
                         {"type": "string"},
-                        "1, true or yes: report what would change and write nothing.",
+                        "1, true or yes: the job reports what would change and writes nothing.",
                     )
                 ],
-                description=STAFF_ONLY,
+                description=STAFF_ONLY
+                + " A regrade switches the assignment to the file's version at once and the"
+                " worker sends every current answer; a dry run grades them all again in the"
+                " worker. Either way the request returns at once.",
                 operation_id="regrade",
+            ),
+        },
+        "/api/v1/jobs/{job_id}": {
+            "parameters": [path_param("job_id", INT_ID, 1, "A job id.")],
+            "get": _op(
+                "A regrade job",
+                "review",
+                {"200": ok(ref("Job")), **errors(401, 403, 404)},
+                description=STAFF_ONLY,
+                operation_id="getJob",
             ),
         },
         "/api/v1/assignments/{slug}/grades.csv": {
@@ -1091,14 +1099,37 @@ def _extra_schemas() -> dict[str, Schema]:
                 },
             ],
         },
+        "Job": obj(
+            ["id", "kind", "assignment", "status", "rubric_version", "created_at", "result"],
+            id={"type": "integer"},
+            kind={"type": "string", "enum": ["regrade_preview", "regrade"]},
+            assignment={"type": "string"},
+            status={"type": "string", "enum": ["queued", "running", "done", "failed"]},
+            rubric_version={"type": "string"},
+            created_at=TIME,
+            finished_at=NTIME,
+            result={
+                "anyOf": [
+                    {"type": "null"},
+                    ref("RegradePreview"),
+                    obj(
+                        ["queued", "submissions"],
+                        queued={"type": "integer"},
+                        submissions={"type": "integer"},
+                    ),
+                ],
+                "description": "When done: the dry run's changes, or how many were sent.",
+            },
+            error={"type": ["string", "null"]},
+        ),
         "RegradePreview": obj(
-            ["dry_run", "rubric_version", "current_version", "submissions", "changes", "unchanged"],
-            dry_run={"type": "boolean"},
+            ["rubric_version", "current_version", "submissions", "changes", "unchanged"],
             rubric_version={"type": "string"},
             current_version={"type": "string"},
             submissions={"type": "integer"},
             changes={"type": "array", "items": change},
             unchanged={"type": "integer"},
+            criteria={"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
         ),
         "OverrideRequest": obj(
             ["criterion", "points", "reason"],

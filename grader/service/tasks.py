@@ -8,6 +8,7 @@ from celery import shared_task
 from flask import current_app
 from sqlalchemy import update
 
+from . import jobs
 from .db import get_db
 from .grade_task import GradingSettings, grade_submission
 from .grading import stuck_submissions
@@ -78,3 +79,26 @@ def _mark_unsent(submission_id: int) -> None:
             )
     except Exception:  # the database too: STUCK_AFTER still finds it
         log.warning("could not mark submission %s unsent", submission_id, exc_info=True)
+
+
+@shared_task(name="grader.job", ignore_result=True)
+def job(job_id: int) -> str:
+    """Run a regrade's dry run or send a regrade (grader.service.jobs)."""
+    with get_db().session_scope() as session:
+        outcome = jobs.run(session, job_id, current_app.config["RUBRICS_DIR"], enqueue_grade)
+    log.info("job %s: %s", job_id, outcome)
+    return outcome
+
+
+def enqueue_job(job_id: int) -> bool:
+    """Send job(job_id); False (logged) if the broker is unreachable."""
+    try:
+        job.apply_async(
+            args=[job_id],
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
+        )
+    except Exception:
+        log.exception("could not send job %s", job_id)
+        return False
+    return True

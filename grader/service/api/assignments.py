@@ -8,15 +8,15 @@ import re
 import unicodedata
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import select
 
-from .. import grading
+from .. import grading, jobs
 from ..auth import STAFF, current_user, require
 from ..db import get_db
 from ..errors import APIError, not_found
 from ..models import Assignment, Status, Submission
-from ..tasks import enqueue_grade
+from ..tasks import enqueue_job
 from .body import json_body
 
 bp = Blueprint("assignments", __name__)
@@ -184,40 +184,30 @@ def release_many(slug: str) -> dict[str, Any]:
 
 @bp.post("/assignments/<slug>/regrade")
 @require(*STAFF)
-def regrade(slug: str) -> tuple[dict[str, Any], int]:
+def regrade(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Regrade every current submission with the rubric file as it is now, keeping
-    instructors' overrides. ``?dry_run=1`` reports what would change and writes nothing."""
+    instructors' overrides; ``?dry_run=1`` only reports what would change. Either way the
+    worker does the work: the answer is a job to poll at its Location."""
     session = get_db().session
     a = get_assignment(slug)
     dry_run = request.args.get("dry_run") in ("1", "true", "yes")
-    path = grading.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
-    rubric = grading.read_rubric(path)
-    new_version = rubric.version
-    subs = session.scalars(
-        select(Submission)
-        .where(
-            Submission.assignment_id == a.id,
-            Submission.current.is_(True),
-            Submission.status.in_([Status.GRADED, Status.RELEASED]),
-        )
-        .order_by(Submission.id)
-    ).all()
-    if dry_run:
-        changes = [c for c in (grading.regrade_preview(session, sub, rubric) for sub in subs) if c]
-        return {
-            "dry_run": True,
-            "rubric_version": new_version,
-            "current_version": a.rubric_version,
-            "submissions": len(subs),
-            "changes": changes,
-            "unchanged": len(subs) - len(changes),
-        }, 200
-    a.rubric_version = grading.store_rubric(session, path).version
-    session.commit()
-    queued = [s.id for s in subs]
-    for sid in queued:
-        enqueue_grade(sid)
-    return {"dry_run": False, "rubric_version": new_version, "queued": len(queued)}, 202
+    kind = jobs.PREVIEW if dry_run else jobs.REGRADE
+    job = jobs.start(
+        session, a, current_user(), kind, current_app.config["RUBRICS_DIR"], enqueue_job
+    )
+    location = url_for("assignments.job", job_id=job.id)
+    return {"job": jobs.job_json(job, a.slug)}, 202, {"Location": location}
+
+
+@bp.get("/jobs/<int:job_id>")
+@require(*STAFF)
+def job(job_id: int) -> dict[str, Any]:
+    """A regrade job: queued, running, done (with its result) or failed (with why)."""
+    session = get_db().session
+    found = jobs.load(session, job_id)
+    a = session.get(Assignment, found.assignment_id)
+    assert a is not None
+    return jobs.job_json(found, a.slug)
 
 
 _CSV_UNSAFE = ("=", "+", "-", "@", "\t", "\r")

@@ -9,13 +9,13 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import grading, tasks
+from .. import grading, jobs, tasks
 from ..api import assignments as assignments_api
 from ..api.assignments import get_assignment
 from ..auth import STAFF
 from ..db import get_db
 from ..errors import APIError
-from ..models import Assignment, Status, Submission
+from ..models import Assignment, JobStatus, Status, Submission
 from .blueprint import bp, notify
 from .charts import histogram
 from .session import current_user, signed_in
@@ -31,7 +31,11 @@ def _current(a: Assignment, *statuses: Status) -> list[Submission]:
 
 
 def render_dashboard(
-    a: Assignment, *, preview: dict[str, Any] | None = None, status: int = 200
+    a: Assignment,
+    *,
+    preview: dict[str, Any] | None = None,
+    pending: int | None = None,
+    status: int = 200,
 ) -> tuple[str, int]:
     session = get_db().session
     counts = {s.value: 0 for s in Status}
@@ -73,6 +77,7 @@ def render_dashboard(
         charts=charts,
         graded=graded,
         preview=preview,
+        pending=pending,
     )
     return html, status
 
@@ -80,7 +85,29 @@ def render_dashboard(
 @bp.get("/dashboard/<slug>")
 @signed_in(*STAFF)
 def dashboard(slug: str) -> tuple[str, int]:
-    return render_dashboard(get_assignment(slug))
+    """The dashboard; ``?preview=<job>`` shows a regrade's dry run once the worker has run it
+    (the page refreshes itself while it runs)."""
+    a = get_assignment(slug)
+    raw = request.args.get("preview", "")
+    if not raw:
+        return render_dashboard(a)
+    if not raw.isdigit() or len(raw) > 9:
+        notify("That preview does not exist.", "error")
+        return render_dashboard(a, status=404)
+    try:
+        job = jobs.load(get_db().session, int(raw), a)
+    except APIError:
+        notify("That preview does not exist.", "error")
+        return render_dashboard(a, status=404)
+    if job.kind != jobs.PREVIEW:
+        notify("That job is not a preview.", "error")
+        return render_dashboard(a, status=404)
+    if job.status == JobStatus.FAILED:
+        notify(f"The dry run failed: {job.error}.", "error")
+        return render_dashboard(a)
+    if job.status != JobStatus.DONE or job.result is None:
+        return render_dashboard(a, pending=job.id)
+    return render_dashboard(a, preview=job.result)
 
 
 @bp.post("/dashboard/<slug>/release")
@@ -134,9 +161,10 @@ def release_many(slug: str) -> Response:
 @bp.post("/dashboard/<slug>/regrade")
 @signed_in(*STAFF)
 def regrade(slug: str) -> Any:
-    """``action=preview`` grades every current answer with the rubric file as it is now and
-    shows what would change, writing nothing; ``action=apply`` (from the preview, for the
-    version it showed) switches the assignment to it and queues the regrade."""
+    """``action=preview`` has the worker grade every current answer with the rubric file as it
+    is now (writing no grade) and shows what would change; ``action=apply`` (from the preview,
+    for the version it showed) switches the assignment to it and has the worker send the
+    regrade. Neither grades inside the request."""
     session = get_db().session
     a = get_assignment(slug)
     action = request.form.get("action", "")
@@ -146,32 +174,25 @@ def regrade(slug: str) -> Any:
     except APIError as exc:
         notify(f"The rubric file cannot be used: {exc.message}.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    subs = _current(a, Status.GRADED, Status.RELEASED)
-    if action == "preview":
-        changes = [c for c in (grading.regrade_preview(session, s, rubric) for s in subs) if c]
-        session.rollback()
-        preview = {
-            "rubric_version": rubric.version,
-            "current_version": a.rubric_version,
-            "submissions": len(subs),
-            "changes": changes,
-            "unchanged": len(subs) - len(changes),
-            "criteria": [(c.id, c.name) for c in rubric.criteria],
-        }
-        return render_dashboard(a, preview=preview)
-    if action != "apply":
+    if action not in ("preview", "apply"):
         notify("Choose preview or apply.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    if request.form.get("version") != rubric.version:
+    if action == "apply" and request.form.get("version") != rubric.version:
         notify("The rubric file changed since the preview: preview the regrade again.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    a.rubric_version = grading.store_rubric(session, path).version
-    session.commit()
-    for sub in subs:
-        tasks.enqueue_grade(sub.id)
+    kind = jobs.PREVIEW if action == "preview" else jobs.REGRADE
+    try:
+        job = jobs.start(
+            session, a, current_user(), kind, current_app.config["RUBRICS_DIR"], tasks.enqueue_job
+        )
+    except APIError as exc:
+        notify(f"The dry run could not start: {exc.message}.", "error")
+        return redirect(url_for("web.dashboard", slug=slug), code=303)
+    if kind == jobs.PREVIEW:
+        return redirect(url_for("web.dashboard", slug=slug, preview=job.id), code=303)
     notify(
-        f"Regrading {len(subs)} submissions with rubric version {rubric.version}; "
-        "instructors' overrides are kept."
+        f"Regrading with rubric version {rubric.version}: the worker is sending every current "
+        "answer; instructors' overrides are kept."
     )
     return redirect(url_for("web.dashboard", slug=slug), code=303)
 

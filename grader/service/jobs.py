@@ -1,0 +1,144 @@
+"""Jobs: a regrade's dry run and the sending of a regrade, run by the worker, not the web.
+
+A dry run grades every current answer again (minutes for a large assignment) and sending
+a regrade enqueues one task per answer; inside a web request either held a web process past
+its timeout. The API and the dashboard create a :class:`~grader.service.models.Job`, the
+worker runs it (:func:`run`), and both read it back by id (:func:`job_json`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from . import grading
+from .errors import APIError
+from .models import Assignment, Job, JobStatus, Status, Submission, User, utcnow
+
+log = logging.getLogger(__name__)
+
+PREVIEW = "regrade_preview"
+REGRADE = "regrade"
+KINDS = (PREVIEW, REGRADE)
+
+
+def current_graded(session: Session, a: Assignment) -> list[int]:
+    """Ids of the assignment's current graded or released submissions, in order."""
+    return list(
+        session.scalars(
+            select(Submission.id)
+            .where(
+                Submission.assignment_id == a.id,
+                Submission.current.is_(True),
+                Submission.status.in_([Status.GRADED, Status.RELEASED]),
+            )
+            .order_by(Submission.id)
+        )
+    )
+
+
+def start(
+    session: Session,
+    a: Assignment,
+    actor: User,
+    kind: str,
+    rubrics_dir: str,
+    send: Callable[[int], bool],
+) -> Job:
+    """Create a job and send it to the worker. A regrade switches the assignment to the
+    rubric file's version here (so new answers get it at once); the job sends the tasks."""
+    path = grading.rubric_path(rubrics_dir, a.rubric_file)
+    if kind == REGRADE:
+        version = grading.store_rubric(session, path).version
+        a.rubric_version = version
+    else:
+        version = grading.read_rubric(path).version
+    job = Job(kind=kind, assignment_id=a.id, requested_by_id=actor.id, rubric_version=version)
+    session.add(job)
+    session.commit()
+    if not send(job.id):
+        job.status = JobStatus.FAILED
+        job.error = "the worker could not be reached; try again in a moment"
+        job.finished_at = utcnow()
+        session.commit()
+        if kind == PREVIEW:
+            raise APIError(503, "worker_unavailable", job.error, headers={"Retry-After": "5"})
+        # A regrade still happens: the reconciler sends what lacks a grade for the version.
+    return job
+
+
+def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int], bool]) -> str:
+    """Run a job (in the worker); safe to run again: a finished job is left alone."""
+    job = session.get(Job, job_id)
+    if job is None:
+        return "missing"
+    if job.status in (JobStatus.DONE, JobStatus.FAILED):
+        return "already-finished"
+    job.status = JobStatus.RUNNING
+    session.commit()
+    a = session.get(Assignment, job.assignment_id)
+    assert a is not None
+    try:
+        ids = current_graded(session, a)
+        if job.kind == PREVIEW:
+            job.result = _preview(session, a, ids, rubrics_dir)
+        else:
+            sent = sum(1 for sid in ids if enqueue(sid))
+            job.result = {"queued": sent, "submissions": len(ids)}
+        job.status = JobStatus.DONE
+    except APIError as exc:  # the rubric file cannot be used
+        session.rollback()
+        job.status, job.error = JobStatus.FAILED, exc.message
+    except Exception as exc:
+        log.exception("job %s failed", job_id)
+        session.rollback()
+        job.status, job.error = JobStatus.FAILED, f"the job failed ({type(exc).__name__})"
+    job.finished_at = utcnow()
+    session.commit()
+    return job.status.value
+
+
+def _preview(session: Session, a: Assignment, ids: list[int], rubrics_dir: str) -> dict[str, Any]:
+    rubric = grading.read_rubric(grading.rubric_path(rubrics_dir, a.rubric_file))
+    changes = []
+    for sid in ids:
+        sub = session.get(Submission, sid)
+        assert sub is not None
+        change = grading.regrade_preview(session, sub, rubric)
+        if change:
+            changes.append(change)
+        session.expunge(sub)  # a large assignment must not pile up in the session
+    return {
+        "rubric_version": rubric.version,
+        "current_version": a.rubric_version,
+        "submissions": len(ids),
+        "changes": changes,
+        "unchanged": len(ids) - len(changes),
+        "criteria": [[c.id, c.name] for c in rubric.criteria],
+    }
+
+
+def load(session: Session, job_id: int, a: Assignment | None = None) -> Job:
+    """A job by id (404 when missing, or not this assignment's)."""
+    job = session.get(Job, job_id)
+    if job is None or (a is not None and job.assignment_id != a.id):
+        raise APIError(404, "not_found", "no such job")
+    return job
+
+
+def job_json(job: Job, slug: str) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "assignment": slug,
+        "status": job.status.value,
+        "rubric_version": job.rubric_version,
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        "result": job.result,
+        "error": job.error,
+    }
