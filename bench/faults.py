@@ -10,7 +10,7 @@ mode and starts it again (not for a shared server). It prints accepted, refused,
 lost and doubled submissions, and for each fault how long after it ended grading resumed
 and when the gradings in flight at the fault were graded (target: under 30 s).
 
-    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 40]
+    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 20]
         [--database-url postgresql://postgres@127.0.0.1:5432/grader_faults] [--kill-database]
 """
 
@@ -210,6 +210,11 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
             faults.append("postgresql")
         for name in faults:
             time.sleep(args.spacing)
+            if name in ("pool child", "whole worker"):
+                # Strike while a grading runs, so there is work in flight to recover.
+                deadline = time.monotonic() + 10
+                while not counter.in_flight() and time.monotonic() < deadline:
+                    time.sleep(0.002)
             # The kill, then what it left behind (gradings in flight, grades so far), then
             # the restart: recovery counts from the moment the fault is over.
             if name == "pool child":
@@ -259,7 +264,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--brokers", default="redis,sqlite")
     parser.add_argument("--submissions", type=int, default=1000)
-    parser.add_argument("--rate", type=float, default=40.0, help="submissions per second")
+    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
     parser.add_argument("--spacing", type=float, default=8.0, help="seconds between faults")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--kill-database", action="store_true")

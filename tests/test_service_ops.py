@@ -388,6 +388,30 @@ def test_plain_redis_gets_the_pooled_client_transport_and_rediss_keeps_tls(tmp_p
     assert not isinstance(tls.transport, Transport) and tls.ssl
 
 
+def test_a_dead_redis_server_does_not_end_the_worker_at_channel_close():
+    """kombu restores unacknowledged messages as a channel closes; with redis-server gone
+    that raised and ended the worker. The restore is skipped (the messages stay in Redis'
+    unacked index for the visibility-timeout sweep). A fake channel: a unit test."""
+    from contextlib import contextmanager
+
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from grader.service.broker import QoS
+
+    class DeadChannel:
+        do_restore = True
+
+        @contextmanager
+        def conn_or_acquire(self, client=None):
+            raise RedisConnectionError("Connection refused")
+            yield  # pragma: no cover
+
+    qos = QoS(DeadChannel())
+    qos._delivered["tag-1"] = object()
+    qos.restore_unacked()  # no exception
+    assert not qos._delivered
+
+
 def test_submissions_without_metadata_store_json_null_on_every_database(
     app, client, actors, assignment, enqueued
 ):

@@ -59,6 +59,20 @@ def test_submit_grade_review_release(service: Service):
     assert float(row["total"]) == mine["grade"]["total"] and row["status"] == "released"
     code, ready = request(port, "GET", "/readyz")
     assert code == 200 and ready["checks"] == {"database": "ok", "broker": "ok"}
+    # A regrade's dry run is a job the worker runs; the request only starts it.
+    code, started = request(
+        port, "POST", "/api/v1/assignments/ml-health-check/regrade?dry_run=1", token=t["instructor"]
+    )
+    assert code == 202 and started["job"]["status"] in ("queued", "running", "done")
+
+    def job() -> dict:
+        return request(port, "GET", f"/api/v1/jobs/{started['job']['id']}", token=t["instructor"])[
+            1
+        ]
+
+    done = wait_for(lambda: job()["status"] in ("done", "failed") and job(), 60, what="the job")
+    assert done["status"] == "done" and done["result"]["submissions"] == 1
+    assert done["result"]["changes"] == []  # same rubric file: nothing would change
 
 
 def test_chunked_bodies_are_stored_whole_or_refused_never_truncated(service: Service):
