@@ -410,6 +410,13 @@ def test_a_dead_redis_server_does_not_end_the_worker_at_channel_close():
     qos._delivered["tag-1"] = object()
     qos.restore_unacked()  # no exception
     assert not qos._delivered
+    # A task finishing after the channel closed: its acknowledgement is dropped, not raised.
+    qos._delivered["tag-2"] = object()
+    qos.ack("tag-2")
+    qos._delivered["tag-3"] = object()
+    qos.reject("tag-3", requeue=True)
+    qos._flush()
+    assert not qos._delivered
 
 
 def test_submissions_without_metadata_store_json_null_on_every_database(

@@ -7,10 +7,11 @@ client holds no connection of its own (those come from the channel's pool), so o
 channel serves; it is rebuilt whenever kombu replaces the pool (after a reconnect).
 
 When redis-server dies while a worker holds unacknowledged messages, kombu restores them as
-the channel closes, which needs the server it has just lost; the error ended the worker
+the channel closes and acknowledges tasks that finish afterwards on that closed channel;
+both need the server (or the connection) just lost, and the error ended the worker
 ("Unrecoverable error", seen with bench/faults.py). The messages are still in Redis' unacked
-index, where the visibility-timeout sweep hands them out again, so here the restore is
-skipped with a warning and the worker reconnects.
+index, where the visibility-timeout sweep hands them out again (a grading is idempotent), so
+here both are skipped with a warning and the worker reconnects.
 """
 
 from __future__ import annotations
@@ -18,18 +19,38 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kombu.transport import redis
+from kombu.transport import redis, virtual
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 
+_GONE = (RedisError, OSError, AttributeError)  # AttributeError: kombu dropped the connection
+
+
 class QoS(redis.QoS):
+    def ack(self, delivery_tag: str) -> None:
+        try:
+            super().ack(delivery_tag)
+        except _GONE as exc:
+            # A task that finished after its channel closed: its message stays in the unacked
+            # index, comes back after the visibility timeout and finds the grade stored.
+            log.warning(
+                "could not acknowledge a message (%s); it will come back", type(exc).__name__
+            )
+            virtual.QoS.ack(self, delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        try:
+            super().reject(delivery_tag, requeue=requeue)
+        except _GONE as exc:
+            log.warning("could not reject a message (%s); it will come back", type(exc).__name__)
+            virtual.QoS.ack(self, delivery_tag)
+
     def restore_unacked(self, client: Any = None) -> None:
         try:
             super().restore_unacked(client)
-        except (RedisError, OSError, AttributeError) as exc:
-            # AttributeError: kombu has already dropped the closing channel's connection.
+        except _GONE as exc:
             log.warning(
                 "could not restore %d unacknowledged messages (%s): redis-server will hand "
                 "them out again after the visibility timeout",
