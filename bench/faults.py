@@ -94,6 +94,14 @@ class Counter:
             query = select(self.Submission.id).where(self.Submission.status == self.Status.GRADING)
             return set(s.scalars(query))
 
+    def pending(self) -> set[int]:
+        """Everything not graded yet (queued or grading): what a broker outage held up."""
+        with self.app.app_context(), self.db.session_scope() as s:
+            query = select(self.Submission.id).where(
+                self.Submission.status.in_([self.Status.QUEUED, self.Status.GRADING])
+            )
+            return set(s.scalars(query))
+
     def settled(self, ids: set[int]) -> bool:
         if not ids:
             return True
@@ -241,6 +249,8 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
                 while (before := counter.graded()) < 0:  # the database answers again
                     time.sleep(0.1)
             ended = time.monotonic()
+            if name in ("redis-server", "postgresql"):
+                flying = counter.pending()  # held up by the outage, the unsent included
             print(f"[{broker}] kill -9 {name}: {_recovery(counter, before, flying, ended)}")
         submitter.join()
         accepted = submitter.accepted
@@ -270,6 +280,8 @@ def main() -> None:
     parser.add_argument("--kill-database", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs' directories")
     args = parser.parse_args()
+    # SIGTERM (a timeout, a Ctrl-C elsewhere) still stops every process this run started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for broker in args.brokers.split(","):
         if args.keep:
             tmp = tempfile.mkdtemp(prefix=f"faults-{broker}-")
