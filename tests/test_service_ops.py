@@ -419,6 +419,32 @@ def test_a_dead_redis_server_does_not_end_the_worker_at_channel_close():
     assert not qos._delivered
 
 
+def test_a_grading_that_cannot_reach_the_database_is_retried_not_dropped(app, monkeypatch):
+    """Seen in bench/faults.py: during a PostgreSQL restart the task failed, its message was
+    acknowledged and the submission waited STUCK_AFTER (122 s). It now retries with back-off."""
+    from sqlalchemy.exc import OperationalError
+
+    import grader.service.tasks as tasks
+
+    def down(*a, **k):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    class Retried(Exception):
+        pass
+
+    calls = []
+
+    def retry(exc=None, countdown=None, **k):
+        calls.append(countdown)
+        return Retried()
+
+    monkeypatch.setattr(tasks, "grade_submission", down)
+    monkeypatch.setattr(tasks.grade, "retry", retry)
+    with app.app_context(), pytest.raises(Retried):
+        tasks.grade.run(1)
+    assert calls == [1]  # 2 ** retries, capped at 30 s
+
+
 def test_submissions_without_metadata_store_json_null_on_every_database(
     app, client, actors, assignment, enqueued
 ):

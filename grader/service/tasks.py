@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 from flask import current_app
 from sqlalchemy import update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from . import jobs
 from .db import get_db
@@ -27,11 +29,18 @@ def _settings() -> GradingSettings:
     )
 
 
-@shared_task(name="grader.grade", ignore_result=True)
-def grade(submission_id: int) -> str:
+@shared_task(name="grader.grade", ignore_result=True, bind=True, max_retries=None)
+def grade(self: Task, submission_id: int) -> str:
     db = get_db()
     assert db.engine is not None and db.sessionmaker is not None
-    outcome = grade_submission(db.engine, db.sessionmaker, submission_id, _settings())
+    try:
+        outcome = grade_submission(db.engine, db.sessionmaker, submission_id, _settings())
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+        # The database is unreachable (restarting, failing over): try again shortly rather
+        # than drop the message and leave the submission for STUCK_AFTER.
+        delay = min(30, 2 ** min(self.request.retries, 5))
+        log.warning("submission %s: database unavailable, retrying in %s s", submission_id, delay)
+        raise self.retry(exc=exc, countdown=delay) from exc
     log.info("submission %s: %s", submission_id, outcome)
     return outcome
 
