@@ -3,14 +3,15 @@
 For each broker (a private redis-server with AOF everysec, and the embedded SQLite default),
 it starts gunicorn, a celery worker and a beat process at the default delivery settings,
 submits ``--submissions`` answers over HTTP at ``--rate`` per second, and meanwhile kills
-with -9, every ``--spacing`` seconds in turn: a pool child, the whole worker (then starts a
-new one), and on Redis the redis-server (then restarts it on its AOF). With
-``--kill-database`` and a PostgreSQL URL it also stops the machine's PostgreSQL in immediate
-mode and starts it again (not for a shared server). It prints accepted, refused, graded,
-lost and doubled submissions, and for each fault how long after it ended grading resumed
-and when the gradings in flight at the fault were graded (target: under 30 s).
+with -9, every ``--spacing`` seconds in turn and ``--rounds`` times over: a pool child, the
+whole worker (then starts a new one), and on Redis the redis-server (then restarts it on
+its AOF). With ``--kill-database`` and a PostgreSQL URL it also stops the machine's
+PostgreSQL in immediate mode and starts it again (not for a shared server). It prints
+accepted, refused, graded, lost and doubled submissions, and for each fault how long after
+it ended grading resumed and when the gradings in flight at the fault were graded (target:
+under 30 s).
 
-    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 20]
+    python bench/faults.py [--brokers redis,sqlite] [--submissions 1000] [--rate 20] [--rounds 1]
         [--database-url postgresql://postgres@127.0.0.1:5432/grader_faults] [--kill-database]
 """
 
@@ -216,7 +217,7 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
             faults.append("redis-server")
         if args.kill_database and database.startswith("postgresql"):
             faults.append("postgresql")
-        for name in faults:
+        for name in faults * args.rounds:
             time.sleep(args.spacing)
             if name in ("pool child", "whole worker"):
                 # Strike while a grading runs, so there is work in flight to recover.
@@ -276,6 +277,7 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
     parser.add_argument("--spacing", type=float, default=8.0, help="seconds between faults")
+    parser.add_argument("--rounds", type=int, default=1, help="times through the faults")
     parser.add_argument("--database-url", default="")
     parser.add_argument("--kill-database", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the logs' directories")
