@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from .db import get_db
 from .errors import APIError, forbidden, not_found
-from .models import ApiToken, Role, Submission, User, utcnow
+from .models import ApiToken, Role, Submission, User, get_row, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 TOKEN_PREFIX = "grd_"
@@ -88,7 +88,7 @@ def load_submission(session: Session, submission_id: int, user: User) -> Submiss
     Others get 404, not 403, so ids of other people's submissions reveal nothing.
     """
     # Ids are 32-bit: a larger one cannot exist (and the database would refuse to bind it).
-    sub = session.get(Submission, submission_id) if 0 < submission_id < 2**31 else None
+    sub = get_row(session, Submission, submission_id)
     if sub is None:
         raise not_found("submission")
     if is_staff(user):

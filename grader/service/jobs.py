@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from . import grading
 from .errors import APIError
-from .models import Assignment, Job, JobStatus, Status, Submission, User, utcnow
+from .models import Assignment, Job, JobStatus, Status, Submission, User, get_row, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _preview(session: Session, a: Assignment, ids: list[int], rubrics_dir: str) 
 
 def load(session: Session, job_id: int, a: Assignment | None = None) -> Job:
     """A job by id (404 when missing, or not this assignment's)."""
-    job = session.get(Job, job_id)
+    job = get_row(session, Job, job_id)
     if job is None or (a is not None and job.assignment_id != a.id):
         raise APIError(404, "not_found", "no such job")
     return job

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -300,6 +300,16 @@ class Job(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+#: Ids are 32-bit integers: a larger one cannot exist (and no database would bind it).
+MAX_ID = 2**31 - 1
+_Row = TypeVar("_Row", bound="Base")
+
+
+def get_row(session: Session, model: type[_Row], ident: int) -> _Row | None:
+    """A row by id, or None; out-of-range ids are simply not found."""
+    return session.get(model, ident) if 0 < ident <= MAX_ID else None
 
 
 APPEND_ONLY = (AuditEvent, Override)

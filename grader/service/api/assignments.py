@@ -15,7 +15,7 @@ from .. import grading, jobs
 from ..auth import STAFF, current_user, require
 from ..db import get_db
 from ..errors import APIError, not_found
-from ..models import Assignment, Status, Submission
+from ..models import MAX_ID, Assignment, Status, Submission
 from ..tasks import enqueue_job
 from .body import json_body
 
@@ -171,7 +171,7 @@ def release_many(slug: str) -> dict[str, Any]:
                 422, "invalid_ids", "'ids' must be a list of submission ids", field="ids"
             )
         # Ids are 32-bit: larger ones cannot exist (and the database would refuse to bind them).
-        query = query.where(Submission.id.in_([i for i in ids if 0 < i < 2**31]))
+        query = query.where(Submission.id.in_([i for i in ids if 0 < i <= MAX_ID]))
     elif mode != "all":
         raise APIError(
             422, "invalid_mode", "'mode' must be reviewed, confidence, ids or all", field="mode"

@@ -12,7 +12,7 @@ from ..api.params import int_arg
 from ..auth import require
 from ..db import get_db
 from ..errors import APIError, not_found
-from ..models import Platform, Role
+from ..models import Platform, Role, get_row
 from .delivery import redeliver
 from .models import Delivery, DeliveryStatus
 from .platforms import (
@@ -183,7 +183,7 @@ def deliveries(name: str) -> dict[str, Any]:
 
 
 def _delivery(platform: Platform, delivery_id: int) -> Delivery:
-    d = get_db().session.get(Delivery, delivery_id) if 0 < delivery_id < 2**31 else None
+    d = get_row(get_db().session, Delivery, delivery_id)
     if d is None or d.platform_id != platform.id:
         raise not_found("delivery")
     return d

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..auth import issue_token
 from ..errors import APIError, not_found
-from ..models import Platform, Role, User, utcnow
+from ..models import Platform, Role, User, get_row, utcnow
 from .events import EVENT_TYPES
 from .models import Delivery, PlatformSecret
 from .signing import fingerprint, new_secret
@@ -110,7 +110,7 @@ def rotate_secret(session: Session, platform: Platform, grace_seconds: int) -> P
 
 def revoke_secret(session: Session, platform: Platform, secret_id: int) -> None:
     """Expire one secret now (a leaked one); the last active secret cannot be revoked."""
-    row = session.get(PlatformSecret, secret_id) if 0 < secret_id < 2**31 else None
+    row = get_row(session, PlatformSecret, secret_id)
     if row is None or row.platform_id != platform.id:
         raise not_found("secret")
     active = _active(session, platform)
