@@ -410,3 +410,24 @@ def test_csv_cells_are_neutralised_in_every_disguise():
     for formula in ("=1+1", "\uff1dSUM(A1)", "\u200b=1", " =1", "\u00a0+1", "@x", "-2"):
         assert _cell(formula).startswith("'"), formula
     assert _cell("Ada Lovelace") == "Ada Lovelace" and _cell(3.5) == 3.5
+
+
+def test_a_dry_run_the_worker_cannot_take_is_a_503_and_a_regrade_still_switches(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    import grader.service.api.assignments as assignments_api
+    from grader.service.models import Job, JobStatus
+
+    monkeypatch.setattr(assignments_api, "enqueue_job", lambda job_id: False)
+    url = "/api/v1/assignments/ml-health-check/regrade"
+    r = client.post(url + "?dry_run=1", headers=actors.h("instructor"))
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert r.get_json()["error"]["code"] == "worker_unavailable"
+    # A regrade is recorded and its version applied; the reconciler sends what lacks a grade.
+    r = client.post(url, headers=actors.h("instructor"))
+    assert r.status_code == 202 and r.get_json()["job"]["status"] == "failed"
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert [j.status for j in s.query(Job).order_by(Job.id)] == [JobStatus.FAILED] * 2
+    # Learners may not see jobs; an unknown job is a 404.
+    assert client.get("/api/v1/jobs/1", headers=actors.h("learner")).status_code == 403
+    assert client.get("/api/v1/jobs/99", headers=actors.h("instructor")).status_code == 404
