@@ -195,20 +195,7 @@ def run(broker: str, args: argparse.Namespace, workdir: Path) -> None:
     try:
         port = svc.start_web(workers=2)
         # Beat in a process of its own, so every child of the worker is a pool child.
-        beat_log = open(workdir / "beat.log", "wb")  # noqa: SIM115 - closed in stop_all
-        svc.logs.append(beat_log)
-        beat = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"]
-        beat += ["--schedule", str(workdir / "beat-schedule"), "--loglevel", "INFO"]
-        svc.procs.append(
-            subprocess.Popen(
-                beat,
-                env=svc.env(),
-                cwd=ROOT,
-                stdout=beat_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        )
+        svc.start_beat()
         worker = svc.start_worker(concurrency=2, beat=False)
         submitter = Submitter(port, svc.tokens["learner"], args.submissions, args.rate)
         submitter.start()

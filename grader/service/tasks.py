@@ -66,15 +66,23 @@ def reconcile() -> int:
 def enqueue_grade(submission_id: int) -> bool:
     """Send grade(submission_id); False (logged) if the broker is unreachable: the row is
     committed as queued and the reconciler will send it later."""
+    if _send(grade, submission_id):
+        return True
+    log.error("could not enqueue submission %s; the reconciler will retry", submission_id)
+    _mark_unsent(submission_id)
+    return False
+
+
+def _send(task: Task, ident: int) -> bool:
+    """Publish task(ident), retrying the broker briefly; False (logged) if it is unreachable."""
     try:
-        grade.apply_async(
-            args=[submission_id],
+        task.apply_async(
+            args=[ident],
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         )
     except Exception:
-        log.exception("could not enqueue submission %s; the reconciler will retry", submission_id)
-        _mark_unsent(submission_id)
+        log.exception("could not send %s(%s)", task.name, ident)
         return False
     return True
 
@@ -101,13 +109,4 @@ def job(job_id: int) -> str:
 
 def enqueue_job(job_id: int) -> bool:
     """Send job(job_id); False (logged) if the broker is unreachable."""
-    try:
-        job.apply_async(
-            args=[job_id],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        )
-    except Exception:
-        log.exception("could not send job %s", job_id)
-        return False
-    return True
+    return _send(job, job_id)

@@ -185,6 +185,23 @@ class Service:
             raise RuntimeError(f"worker exited: {(self.workdir / f'{name}.log').read_text()}")
         return proc
 
+    def start_beat(self) -> subprocess.Popen[bytes]:
+        """celery beat on its own (the reconciler's schedule), logging to beat.log."""
+        log = open(self.workdir / "beat.log", "wb")  # noqa: SIM115 - closed in stop_all
+        self.logs.append(log)
+        cmd = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"]
+        cmd += ["--schedule", str(self.workdir / "beat-schedule"), "--loglevel", "INFO"]
+        proc = subprocess.Popen(
+            cmd,
+            env=self.env(),
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
     def start_web(self, *, workers: int = 2) -> int:
         port = free_port()
         log = open(self.workdir / "web.log", "wb")  # noqa: SIM115 - closed in stop_all

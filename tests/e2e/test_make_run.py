@@ -7,51 +7,57 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from ..conftest import HEALTH
 from .harness import ROOT, free_port, request, wait_for
 
 
-def test_grader_run_serves_grades_and_stops_on_ctrl_c(tmp_path):
-    port = free_port()
+def _grader_run(tmp_path: Path, port: int, out: BinaryIO) -> subprocess.Popen[bytes]:
+    """`grader run` as `make run` starts it (the embedded default), its output in out."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
     env.update({"GRADER_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "grader.cli", "run", "--port", str(port), "--concurrency", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _started(proc: subprocess.Popen[bytes], log: Path, port: int) -> tuple[str, str]:
+    """Wait until the service answers; the demo learner's and instructor's tokens."""
+    wait_for(
+        lambda: b"is running on" in log.read_bytes() or proc.poll() is not None,
+        60,
+        what="grader run",
+    )
+    assert proc.poll() is None, log.read_text()
+    wait_for(lambda: _ready(port), 60, interval=0.2, what="readyz")
+    lines = log.read_text().splitlines()
+    learner, staff = (
+        next(line.split("token: ")[1].strip() for line in lines if who in line)
+        for who in ("learner@example.test", "instructor@example.test")
+    )
+    return learner, staff
+
+
+def _ready(port: int) -> bool:
+    try:
+        return request(port, "GET", "/readyz")[0] == 200
+    except OSError:
+        return False
+
+
+def test_grader_run_serves_grades_and_stops_on_ctrl_c(tmp_path):
+    port = free_port()
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.cli", "run", "--port", str(port), "--concurrency", "1"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = _grader_run(tmp_path, port, out)
         try:
-            wait_for(
-                lambda: b"is running on" in log.read_bytes() or proc.poll() is not None,
-                60,
-                what="grader run",
-            )
-            assert proc.poll() is None, log.read_text()
-            text = log.read_text()
-            learner = next(
-                line.split("token: ")[1].strip()
-                for line in text.splitlines()
-                if "learner@example.test" in line
-            )
-            staff = next(
-                line.split("token: ")[1].strip()
-                for line in text.splitlines()
-                if "instructor@example.test" in line
-            )
-
-            def ready() -> bool:
-                try:
-                    return request(port, "GET", "/readyz")[0] == 200
-                except OSError:
-                    return False
-
-            wait_for(ready, 60, interval=0.2, what="readyz")
+            learner, staff = _started(proc, log, port)
             code, body = request(
                 port,
                 "POST",
@@ -103,37 +109,16 @@ def _alive(pid: int) -> bool:
 
 def test_grader_run_starts_again_what_dies_and_leaves_nothing_behind(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
-    env.update({"GRADER_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT)})
     log = tmp_path / "run.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.cli", "run", "--port", str(port), "--concurrency", "1"],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        proc = _grader_run(tmp_path, port, out)
         seen: set[int] = set()
         try:
-            wait_for(lambda: b"is running on" in log.read_bytes(), 60, what="grader run")
-            text = log.read_text()
-            learner, staff = (
-                next(ln.split("token: ")[1].strip() for ln in text.splitlines() if who in ln)
-                for who in ("learner@example.test", "instructor@example.test")
-            )
-
-            def ready() -> bool:
-                try:
-                    return request(port, "GET", "/readyz")[0] == 200
-                except OSError:
-                    return False
+            learner, staff = _started(proc, log, port)
 
             def child(word: str) -> int | None:
                 return next((p for p, c in _children(proc.pid).items() if word in c), None)
 
-            wait_for(ready, 60, interval=0.2, what="readyz")
             # kill -9 the worker's main process: it is started again and grades.
             worker = child("celery")
             assert worker is not None
@@ -162,7 +147,9 @@ def test_grader_run_starts_again_what_dies_and_leaves_nothing_behind(tmp_path):
             assert web is not None
             seen |= {web, *_children(web)}
             os.kill(web, signal.SIGKILL)
-            wait_for(lambda: child("gunicorn") not in (None, web) and ready(), 60, what="web again")
+            wait_for(
+                lambda: child("gunicorn") not in (None, web) and _ready(port), 60, what="web again"
+            )
             assert not any(_alive(p) for p in seen)
             seen |= {p for p in (child("celery"), child("gunicorn")) if p is not None}
             seen |= {p for c in list(seen) for p in _children(c)}
