@@ -52,6 +52,8 @@ def test_errors_name_field_and_problem(raw):
     raw["criteria"][3]["concepts"][0].pop("phrases")
     raw["criteria"][1]["placement"][0]["topic"] = "nope"
     raw["surprise"] = 1
+    raw["checks"]["buried_topics"] = ["data_quality", "nope"]
+    raw["checks"]["buried_cap"] = {"prioritization": 1.5}
     problems = dict(_problems(raw))
     assert problems["criteria[1].points"] == "must be greater than 0, got -5"
     assert problems["criteria[2].blend"] == "weights must sum to 1, got 0.7"
@@ -59,6 +61,8 @@ def test_errors_name_field_and_problem(raw):
     assert problems["criteria[3].concepts[0].phrases"] == "is required"
     assert problems["criteria[1].placement[0].topic"] == "unknown topic 'nope'"
     assert problems["surprise"] == "is not a known field"
+    assert problems["checks.buried_topics"] == "unknown topic 'nope'"
+    assert problems["checks.buried_cap.prioritization"] == "must be at most 1, got 1.5"
 
 
 def test_error_message_names_the_file(tmp_path):

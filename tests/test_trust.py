@@ -157,7 +157,7 @@ def test_prose_is_judged_on_its_order_and_realistic_timelines_not_on_buckets():
     compiled = compile_rubric(RUBRIC)
     ctx = _Context(parse_plan(prose), compiled)
     assert not ctx.plan.items() and ctx.first_priority() is not None
-    assert _check_buckets(ctx) is None  # no buckets to use: not held against it
+    assert _check_buckets(ctx).optional  # no buckets to use: not held against it
     # Of the six durations read, one (90 days of logs) is not a realistic fix timeline: the
     # rest still count, where any unrealistic one used to drop the check to 0.3.
     assert _check_timelines(ctx.plan, prose, compiled).score == pytest.approx(0.3 + 0.4 * 5 / 6)
@@ -181,6 +181,48 @@ def test_everything_critical_caps_prioritization():
     assert "no_commitment" in grade.flags
     prio = {c.id: c for c in grade.criteria}["prioritization"]
     assert prio.points <= 0.45 * prio.max_points + 1e-9
+
+
+def _matrix(buckets: dict[str, list[str]]) -> str:
+    out = [
+        "## Step 1\n\nThe model degraded: AUC is 0.78 against a 0.85 baseline. The data quality "
+        "score is 0.75 with 15% missing values and 3 schema changes; drift detection is "
+        "disabled while the feature drift score is 0.12; the dashboard is up 92% of the time "
+        "and serving latency is 150 ms. Retraining on broken data would not help the business, "
+        "which loses churners it could have kept.\n",
+        "## Issue Priority Matrix\n",
+    ]
+    for bucket, issues in buckets.items():
+        out.append(f"### {bucket}\n")
+        out += [
+            f"- Issue: {t}\n- Impact: missed churners and lost revenue\n"
+            f"- Solution: add validation checks and alerting for it\n- Timeline: 1 week\n"
+            for t in issues
+        ]
+    return "\n".join(out)
+
+
+def test_key_issues_deferred_to_medium_cap_identification_and_prioritization():
+    cosmetic, key = (
+        ["dashboard uptime 92%", "latency 150ms"],
+        [
+            "15% missing values and 3 schema changes",
+            "drift detection disabled",
+        ],
+    )
+    buried = grade_text(_matrix({"Critical": cosmetic, "Medium": key}), RUBRIC)
+    by_id = {c.id: c for c in buried.criteria}
+    assert by_id["problem_identification"].points <= 0.45 * 30 + 1e-9
+    assert by_id["prioritization"].points <= 0.25 * 25 + 1e-9
+    assert "buried" in [r["code"] for r in buried.review_reasons]
+    assert buried.confidence < RELEASE_LEVEL
+    # The same issues with the key ones in Critical: nothing is capped.
+    placed = grade_text(_matrix({"Critical": key, "Medium": cosmetic}), RUBRIC)
+    assert "buried" not in [r["code"] for r in placed.review_reasons]
+    assert placed.criteria[0].points > by_id["problem_identification"].points
+    # The adversarial set's persuasive inversion (graded 32.5 by both graders).
+    c07 = grade_text((ADVERSARIAL / "answers" / "c07.md").read_text(), RUBRIC)
+    assert abs(c07.total - 32.5) <= 15 and c07.confidence < RELEASE_LEVEL
 
 
 def test_yaml_matrix_is_read():

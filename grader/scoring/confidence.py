@@ -26,7 +26,7 @@ __all__ = [
     "confidence",
 ]
 
-CONFIDENCE_VERSION = "2"
+CONFIDENCE_VERSION = "3"
 #: Grades at or above this confidence may be released without review (the service's
 #: ``AUTO_RELEASE_CONFIDENCE`` default); every grade below it says why in its reasons.
 RELEASE_LEVEL = 0.8
@@ -43,6 +43,7 @@ REVIEW_MESSAGES: dict[str, str] = {
     "other_scenario": "The answer seems to describe a different system: it cites numbers the "
     "scenario does not have and none that it has.",
     "harmful_action": "The answer proposes actions that would harm the system: {detail}.",
+    "buried": "The answer defers the scenario's key issues ({detail}) to Medium or lower.",
     "no_commitment": "The answer does not commit to a priority order ({detail}).",
     "penalty": "A penalty rule fired ({detail}); check that it is deserved.",
     "structure": "The parser could not find {detail}; check how the answer was read.",
@@ -91,15 +92,15 @@ class Model:
 #: Fitted by ``python bench/fit_confidence.py`` (70 answers: the graded sample and the
 #: adversarial set's development half); refit and bump CONFIDENCE_VERSION together.
 MODEL = Model(
-    intercept=2.452,
+    intercept=2.756,
     coefficients={
-        "disagreement": 0.038,
-        "missing_sections": -0.464,
-        "warnings": -0.123,
-        "short": 0.876,
+        "disagreement": 0.073,
+        "missing_sections": -0.538,
+        "warnings": -0.084,
+        "short": 0.820,
         "long": 0.000,
     },
-    reason_odds=0.686,
+    reason_odds=0.571,
 )
 
 

@@ -172,6 +172,9 @@ class Reading:
     uncommitted: str
     generic: bool
     other_scenario: bool
+    # The key issues the matrix defers to Medium or lower (set by the scorer, which places
+    # topics in buckets).
+    buried: tuple[str, ...] = ()
     # Which caps actually lowered a criterion ("generic", "no_commitment"): only those make
     # the grade uncertain enough to need a look.
     capped: set[str] = field(default_factory=set)

@@ -68,6 +68,14 @@ def adjust(
             fraction = cap
             reading.capped.add("no_commitment")
             notes.append(FLAG_MESSAGES["no_commitment"])
+    if reading.buried and (cap := _cap(checks.buried_cap, cid)) is not None:
+        if fraction > cap:
+            fraction = cap
+            reading.capped.add("buried")
+            notes.append(
+                "The scenario's key issues sit in Medium or lower: these points need them "
+                "named as what must be fixed first."
+            )
     for ci, quote in reading.harmful:
         cost = ci.costs.get(cid)
         if cost:
@@ -108,6 +116,10 @@ def review_reasons(
     if reading.harmful:
         names = ", ".join(ci.name for ci, _ in reading.harmful)
         reasons.append(ReviewReason.of("harmful_action", names))
+    if "buried" in reading.capped:
+        named = {t.id: t.name for t in compiled.rubric.topics}
+        names = ", ".join(named.get(t, t) for t in reading.buried)
+        reasons.append(ReviewReason.of("buried", names))
     if "no_commitment" in reading.capped:
         reasons.append(ReviewReason.of("no_commitment", reading.uncommitted))
     fired = [

@@ -165,6 +165,10 @@ class Checks:
     generic_cap: Mapping[str, float] = field(default_factory=dict)
     uncommitted_cap: Mapping[str, float] = field(default_factory=dict)
     contradiction_cost: Mapping[str, float] = field(default_factory=dict)
+    # The scenario's key issues (topic ids): an answer whose matrix puts every one it places
+    # in Medium or lower, and that fixes none of them first, keeps at most buried_cap.
+    buried_topics: tuple[str, ...] = ()
+    buried_cap: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -572,15 +576,21 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
             "generic_cap",
             "uncommitted_cap",
             "contradiction_cost",
+            "buried_topics",
+            "buried_cap",
         },
         "checks.",
     )
     shares = {}
-    for name in ("generic_cap", "uncommitted_cap", "contradiction_cost"):
+    for name in ("generic_cap", "uncommitted_cap", "contradiction_cost", "buried_cap"):
         shares[name] = _weights(chk, checks_raw.get(name), f"checks.{name}", {*ids, "default"})
         for k, v in shares[name].items():
             if v > 1:
                 chk.fail(f"checks.{name}.{k}", f"must be at most 1, got {v:g}")
+    buried = chk.str_list(checks_raw, "buried_topics", "checks.", required=False)
+    for topic in buried:
+        if topic not in topic_ids:
+            chk.fail("checks.buried_topics", f"unknown topic {topic!r}")
     reveal = feedback.get("reveal_missing", False)
     if not isinstance(reveal, bool):
         chk.fail("feedback.reveal_missing", f"must be true or false, got {reveal!r}")
@@ -593,6 +603,8 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
         generic_cap=shares["generic_cap"],
         uncommitted_cap=shares["uncommitted_cap"],
         contradiction_cost=shares["contradiction_cost"],
+        buried_topics=tuple(buried),
+        buried_cap=shares["buried_cap"],
     )
     calibration = data.get("calibration")
     if calibration is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,12 +117,22 @@ class _Context:
         self.compiled = compiled
         self.layout = Layout(plan, compiled.lexicon)
         self._first: tuple[str, str] | None | bool = False
+        self._buckets: dict[str, set[str]] | None = None
 
     def item_doc(self, index: int) -> Doc:
         ranges = self.layout.ranges([f"matrix.issue.{index}"])
         if not ranges:
             ranges = [r for f in FIELDS for r in self.layout.ranges([f"matrix.{f}.{index}"])]
         return self.layout.doc(ranges)
+
+    def topic_buckets(self) -> dict[str, set[str]]:
+        """The buckets of the matrix each topic is placed in."""
+        if self._buckets is None:
+            self._buckets = {}
+            for index, item in enumerate(self.plan.items()):
+                for _, topic in _topics_in(self.item_doc(index), self.compiled):
+                    self._buckets.setdefault(topic, set()).add(item.bucket)
+        return self._buckets
 
     def first_priority(self) -> tuple[str, str] | None:
         if self._first is False:
@@ -141,6 +151,8 @@ def _lerp(x: float, zero: float, full: float) -> float:
 class _Check:
     score: float
     notes: list[str] = field(default_factory=list)
+    # Counted only where it raises the structure score (see _check_buckets).
+    optional: bool = False
 
 
 def _topics_in(doc: Doc, compiled: CompiledRubric) -> list[tuple[int, str]]:
@@ -189,10 +201,7 @@ def _check_placement(crit: CompiledCriterion, ctx: _Context, reveal: bool) -> _C
     appears in; the topic the learner fixes first counts as Critical even in prose, so an
     answer without a matrix is judged by what it says comes first, and adding an item can
     only raise a topic's credit."""
-    topic_buckets: dict[str, set[str]] = {}
-    for index, item in enumerate(ctx.plan.items()):
-        for _, topic in _topics_in(ctx.item_doc(index), ctx.compiled):
-            topic_buckets.setdefault(topic, set()).add(item.bucket)
+    topic_buckets = {t: set(b) for t, b in ctx.topic_buckets().items()}
     first = ctx.first_priority()
     if first is not None:
         topic_buckets.setdefault(first[0], set()).add("critical")
@@ -215,6 +224,20 @@ def _check_placement(crit: CompiledCriterion, ctx: _Context, reveal: bool) -> _C
             "technical impact before placing it."
         ]
     return _Check(total / weight if weight else 0.0, notes)
+
+
+def _buried(ctx: _Context) -> tuple[str, ...]:
+    """The rubric's key issues an answer defers: the matrix places each one it names in Medium
+    or lower (and at least one there), and none is what the answer fixes first."""
+    key = ctx.compiled.rubric.checks.buried_topics
+    buckets = ctx.topic_buckets()
+    placed = [t for t in key if t in buckets]
+    if not placed or any(buckets[t] & {"critical", "high"} for t in placed):
+        return ()
+    first = ctx.first_priority()
+    if first is not None and first[0] in key:
+        return ()
+    return tuple(placed)
 
 
 def _check_first(crit: CompiledCriterion, ctx: _Context) -> _Check:
@@ -298,14 +321,12 @@ def _check_step3(plan: Plan, source: str) -> _Check:
     return _Check(sum(parts.values()) / len(parts), notes)
 
 
-def _check_buckets(ctx: _Context) -> _Check | None:
-    """Share of Critical/High/Medium used. Prose with no matrix that names its first priority
-    is not judged on buckets (it has none to use), only on its order."""
-    plan = ctx.plan
-    if not plan.items() and ctx.first_priority() is not None:
-        return None
-    used = sum(1 for b in BUCKETS[:3] if plan.matrix[b])
-    return _Check(used / 3)
+def _check_buckets(ctx: _Context) -> _Check:
+    """Share of Critical/High/Medium used. An answer that names its first priority is judged
+    on its order; using the buckets can then only add (prose has none to use, and the item
+    that starts a matrix must not cost what the prose already earned)."""
+    used = sum(1 for b in BUCKETS[:3] if ctx.plan.matrix[b])
+    return _Check(used / 3, optional=ctx.first_priority() is not None)
 
 
 # --- scoring ----------------------------------------------------------------------------
@@ -377,6 +398,14 @@ def _feedback(
     return " ".join(parts)
 
 
+def _weighted(results: dict[str, _Check], weights: Mapping[str, float], optional: bool) -> float:
+    used = {
+        k: w for k, w in weights.items() if k in results and (optional or not results[k].optional)
+    }
+    total = sum(used.values())
+    return sum(results[k].score * w for k, w in used.items()) / total if total else 0.0
+
+
 def _score_criterion(
     crit: CompiledCriterion, ctx: _Context, doc: Doc, similarity: float, source: str, reveal: bool
 ) -> tuple[CriterionGrade, float]:
@@ -397,11 +426,9 @@ def _score_criterion(
         result = checks[name]()
         if result is not None:
             results[name] = result
-    weights = {k: w for k, w in c.structure.items() if k in results}
-    structure = (
-        sum(results[k].score * w for k, w in weights.items()) / sum(weights.values())
-        if weights
-        else 0.0
+    structure = max(
+        _weighted(results, c.structure, optional=True),
+        _weighted(results, c.structure, optional=False),
     )
     sim_scaled = min(1.0, similarity / crit.similarity_full)
     raw = (
@@ -445,6 +472,7 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: i
     sources = [layout.source_text(r) for r in source_ranges]
     sims = compiled.similarities(layout, source_ranges)
     reading = read_answer(plan, compiled, layout, source or plan.text)
+    reading.buried = _buried(ctx)
     flags = answer_flags(plan, compiled, layout, reading)
     factor = 1.0
     for flag in flags:
