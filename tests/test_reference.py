@@ -118,6 +118,29 @@ def test_best_of_several_references_counts() -> None:
     assert single.features(answer)["coverage"] == pytest.approx(1.0)
 
 
+def test_n_of_the_listed_alternatives_is_a_complete_answer() -> None:
+    references = [
+        "Possible challenges: 1. Adaptation: nodes move and the topology changes. "
+        "2. Security: packets are easily intercepted. 3. Energy: batteries run out. "
+        "4. Medium access: hidden and exposed terminals."
+    ]
+    two = "Adaptation, since nodes move and the topology changes; and security, since packets "
+    two += "are easily intercepted."
+    asked = ReferenceModel(references, "Name and describe two challenges of mobile routing.")
+    unasked = ReferenceModel(references, "What are the challenges of mobile routing?")
+    assert asked.features(two)["coverage"] == pytest.approx(1.0)
+    assert unasked.features(two)["coverage"] < 0.7
+    # One of the two asked for is half an answer, not a complete one.
+    assert asked.features("Security: packets are easily intercepted.")["coverage"] < 0.6
+
+
+def test_a_references_examples_weigh_less_than_its_point() -> None:
+    model = ReferenceModel(["Diameter decreases by a factor of 10, e.g. 300m to 30m."])
+    plain = ReferenceModel(["Diameter decreases by a factor of 10, 300m to 30m."])
+    answer = "The diameter decreases by a factor of 10."
+    assert model.features(answer)["coverage"] > plain.features(answer)["coverage"]
+
+
 def test_concepts_are_key_phrases_with_weights() -> None:
     model = ReferenceModel([PIGGYBACK], "What requirement has to be met for piggybacking?")
     labels = [c.label for c in model.concepts_]

@@ -28,7 +28,7 @@ rapidfuzz token-set similarity and the share of answer terms found only in the q
 
 >>> model = ReferenceModel(["Diameter decreases by a factor of 10, e.g. 300m to 30m."])
 >>> round(model.features("The diameter decreases tenfold")["coverage"], 2)
-0.25
+0.33
 >>> [c.label for c in model.evidence("The diameter decreases").found]
 ['Diameter decreases']
 >>> model.points("It gets bigger", points=2.0)
@@ -117,6 +117,23 @@ _MAX_PHRASE_TERMS = 4
 _FOUND_SHARE = 0.5
 _QUOTE_CHARS = 80
 _CHAR_NGRAMS = (3, 5)
+# "Name two challenges", "state at least 4 differences": how many of a reference's listed
+# alternatives the question asks for.
+_ASKED_RE = re.compile(
+    r"\b(?:at least|name|state|give|list|describe|mention)\b[^.?!]{0,25}?"
+    r"\b(\d{1,2}|one|two|three|four|five|six)\b",
+    re.I,
+)
+_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+# A reference that offers alternatives rather than one answer.
+_ALTERNATIVES_RE = re.compile(r"\bpossible\b|\bone of the following\b", re.I)
+# Items of a listed reference: "1." / "2)" enumerations, bullets, "-item" dashes.
+_ITEM_RE = re.compile(r"(?:(?<=\s)|^)(?:\d+[.)]|[\u25cf\u2022\u25aa]|-(?=\S))\s*")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+# Illustrations ("e.g. 300m to 30m"): terms found only in them weigh this share, since an
+# answer that states the point without the reference's example is not missing the point.
+_EXAMPLE_RE = re.compile(r"\b(?:e\.\s?g\.?|for example|for instance|i\.\s?e\.)[^.;:]*", re.I)
+_EXAMPLE_FACTOR = 0.5
 
 # Sentence ends, clause colons/semicolons, list bullets and "1." / "2)" / "ii)" enumerations.
 _SEGMENT_RE = re.compile(
@@ -283,8 +300,11 @@ class ReferenceModel:
         }
         # Each reference is an alternative: an answer is measured against the one it covers best.
         self._ref_weights = [
-            {t: self.term_weights_[t] for t in sorted(set(ts))} for ts in self._ref_terms
+            self._weights(reference, ts)
+            for reference, ts in zip(self.references, self._ref_terms, strict=True)
         ]
+        asked = _asked(self.question)
+        self._ref_items = [self._items(r, asked) for r in self.references]
         self.concepts_: tuple[Concept, ...] = self._derive_concepts()
         self._question_coverage = self._coverage(self._question_set)
 
@@ -390,14 +410,40 @@ class ReferenceModel:
     def _terms(self, text: str) -> list[str]:
         return self.lexicon_.canonical_terms(tokenize(text))
 
+    def _weights(self, reference: str, terms: Sequence[str]) -> dict[str, float]:
+        """A reference's term weights, terms seen only in its examples discounted."""
+        shown = {t for m in _EXAMPLE_RE.finditer(reference) for t in self._terms(m.group(0))}
+        stated = set(self._terms(_EXAMPLE_RE.sub(" ", reference)))
+        return {
+            t: self.term_weights_[t] * (_EXAMPLE_FACTOR if t in shown - stated else 1.0)
+            for t in sorted(set(terms))
+            if t in self.term_weights_
+        }
+
+    def _items(self, reference: str, asked: int | None) -> tuple[int, list[dict[str, float]]]:
+        """(how many, the items' weights) when the question asks for that many of the
+        alternatives the reference lists, else (0, [])."""
+        if not asked or not (
+            _ALTERNATIVES_RE.search(reference) or "at least" in self.question.lower()
+        ):
+            return 0, []
+        parts = [p for p in _ITEM_RE.split(reference) if p.strip()]
+        if len(parts) < 3:
+            parts = [p for p in _SENTENCE_END_RE.split(reference) if p.strip()]
+        items = [w for p in parts if (w := self._weights(p, self._terms(p)))]
+        return (asked, items) if len(items) > asked else (0, [])
+
     def _coverage(self, present: AbstractSet[str]) -> float:
         """Weighted share of a reference's concept terms that the answer contains; the best
-        of the references, since each is a complete answer on its own."""
+        of the references, since each is a complete answer on its own. Where the question
+        asks for N of the alternatives a reference lists, the N items the answer covers best
+        are a complete answer too."""
         best = 0.0
-        for weights in self._ref_weights:
-            total = sum(weights.values())
-            if total:
-                best = max(best, sum(w for t, w in weights.items() if t in present) / total)
+        for weights, (asked, items) in zip(self._ref_weights, self._ref_items, strict=True):
+            best = max(best, _share(weights, present))
+            if asked:
+                shares = sorted((_share(w, present) for w in items), reverse=True)
+                best = max(best, sum(shares[:asked]) / asked)
         return best
 
     def _derive_concepts(self) -> tuple[Concept, ...]:
@@ -424,6 +470,20 @@ class ReferenceModel:
             if not any(sets[terms] < other for other in sets.values())
         ]
         return tuple(sorted(kept, key=lambda c: (-c.weight, c.label)))
+
+
+def _share(weights: Mapping[str, float], present: AbstractSet[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in present) / total if total else 0.0
+
+
+def _asked(question: str) -> int | None:
+    """How many things the question asks for ("name two challenges"), if it says."""
+    m = _ASKED_RE.search(question)
+    if m is None:
+        return None
+    value = m.group(1).lower()
+    return int(value) if value.isdigit() else _NUMBER_WORDS[value]
 
 
 def _trim(tokens: list[Token]) -> list[Token]:
