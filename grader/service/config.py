@@ -10,130 +10,153 @@ import os
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-DEFAULTS: dict[str, Any] = {
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting, typed and documented; each is read from ``GRADER_<NAME>`` (the URLs and
+    the secret key also from the bare ``DATABASE_URL`` / ``REDIS_URL`` / ``SECRET_KEY``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GRADER_", extra="ignore", env_ignore_empty=True, validate_default=True
+    )
+
     # Storage and queue. Unset URLs mean the embedded default: SQLite files in the instance
-    # folder for the database and for Celery's broker (kombu's SQLAlchemy transport).
-    "DATABASE_URL": None,
-    "REDIS_URL": None,
-    "BROKER_URL": None,
+    # folder for the database and for Celery's broker.
+    DATABASE_URL: str | None = Field(
+        None, validation_alias=AliasChoices("GRADER_DATABASE_URL", "DATABASE_URL")
+    )
+    REDIS_URL: str | None = Field(
+        None, validation_alias=AliasChoices("GRADER_REDIS_URL", "REDIS_URL")
+    )
+    BROKER_URL: str | None = Field(None, description="Celery broker; defaults to REDIS_URL.")
+    INSTANCE_PATH: str | None = Field(None, description="Folder for the embedded default's files.")
     # Requests.
-    "MAX_SUBMISSION_BYTES": 256 * 1024,
-    "MAX_CONTENT_LENGTH": None,  # enforced per route on what is actually read
+    MAX_SUBMISSION_BYTES: PositiveInt = 256 * 1024
     # Review queue. Grades at or above AUTO_RELEASE_CONFIDENCE may be bulk-released unseen
     # (release mode "confidence" without min_confidence); every grade below it says why.
-    "AUTO_RELEASE_CONFIDENCE": 0.8,
-    "CLAIM_SECONDS": 15 * 60,
+    AUTO_RELEASE_CONFIDENCE: float = Field(0.8, ge=0, le=1)
+    CLAIM_SECONDS: PositiveInt = 15 * 60
     # Sign-in throttling: more failures than these within SIGN_IN_WINDOW seconds, for one
     # account or from one client address, are answered 429 with Retry-After.
-    "SIGN_IN_WINDOW": 15 * 60,
-    "SIGN_IN_MAX_PER_ACCOUNT": 5,
-    "SIGN_IN_MAX_PER_CLIENT": 20,
-    "PAGE_SIZE": 50,
-    "MAX_PAGE_SIZE": 200,
+    SIGN_IN_WINDOW: PositiveInt = 15 * 60
+    SIGN_IN_MAX_PER_ACCOUNT: PositiveInt = 5
+    SIGN_IN_MAX_PER_CLIENT: PositiveInt = 20
+    # How long a web page session lasts without activity, in seconds.
+    WEB_SESSION_SECONDS: PositiveInt = 12 * 3600
+    PAGE_SIZE: PositiveInt = 50
+    MAX_PAGE_SIZE: PositiveInt = 200
     # Delivery guarantees (seconds). A message unacked for VISIBILITY_TIMEOUT is redelivered
     # by Redis; the reconciler re-enqueues submissions idle in queued/grading for STUCK_AFTER.
-    "VISIBILITY_TIMEOUT": 300,
-    "RESTORE_INTERVAL": 30,
-    "RECONCILE_INTERVAL": 5,
-    "STUCK_AFTER": 120,
+    VISIBILITY_TIMEOUT: PositiveInt = 300
+    RESTORE_INTERVAL: PositiveInt = 30
+    RECONCILE_INTERVAL: PositiveInt = 5
+    STUCK_AFTER: PositiveInt = 120
     # A claimed grading's lease, renewed every third of it while the grading runs: once it
     # runs out the grading process is gone and the reconciler starts the grading again.
-    "GRADING_LEASE": 15,
+    GRADING_LEASE: int = Field(15, ge=3, description="At least 3: renewed every third of it.")
     # Seconds a grading may run: past the soft limit it ends failed; the hard limit kills it.
-    "GRADING_SOFT_LIMIT": 60,
-    "GRADING_HARD_LIMIT": 90,
-    "MAX_DELIVERIES": 3,
+    GRADING_SOFT_LIMIT: PositiveInt = 60
+    GRADING_HARD_LIMIT: PositiveInt = 90
+    MAX_DELIVERIES: PositiveInt = 3
     # The worker commits to PostgreSQL without waiting for the WAL flush: all it writes is
     # re-derived if a crash loses it (the reconciler regrades anything left queued or
     # grading), and any later synchronous commit (a submit, an override) flushes it first.
-    "WORKER_ASYNC_COMMIT": True,
+    WORKER_ASYNC_COMMIT: bool = True
     # "web" or "worker" (set by the worker's entry point).
-    "PROCESS_ROLE": "web",
+    PROCESS_ROLE: Literal["web", "worker"] = "web"
     # Rubrics instructors may create assignments from.
-    "RUBRICS_DIR": None,
+    RUBRICS_DIR: str | None = None
     # Test hook: when true, an answer containing FAULT_MARKER kills the worker process that
     # grades it (for the poison-message test). Never enable it in production.
-    "FAULT_INJECTION": False,
+    FAULT_INJECTION: bool = False
+    FAULT_MARKER: str = "GRADER-FAULT-CRASH-WORKER"
     # Send the web pages' session cookie over HTTPS only (set it when serving over HTTPS).
-    "SESSION_COOKIE_SECURE": False,
-    "FAULT_MARKER": "GRADER-FAULT-CRASH-WORKER",
-    "SECRET_KEY": None,
-    "TESTING": False,
+    SESSION_COOKIE_SECURE: bool = False
+    SECRET_KEY: str | None = Field(
+        None, validation_alias=AliasChoices("GRADER_SECRET_KEY", "SECRET_KEY")
+    )
+    TESTING: bool = False
     # Course platforms' webhooks (grader.service.webhooks). Outbound retries follow the
     # Standard Webhooks schedule multiplied by WEBHOOK_RETRY_SCALE (tests compress it);
     # WEBHOOK_ALLOWED_HOSTS (comma-separated names, IPs or networks) lifts the https and
     # public-address rules for those hosts only (tests: 127.0.0.1,localhost).
-    "WEBHOOK_TIMEOUT": 10.0,
-    "WEBHOOK_RETRY_SCALE": 1.0,
-    "WEBHOOK_ALLOWED_HOSTS": "",
-    "WEBHOOK_SWEEP_INTERVAL": 30,
-    "WEBHOOK_RECEIPT_DAYS": 4,
-    "WEBHOOK_SECRET_GRACE": 24 * 3600,
-}
+    WEBHOOK_TIMEOUT: PositiveFloat = 10.0
+    WEBHOOK_RETRY_SCALE: NonNegativeFloat = 1.0
+    WEBHOOK_ALLOWED_HOSTS: str = ""
+    WEBHOOK_SWEEP_INTERVAL: PositiveInt = 30
+    WEBHOOK_RECEIPT_DAYS: PositiveInt = 4
+    WEBHOOK_SECRET_GRACE: NonNegativeInt = 24 * 3600
 
-_ENV_INT = {
-    "GRADING_SOFT_LIMIT",
-    "GRADING_HARD_LIMIT",
-    "MAX_SUBMISSION_BYTES",
-    "CLAIM_SECONDS",
-    "SIGN_IN_WINDOW",
-    "SIGN_IN_MAX_PER_ACCOUNT",
-    "SIGN_IN_MAX_PER_CLIENT",
-    "PAGE_SIZE",
-    "MAX_PAGE_SIZE",
-    "VISIBILITY_TIMEOUT",
-    "RESTORE_INTERVAL",
-    "RECONCILE_INTERVAL",
-    "STUCK_AFTER",
-    "GRADING_LEASE",
-    "MAX_DELIVERIES",
-    "WEBHOOK_SWEEP_INTERVAL",
-    "WEBHOOK_RECEIPT_DAYS",
-    "WEBHOOK_SECRET_GRACE",
-}
-_ENV_FLOAT = {"WEBHOOK_TIMEOUT", "WEBHOOK_RETRY_SCALE", "AUTO_RELEASE_CONFIDENCE"}
-_ENV_STR = {
-    "DATABASE_URL",
-    "REDIS_URL",
-    "BROKER_URL",
-    "RUBRICS_DIR",
-    "SECRET_KEY",
-    "WEBHOOK_ALLOWED_HOSTS",
-}
-_ENV_BOOL = {"FAULT_INJECTION", "SESSION_COOKIE_SECURE", "WORKER_ASYNC_COMMIT"}
+    @model_validator(mode="after")
+    def _limits_nest(self) -> Settings:
+        soft, hard, visible = (
+            self.GRADING_SOFT_LIMIT,
+            self.GRADING_HARD_LIMIT,
+            self.VISIBILITY_TIMEOUT,
+        )
+        if not soft < hard < visible:
+            raise ValueError(
+                "GRADING_SOFT_LIMIT < GRADING_HARD_LIMIT < VISIBILITY_TIMEOUT must hold "
+                f"(got {soft}, {hard}, {visible})"
+            )
+        return self
+
+
+#: Every setting's default, by name.
+DEFAULTS: dict[str, Any] = {name: f.default for name, f in Settings.model_fields.items()}
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed: raised at start-up, never mid-request."""
 
 
-def from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Settings given as GRADER_<NAME> (or the bare DATABASE_URL / REDIS_URL / SECRET_KEY)."""
-    env = dict(os.environ if env is None else env)
-    out: dict[str, Any] = {}
-    for name in _ENV_INT | _ENV_FLOAT | _ENV_STR | _ENV_BOOL:
-        raw = env.get(f"GRADER_{name}")
-        if raw is None and name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY"):
-            raw = env.get(name)
-        if raw is None or raw == "":
-            continue
-        if name in _ENV_INT:
-            try:
-                out[name] = int(raw)
-            except ValueError as exc:
-                raise ConfigError(f"GRADER_{name} must be an integer, got {raw!r}") from exc
-        elif name in _ENV_FLOAT:
-            try:
-                out[name] = float(raw)
-            except ValueError as exc:
-                raise ConfigError(f"GRADER_{name} must be a number, got {raw!r}") from exc
-        elif name in _ENV_BOOL:
-            out[name] = raw.lower() in ("1", "true", "yes", "on")
-        else:
-            out[name] = raw
-    return out
+def _problem(error: Any, env: bool) -> str:
+    name = str(error["loc"][0]) if error["loc"] else ""
+    where = f"GRADER_{name}" if env and name else name or "settings"
+    kind = str(error["type"])
+    given = error.get("input")
+    if kind.startswith("int_"):
+        what = "must be an integer"
+    elif kind.startswith("float_"):
+        what = "must be a number"
+    elif kind.startswith("bool"):
+        what = "must be true or false"
+    else:
+        return (
+            f"{where}: {error['msg']}" if name else str(error["msg"]).removeprefix("Value error, ")
+        )
+    return f"{where} {what}, got {given!r}"
+
+
+def from_environment() -> dict[str, Any]:
+    """The settings given in the environment (only those), typed."""
+    try:
+        return Settings().model_dump(exclude_unset=True)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_problem(e, True) for e in exc.errors())) from exc
+
+
+def validate(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with every declared setting checked and typed (other Flask keys kept)."""
+    declared = {k: v for k, v in config.items() if k in Settings.model_fields}
+    try:
+        checked = Settings.model_validate(declared).model_dump()
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_problem(e, False) for e in exc.errors())) from exc
+    return config | {k: checked[k] for k in declared}
 
 
 def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
@@ -152,38 +175,7 @@ def resolve(config: dict[str, Any], instance_path: str) -> dict[str, Any]:
         config["RUBRICS_DIR"] = str(Path(__file__).resolve().parents[2] / "rubrics")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance)
-    for name in (
-        "MAX_SUBMISSION_BYTES",
-        "CLAIM_SECONDS",
-        "MAX_DELIVERIES",
-        "PAGE_SIZE",
-        "SIGN_IN_WINDOW",
-        "SIGN_IN_MAX_PER_ACCOUNT",
-        "SIGN_IN_MAX_PER_CLIENT",
-    ):
-        if int(config[name]) <= 0:
-            raise ConfigError(f"{name} must be positive, got {config[name]!r}")
-    for name in ("WEBHOOK_TIMEOUT", "WEBHOOK_SWEEP_INTERVAL", "WEBHOOK_RECEIPT_DAYS"):
-        if float(config[name]) <= 0:
-            raise ConfigError(f"{name} must be positive, got {config[name]!r}")
-    soft, hard = int(config["GRADING_SOFT_LIMIT"]), int(config["GRADING_HARD_LIMIT"])
-    if not 0 < soft < hard < int(config["VISIBILITY_TIMEOUT"]):
-        raise ConfigError(
-            "GRADING_SOFT_LIMIT < GRADING_HARD_LIMIT < VISIBILITY_TIMEOUT must hold "
-            f"(got {soft}, {hard}, {config['VISIBILITY_TIMEOUT']})"
-        )
-    if int(config["GRADING_LEASE"]) < 3:
-        raise ConfigError(
-            f"GRADING_LEASE must be at least 3 seconds (got {config['GRADING_LEASE']}): it is "
-            "renewed every third of it"
-        )
-    level = config["AUTO_RELEASE_CONFIDENCE"]
-    if not 0 <= float(level) <= 1:
-        raise ConfigError(f"AUTO_RELEASE_CONFIDENCE must be from 0 to 1, got {level!r}")
-    for name in ("WEBHOOK_RETRY_SCALE", "WEBHOOK_SECRET_GRACE"):
-        if float(config[name]) < 0:
-            raise ConfigError(f"{name} must not be negative, got {config[name]!r}")
-    return config
+    return validate(config)
 
 
 def _instance_secret(instance: Path) -> str:

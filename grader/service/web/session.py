@@ -29,7 +29,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SIGN_IN_ROLES = (Role.LEARNER, Role.INSTRUCTOR, Role.ADMIN)
-DEFAULT_SESSION_SECONDS = 12 * 3600
 _DUMMY_HASH: list[str] = []
 
 
@@ -70,7 +69,7 @@ def load_user() -> User | None:
     uid = session.get("uid")
     if isinstance(uid, int):
         row = get_db().session.get(User, uid)
-        max_age = current_app.config.get("WEB_SESSION_SECONDS", DEFAULT_SESSION_SECONDS)
+        max_age = current_app.config["WEB_SESSION_SECONDS"]
         fresh = time.time() - float(session.get("at", 0)) < max_age
         if (
             row is not None
