@@ -212,13 +212,15 @@ def jobs_inline(app, monkeypatch) -> list[int]:
     worker would run them; the grade tasks a regrade sends are recorded, not sent."""
     import grader.service.api.assignments as assignments
     import grader.service.tasks as tasks
-    from grader.service import jobs
+    from grader.service.operations import regrades
 
     sent: list[int] = []
 
     def run(job_id: int) -> bool:
         with app.app_context(), app.extensions["db"].session_scope() as session:
-            jobs.run(session, job_id, app.config["RUBRICS_DIR"], lambda s: sent.append(s) or True)
+            regrades.run(
+                session, job_id, app.config["RUBRICS_DIR"], lambda s: sent.append(s) or True
+            )
         return True
 
     monkeypatch.setattr(tasks, "enqueue_job", run)

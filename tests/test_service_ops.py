@@ -67,8 +67,8 @@ def test_grading_errors_fail_with_a_reason(app, client, actors, assignment, enqu
 
 
 def test_reconciler_finds_stuck_and_lost_work(app, client, actors, assignment, enqueued):
-    from grader.service.grading import stuck_submissions
     from grader.service.models import Status, Submission, utcnow
+    from grader.service.operations.submissions import stuck_submissions
 
     queued = _submit(client, actors)
     grading_ = _submit(client, actors, who="learner2")
@@ -260,8 +260,8 @@ def test_two_workers_grading_one_submission_store_one_grade(
     only the first store writes (grade, status, audit); the second changes nothing."""
     from grader.scoring import grade_text
     from grader.service import grade_task
-    from grader.service.grading import rubric_for
     from grader.service.models import AuditEvent, Grade, RubricVersion, Submission
+    from grader.service.operations.rubrics import rubric_for
 
     sid = _submit(client, actors)
     db = app.extensions["db"]
@@ -465,18 +465,18 @@ def test_transactions_that_raise_platform_events_commit_synchronously(
     that event may be sent as soon as it is visible, so it must be durable first."""
     from types import SimpleNamespace
 
-    from grader.service import grading
+    from grader.service.operations import events
 
     from .conftest import make_app
 
-    monkeypatch.setattr(grading, "_event_hooks", [])
+    monkeypatch.setattr(events, "_event_hooks", [])
     app = make_app(tmp_path, db_url, PROCESS_ROLE="worker")
     db = app.extensions["db"]
     postgresql = db.engine.dialect.name == "postgresql"
     with db.sessionmaker() as session:
         show = text("SHOW synchronous_commit")
         before = session.execute(show).scalar_one() if postgresql else None
-        grading.emit(session, "submission.graded", SimpleNamespace(platform_id=1))
+        events.emit(session, "submission.graded", SimpleNamespace(platform_id=1))
         during = session.execute(show).scalar_one() if postgresql else None
         session.commit()
         after = session.execute(show).scalar_one() if postgresql else None
@@ -526,9 +526,9 @@ def test_the_lease_is_at_least_three_seconds(monkeypatch):
 def test_a_grading_keeps_its_lease_while_it_runs_and_a_dead_ones_runs_out(
     app, client, actors, assignment, enqueued
 ):
-    from grader.service.grading import stuck_submissions
     from grader.service.leases import Renewer
     from grader.service.models import Status, Submission, utcnow
+    from grader.service.operations.submissions import stuck_submissions
 
     running, dead = _submit(client, actors), _submit(client, actors, who="learner2")
     db = app.extensions["db"]

@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from . import errors, web, webhooks
     from .api import init_app as init_api
-    from .celery_app import init_celery
+    from .celery_setup import init_celery
 
     Database().init_app(app)  # one per app: tests and tools may build several
     errors.init_app(app)

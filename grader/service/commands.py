@@ -122,7 +122,7 @@ def token_revoke(token_id: int) -> None:
 def seed_demo(app: Any) -> list[tuple[str, str, str, str]]:
     """Create the demo assignment and accounts if missing; return new (role, name, email,
     password, token) credentials, which exist only in this return value."""
-    from .grading import rubric_path, store_rubric
+    from .operations.rubrics import rubric_path, store_rubric
 
     created: list[tuple[str, str, str, str]] = []
     with app.app_context(), get_db().session_scope() as session:

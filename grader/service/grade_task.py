@@ -5,7 +5,7 @@ common case is a few Core statements on one connection: one ``UPDATE ... RETURNI
 claims the submission and reads what grading needs, and the grade is stored by one
 statement on PostgreSQL (data-modifying CTEs, in autocommit: one round trip each) or one
 short transaction on SQLite. Rare cases (a poison answer, a regrade that must keep
-overrides, a platform that must hear of the grade) go through the ORM in grading.py.
+overrides, a platform that must hear of the grade) go through the ORM in operations/grades.py.
 """
 
 from __future__ import annotations
@@ -40,17 +40,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from grader.scoring import Grade as ScoredGrade
 from grader.scoring import grade_text
 
-from .grading import (
-    _RUBRIC_CACHE,
-    audit,
-    codes_text,
-    emit,
-    grade_values,
-    rubric_for,
-    store_regrade,
-)
 from .leases import RENEWER
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+from .operations.events import audit, emit
+from .operations.grades import codes_text, grade_values, store_regrade
+from .operations.rubrics import parsed, rubric_for
 from .render import render_for_grade
 
 log = logging.getLogger(__name__)
@@ -207,7 +201,7 @@ def _score(
     ):
         log.error("fault injection: killing worker %s on submission %s", os.getpid(), submission_id)
         os._exit(70)
-    rubric = _RUBRIC_CACHE.get(claimed.rubric_version)
+    rubric = parsed(claimed.rubric_version)
     if rubric is None:
         with session_factory() as session:
             stored = session.get(RubricVersion, claimed.rubric_version)

@@ -134,7 +134,7 @@ class RubricVersion(Base):
 
     version: Mapped[str] = mapped_column(String(32), primary_key=True)
     rubric_id: Mapped[str] = mapped_column(String(64))
-    # Tens of KB, needed once per process per version (grading.rubric_for caches the parse).
+    # Tens of KB, needed once per process per version (rubrics.rubric_for caches the parse).
     source: Mapped[str] = mapped_column(Text, deferred=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -283,7 +283,7 @@ class JobStatus(enum.StrEnum):
 
 class Job(Base):
     """Work too heavy for a web request (a regrade's dry run, sending a regrade), run by the
-    worker; its result is read back by id (grader.service.jobs)."""
+    worker; its result is read back by id (grader.service.operations.regrades)."""
 
     __tablename__ = "jobs"
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app
 
+from . import contracts
+
 bp = Blueprint("openapi", __name__)
 
 Schema = dict[str, Any]
@@ -220,16 +222,6 @@ def _schemas(rubric_files: list[str]) -> dict[str, Schema]:
             assignment={"type": "string"},
             url={"type": "string"},
         ),
-        "SubmissionRequest": obj(
-            ["content"],
-            content={
-                "type": "string",
-                "minLength": 1,
-                "pattern": "\\S",
-                "description": "The answer (Markdown); no NUL characters.",
-            },
-            metadata={"type": ["object", "null"]},
-        ),
         "Assignment": obj(
             [
                 "slug",
@@ -247,21 +239,6 @@ def _schemas(rubric_files: list[str]) -> dict[str, Schema]:
             rubric_version={"type": "string"},
             created_at=TIME,
             updated_at=TIME,
-        ),
-        "AssignmentCreate": obj(
-            ["slug", "rubric"],
-            slug=SLUG,
-            rubric={
-                "type": "string",
-                "enum": rubric_files,
-                "description": "A rubric file from the rubrics folder.",
-            },
-            title={"type": ["string", "null"], "pattern": "\\S", "maxLength": 200},
-        ),
-        "AssignmentUpdate": obj(
-            extra=False,
-            rubric={"type": "string", "enum": rubric_files},
-            title={"type": "string", "pattern": "\\S", "maxLength": 200},
         ),
         "QueueItem": obj(
             [
@@ -332,27 +309,6 @@ def _schemas(rubric_files: list[str]) -> dict[str, Schema]:
                     expires_at=NTIME,
                     active={"type": "boolean"},
                 ),
-            },
-        ),
-        "PlatformCreate": obj(
-            ["name"],
-            extra=False,
-            name=SLUG,
-            events_url={
-                "type": ["string", "null"],
-                "format": "uri",
-                "maxLength": 2048,
-                "description": "https, resolving to public addresses only.",
-            },
-            events={"type": "array", "items": {"type": "string", "enum": EVENTS}},
-        ),
-        "PlatformUpdate": obj(
-            extra=False,
-            events_url={"type": ["string", "null"], "format": "uri", "maxLength": 2048},
-            events={"type": "array", "items": {"type": "string", "enum": EVENTS}},
-            events_enabled={
-                "type": "boolean",
-                "description": "true re-enables an endpoint disabled by a 410.",
             },
         ),
         "Delivery": obj(
@@ -912,19 +868,7 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                     "201": ok(ref("PlatformSecretCreated"), "The new secret, shown once"),
                     **errors(401, 403, 404, 413, 415, 422),
                 },
-                body=json_body(
-                    obj(
-                        extra=False,
-                        grace_seconds={
-                            "type": "integer",
-                            "minimum": 0,
-                            "maximum": 30 * 24 * 3600,
-                            "description": "How long the current secrets stay valid "
-                            "(default WEBHOOK_SECRET_GRACE).",
-                        },
-                    ),
-                    required=False,
-                ),
+                body=json_body(ref("SecretRotation"), required=False),
                 description=ADMIN_ONLY,
                 operation_id="rotateSecret",
             ),
@@ -1063,42 +1007,6 @@ def _extra_schemas() -> dict[str, Schema]:
                 ["database", "broker"], database={"type": "string"}, broker={"type": "string"}
             ),
         ),
-        # min_confidence and ids are read only in their own mode (ids is the default mode
-        # when ids is given, reviewed otherwise), so they are constrained only there.
-        "ReleaseRequest": obj(
-            mode={"type": "string", "enum": ["reviewed", "confidence", "ids", "all"]},
-            min_confidence={"description": "With mode confidence: a number from 0 to 1."},
-            ids={"description": "With mode ids: submission ids."},
-        )
-        | {
-            "allOf": [
-                {
-                    "if": {"properties": {"mode": {"const": "confidence"}}, "required": ["mode"]},
-                    "then": {
-                        "properties": {
-                            "min_confidence": {
-                                "type": "number",
-                                "minimum": 0,
-                                "maximum": 1,
-                                "description": "Default: the AUTO_RELEASE_CONFIDENCE setting.",
-                            }
-                        },
-                    },
-                },
-                {
-                    "if": {
-                        "anyOf": [
-                            {"properties": {"mode": {"const": "ids"}}, "required": ["mode"]},
-                            {"not": {"required": ["mode"]}, "required": ["ids"]},
-                        ]
-                    },
-                    "then": {
-                        "required": ["ids"],
-                        "properties": {"ids": {"type": "array", "items": {"type": "integer"}}},
-                    },
-                },
-            ],
-        },
         "Job": obj(
             ["id", "kind", "assignment", "status", "rubric_version", "created_at", "result"],
             id={"type": "integer"},
@@ -1130,20 +1038,6 @@ def _extra_schemas() -> dict[str, Schema]:
             changes={"type": "array", "items": change},
             unchanged={"type": "integer"},
             criteria={"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-        ),
-        "OverrideRequest": obj(
-            ["criterion", "points", "reason"],
-            criterion={
-                "type": "string",
-                "minLength": 1,
-                "description": "A criterion id of the assignment's rubric.",
-            },
-            points={
-                "type": "number",
-                "minimum": 0,
-                "description": "From 0 to the criterion's max_points.",
-            },
-            reason={"type": "string", "pattern": "\\S", "maxLength": 5000},
         ),
         "History": obj(
             ["submission", "events"],
@@ -1202,11 +1096,33 @@ def _extra_schemas() -> dict[str, Schema]:
     }
 
 
+def _request_schemas(rubric_files: list[str]) -> dict[str, Schema]:
+    """The request bodies, from their models (grader.service.contracts); the rubric files
+    that exist are listed where a body names one."""
+    out = {
+        model.__name__: contracts.schema(model)
+        for model in (
+            contracts.AssignmentCreate,
+            contracts.AssignmentUpdate,
+            contracts.ReleaseRequest,
+            contracts.SubmissionRequest,
+            contracts.OverrideRequest,
+            contracts.PlatformCreate,
+            contracts.PlatformUpdate,
+            contracts.SecretRotation,
+        )
+    }
+    for name in ("AssignmentCreate", "AssignmentUpdate"):
+        out[name]["properties"]["rubric"]["enum"] = rubric_files
+    return out
+
+
 def build(rubric_files: list[str], max_page_size: int = 200) -> dict[str, Any]:
     """The document, with the settings it depends on: the rubric files instructors may
     choose from, and MAX_PAGE_SIZE."""
     schemas = _schemas(rubric_files)
     schemas.update(_extra_schemas())
+    schemas.update(_request_schemas(rubric_files))
     responses = {
         f"E{code}": {"description": text, "content": json_content(ref("Error"))}
         for code, text in _ERRORS.items()

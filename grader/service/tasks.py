@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take ids and call grader.service.grading."""
+"""Celery tasks: thin wrappers that take ids and call the grading path and the operations."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from sqlalchemy import update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from . import jobs
 from .db import get_db
 from .grade_task import GradingSettings, grade_submission
-from .grading import stuck_submissions
 from .models import Submission
+from .operations import regrades
+from .operations.submissions import stuck_submissions
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +100,9 @@ def _mark_unsent(submission_id: int) -> None:
 
 @shared_task(name="grader.job", ignore_result=True)
 def job(job_id: int) -> str:
-    """Run a regrade's dry run or send a regrade (grader.service.jobs)."""
+    """Run a regrade's dry run or send a regrade (grader.service.operations.regrades)."""
     with get_db().session_scope() as session:
-        outcome = jobs.run(session, job_id, current_app.config["RUBRICS_DIR"], enqueue_grade)
+        outcome = regrades.run(session, job_id, current_app.config["RUBRICS_DIR"], enqueue_grade)
     log.info("job %s: %s", job_id, outcome)
     return outcome
 

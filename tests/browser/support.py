@@ -55,8 +55,8 @@ def add_web_users(app: Any) -> dict[str, WebUser]:
 
 
 def add_assignment(app: Any, slug: str = "ml-health-check") -> str:
-    from grader.service.grading import rubric_path, store_rubric
     from grader.service.models import Assignment
+    from grader.service.operations.rubrics import rubric_path, store_rubric
 
     with app.app_context(), app.extensions["db"].session_scope() as session:
         version = store_rubric(
@@ -77,8 +77,8 @@ def submit_as(app: Any, learner_id: int, content: str, slug: str = "ml-health-ch
     """Store a submission directly (as the pages and the API do), returning its id."""
     from sqlalchemy import select
 
-    from grader.service.intake import submit
     from grader.service.models import Assignment
+    from grader.service.operations.submissions import submit
 
     with app.app_context(), app.extensions["db"].session_scope() as session:
         a = session.scalar(select(Assignment.id).where(Assignment.slug == slug))

@@ -331,9 +331,9 @@ def setup_database(service: Service, *, extra_learners: int = 0) -> dict[str, st
     """Migrate, create the assignment and one account per role (plus ``extra_learners``
     learners named learner-0, learner-1...); return name -> token."""
     from grader.service.auth import issue_token
-    from grader.service.grading import rubric_path, store_rubric
     from grader.service.migrate import upgrade
     from grader.service.models import Assignment, Role, User
+    from grader.service.operations.rubrics import rubric_path, store_rubric
 
     upgrade(service.database_url)
     app = service.app()

@@ -8,14 +8,15 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
-from .. import grading, intake
 from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
+from ..contracts import OverrideRequest, SubmissionRequest, parse
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
+from ..operations import grades, releases, reviews, submissions
 from ..tasks import enqueue_grade
-from .body import decode_text, json_body, json_object, number, read_body
+from .body import decode_text, json_body, json_object, read_body
 from .params import positive_int_arg
 
 bp = Blueprint("submissions", __name__)
@@ -50,9 +51,9 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
         data["metadata"] = sub.metadata_
     staff = is_staff(viewer)
     if staff or sub.status == Status.RELEASED:
-        eff = grading.effective_grade(get_db().session, sub)
+        eff = grades.effective_grade(get_db().session, sub)
         if eff is not None:
-            data["grade"] = grade_json(eff, sub, staff=staff)
+            data["grade"] = grades.grade_json(eff, sub, staff=staff)
     if staff:
         data["reviewed"] = sub.reviewed
         data["claimed_by"] = sub.claimed_by_id
@@ -62,31 +63,6 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
     return data
 
 
-def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str, Any]:
-    """The grade payload. Learners never see the answer key (missing concepts), unless the
-    rubric reveals it in the feedback itself."""
-    criteria = []
-    for c in eff["criteria"]:
-        entry = {k: c[k] for k in ("id", "name", "points", "max_points", "feedback", "source")}
-        entry["evidence"] = c["evidence"]
-        if staff:
-            entry["grader_points"] = c["grader_points"]
-            entry["missing"] = c["missing"]
-            if "override" in c:
-                entry["override"] = c["override"]
-        criteria.append(entry)
-    out = {
-        k: eff[k]
-        for k in ("total", "max_total", "confidence", "flags", "rubric_version", "graded_at")
-    }
-    out["criteria"] = criteria
-    out["source"] = "override" if any(c["source"] == "override" for c in criteria) else "grader"
-    if staff:
-        out["warnings"] = eff["warnings"]
-        out["review_reasons"] = eff.get("review_reasons", [])
-    return out
-
-
 def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
     """The Markdown from a text/markdown body or a JSON {"content": ...} body."""
     mimetype = request.mimetype
@@ -94,18 +70,8 @@ def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
     if mimetype in ("text/markdown", "text/plain", "text/x-markdown"):
         content, metadata = decode_text(raw), None
     elif mimetype == "application/json":
-        data = json_object(raw)
-        value = data.get("content")
-        if not isinstance(value, str):
-            raise APIError(
-                422, "invalid_content", "'content' must be a string of Markdown", field="content"
-            )
-        content = value
-        metadata = data.get("metadata")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise APIError(
-                422, "invalid_metadata", "'metadata' must be an object", field="metadata"
-            )
+        body = parse(SubmissionRequest, json_object(raw))
+        content, metadata = body.content, body.metadata
     else:
         raise APIError(
             415,
@@ -139,7 +105,7 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
             field="Idempotency-Key",
         )
     content, metadata = _submission_content(current_app.config["MAX_SUBMISSION_BYTES"])
-    sub, created = intake.submit_and_commit(
+    sub, created = submissions.submit_and_commit(
         session,
         assignment_id,
         user.id,
@@ -198,7 +164,7 @@ def history(submission_id: int) -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    events = grading.history(session, sub.id)
+    events = grades.history(session, sub.id)
     return {
         "submission": sub.id,
         "events": [
@@ -224,22 +190,8 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    data = json_body()
-    criterion = data.get("criterion")
-    if not isinstance(criterion, str) or not criterion:
-        raise APIError(422, "invalid_criterion", "'criterion' is required", field="criterion")
-    points = number(data.get("points"), "points", "invalid_points")
-    reason = data.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise APIError(
-            422, "reason_required", "a reason is required for every override", field="reason"
-        )
-    if len(reason) > 5000:
-        raise APIError(
-            422, "reason_too_long", "the reason is limited to 5000 characters", field="reason"
-        )
-    grading.ensure_not_claimed_by_other(sub, user)
-    grading.override(session, sub, user, criterion, float(points), reason.strip())
+    body = parse(OverrideRequest, json_body())
+    reviews.override(session, sub, user, body.criterion, body.points, body.reason)
     session.commit()
     return submission_json(sub, user), 201
 
@@ -250,7 +202,7 @@ def release(submission_id: int) -> dict[str, Any]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    grading.release(session, sub, user)
+    releases.release(session, sub, user)
     session.commit()
     return submission_json(sub, user)
 
@@ -262,7 +214,7 @@ def retry(submission_id: int) -> tuple[dict[str, Any], int]:
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
-    grading.retry(session, sub, user)
+    reviews.retry(session, sub, user)
     session.commit()
     enqueue_grade(sub.id)
     return submission_json(sub, user), 202

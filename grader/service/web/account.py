@@ -8,10 +8,10 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import grading
 from ..auth import STAFF
 from ..db import get_db
 from ..models import Assignment, Role, Status, Submission
+from ..operations import grades
 from . import throttle
 from .blueprint import bp
 from .session import authenticate, load_user, safe_next, sign_in, sign_out, signed_in
@@ -97,7 +97,7 @@ def home() -> Response | str:
         sub = mine.get(a.id)
         total = None
         if sub is not None and sub.status == Status.RELEASED:
-            eff = grading.effective_grade(session, sub)
+            eff = grades.effective_grade(session, sub)
             total = (eff["total"], eff["max_total"]) if eff else None
         rows_out.append({"assignment": a, "submission": sub, "total": total})
     return render_template("web/home_learner.html", rows=rows_out, Role=Role)

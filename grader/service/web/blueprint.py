@@ -7,6 +7,7 @@ envelope and bearer-token auth.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -165,13 +166,17 @@ def _csrf_error(exc: CSRFError) -> tuple[str, int]:
     )
 
 
+#: Pages for an upload too large to read, by endpoint: page(view_args, limit). The page
+#: modules register theirs (so this module imports none of them).
+TOO_LARGE_PAGES: dict[str, Callable[[dict[str, Any], int], Any]] = {}
+
+
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(exc: RequestEntityTooLarge) -> Any:
-    from .learner import too_large_submission
-
     limit = int(current_app.config["MAX_SUBMISSION_BYTES"])
-    if request.endpoint == "web.submit_answer" and request.view_args:
-        return too_large_submission(str(request.view_args.get("slug", "")), limit)
+    page = TOO_LARGE_PAGES.get(request.endpoint or "")
+    if page is not None:
+        return page(dict(request.view_args or {}), limit)
     return error_page(413, "Too large", f"The form sent more than {limit // 1024} KB.")
 
 

@@ -9,13 +9,14 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from .. import grading, jobs, tasks
-from ..api import assignments as assignments_api
-from ..api.assignments import get_assignment
+from .. import tasks
 from ..auth import STAFF
 from ..db import get_db
+from ..downloads import csv_download
 from ..errors import APIError
 from ..models import Assignment, JobStatus, Status, Submission
+from ..operations import exports, grades, regrades, releases, rubrics
+from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
 from .charts import histogram
 from .session import current_user, signed_in
@@ -45,12 +46,12 @@ def render_dashboard(
         .group_by(Submission.status)
     ):
         counts[Status(st).value] = n
-    rubric = grading.rubric_for(a.rubric)
+    rubric = rubrics.rubric_for(a.rubric)
     scored = _current(a, Status.GRADED, Status.RELEASED)
     totals: list[float] = []
     per_criterion: dict[str, list[float]] = {c.id: [] for c in rubric.criteria}
     for sub in scored:
-        eff = grading.effective_grade(session, sub)
+        eff = grades.effective_grade(session, sub)
         if eff is None:
             continue
         totals.append(eff["total"])
@@ -87,7 +88,7 @@ def render_dashboard(
 def dashboard(slug: str) -> tuple[str, int]:
     """The dashboard; ``?preview=<job>`` shows a regrade's dry run once the worker has run it
     (the page refreshes itself while it runs)."""
-    a = get_assignment(slug)
+    a = get_assignment(get_db().session, slug)
     raw = request.args.get("preview", "")
     if not raw:
         return render_dashboard(a)
@@ -95,11 +96,11 @@ def dashboard(slug: str) -> tuple[str, int]:
         notify("That preview does not exist.", "error")
         return render_dashboard(a, status=404)
     try:
-        job = jobs.load(get_db().session, int(raw), a)
+        job = regrades.load(get_db().session, int(raw), a)
     except APIError:
         notify("That preview does not exist.", "error")
         return render_dashboard(a, status=404)
-    if job.kind != jobs.PREVIEW:
+    if job.kind != regrades.PREVIEW:
         notify("That job is not a preview.", "error")
         return render_dashboard(a, status=404)
     if job.status == JobStatus.FAILED:
@@ -117,7 +118,7 @@ def release_many(slug: str) -> Response:
     Only graded, current submissions are released; anything else in the list is skipped."""
     user = current_user()
     session = get_db().session
-    a = get_assignment(slug)
+    a = get_assignment(get_db().session, slug)
     back = redirect(url_for("web.dashboard", slug=slug), code=303)
     mode = request.form.get("mode", "")
     query = select(Submission).where(
@@ -145,7 +146,7 @@ def release_many(slug: str) -> Response:
     else:
         notify("Choose what to release.", "error")
         return back
-    released, held = grading.release_many(session, session.scalars(query).all(), user)
+    released, held = releases.release_many(session, session.scalars(query).all(), user)
     session.commit()
     if released:
         ids = ", ".join(f"#{i}" for i in released[:20]) + (" …" if len(released) > 20 else "")
@@ -166,11 +167,11 @@ def regrade(slug: str) -> Any:
     for the version it showed) switches the assignment to it and has the worker send the
     regrade. Neither grades inside the request."""
     session = get_db().session
-    a = get_assignment(slug)
+    a = get_assignment(get_db().session, slug)
     action = request.form.get("action", "")
     try:
-        path = grading.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
-        rubric = grading.read_rubric(path)
+        path = rubrics.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
+        rubric = rubrics.read_rubric(path)
     except APIError as exc:
         notify(f"The rubric file cannot be used: {exc.message}.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
@@ -180,15 +181,15 @@ def regrade(slug: str) -> Any:
     if action == "apply" and request.form.get("version") != rubric.version:
         notify("The rubric file changed since the preview: preview the regrade again.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    kind = jobs.PREVIEW if action == "preview" else jobs.REGRADE
+    kind = regrades.PREVIEW if action == "preview" else regrades.REGRADE
     try:
-        job = jobs.start(
+        job = regrades.start(
             session, a, current_user(), kind, current_app.config["RUBRICS_DIR"], tasks.enqueue_job
         )
     except APIError as exc:
         notify(f"The dry run could not start: {exc.message}.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    if kind == jobs.PREVIEW:
+    if kind == regrades.PREVIEW:
         return redirect(url_for("web.dashboard", slug=slug, preview=job.id), code=303)
     notify(
         f"Regrading with rubric version {rubric.version}: the worker is sending every current "
@@ -200,8 +201,7 @@ def regrade(slug: str) -> Any:
 @bp.get("/dashboard/<slug>/grades.csv")
 @signed_in(*STAFF)
 def gradebook(slug: str) -> Response:
-    """The API's gradebook, for a signed-in instructor (same rows, same CSV-injection guard).
-    The view is called without its bearer-token decorator: access was checked above."""
-    view = assignments_api.gradebook.__wrapped__  # type: ignore[attr-defined]
-    response: Response = view(slug)
-    return response
+    """The gradebook for a signed-in instructor: the API's export, through the same operation."""
+    session = get_db().session
+    a = get_assignment(session, slug)
+    return csv_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))

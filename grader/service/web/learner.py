@@ -13,16 +13,17 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
 
-from .. import grading, intake, tasks
+from .. import tasks
 from ..answers import AnswerError, clean_answer, shown_answer
-from ..api.assignments import get_assignment
-from ..api.submissions import grade_json
 from ..auth import is_staff, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Role, Status, Submission, User
+from ..operations import grades, rubrics, submissions
+from ..operations.assignments import get_assignment
+from ..operations.grades import grade_json
 from ..render import evidence_quotes
-from .blueprint import LEARNER_STATUS, bp, error_page
+from .blueprint import LEARNER_STATUS, TOO_LARGE_PAGES, bp, error_page
 from .session import current_user, load_user, signed_in
 
 UPLOAD_SUFFIXES = (".md", ".markdown", ".txt")
@@ -86,7 +87,7 @@ def read_answer(pasted: str, upload: FileStorage | None, limit: int) -> str:
 
 
 def _my_submissions(user: User, assignment: Assignment) -> list[Submission]:
-    return grading.versions(get_db().session, assignment.id, user.id)
+    return grades.versions(get_db().session, assignment.id, user.id)
 
 
 def _released_totals(subs: list[Submission]) -> dict[int, tuple[float, float]]:
@@ -94,7 +95,7 @@ def _released_totals(subs: list[Submission]) -> dict[int, tuple[float, float]]:
     out = {}
     for sub in subs:
         if sub.status == Status.RELEASED:
-            eff = grading.effective_grade(session, sub)
+            eff = grades.effective_grade(session, sub)
             if eff is not None:
                 out[sub.id] = (eff["total"], eff["max_total"])
     return out
@@ -105,7 +106,7 @@ def render_assignment(
 ) -> tuple[str, int]:
     user = current_user()
     subs = _my_submissions(user, assignment)
-    rubric = grading.rubric_for(assignment.rubric)
+    rubric = rubrics.rubric_for(assignment.rubric)
     limit = int(current_app.config["MAX_SUBMISSION_BYTES"])
     html = render_template(
         "web/assignment.html",
@@ -126,7 +127,7 @@ def render_assignment(
 @bp.get("/assignments/<slug>")
 @signed_in()
 def assignment(slug: str) -> tuple[str, int]:
-    return render_assignment(get_assignment(slug))
+    return render_assignment(get_assignment(get_db().session, slug))
 
 
 @bp.post("/assignments/<slug>/submit")
@@ -138,7 +139,7 @@ def submit_answer(slug: str) -> Any:
     submission, not two.
     """
     user = current_user()
-    a = get_assignment(slug)
+    a = get_assignment(get_db().session, slug)
     pasted = request.form.get("content", "")
     try:
         content = read_answer(
@@ -150,7 +151,7 @@ def submit_answer(slug: str) -> Any:
     key = f"web:{raw_key}" if _KEY.match(raw_key) else None
     session = get_db().session
     try:
-        sub, created = intake.submit_and_commit(
+        sub, created = submissions.submit_and_commit(
             session, a.id, user.id, content, idempotency_key=key
         )
     except APIError as exc:
@@ -167,8 +168,9 @@ def submit_answer(slug: str) -> Any:
     return redirect(url_for("web.submission", submission_id=sub.id), code=303)
 
 
-def too_large_submission(slug: str, limit: int) -> Any:
+def too_large_submission(view_args: dict[str, Any], limit: int) -> Any:
     """The page for an upload so large the server stopped reading it."""
+    slug = str(view_args.get("slug", ""))
     if load_user() is None:
         return error_page(413, "Too large", f"The answer is larger than {_kb(limit)}.")
     a = get_db().session.scalar(select(Assignment).where(Assignment.slug == slug))
@@ -178,12 +180,15 @@ def too_large_submission(slug: str, limit: int) -> Any:
     return render_assignment(a, error=message, status=413)
 
 
+TOO_LARGE_PAGES["web.submit_answer"] = too_large_submission
+
+
 def learner_grade(sub: Submission) -> dict[str, Any] | None:
     """The grade exactly as a learner may see it (the API's rules: released only, and never
     the missing concepts, i.e. the answer key)."""
     if sub.status != Status.RELEASED:
         return None
-    eff = grading.effective_grade(get_db().session, sub)
+    eff = grades.effective_grade(get_db().session, sub)
     return grade_json(eff, sub, staff=False) if eff is not None else None
 
 
@@ -196,7 +201,7 @@ def submission(submission_id: int) -> str:
     grade = learner_grade(sub)
     positions = evidence_quotes(grade["criteria"])[1] if grade else []
     rendered = shown_answer(session, sub, marks=grade is not None)
-    versions = grading.versions(session, sub.assignment_id, sub.learner_id)
+    versions = grades.versions(session, sub.assignment_id, sub.learner_id)
     return render_template(
         "web/submission.html",
         sub=sub,

@@ -12,13 +12,14 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from ...scoring.confidence import REVIEW_MESSAGES
-from .. import grading, tasks
+from .. import tasks
 from ..answers import shown_answer
-from ..api.review import claim_submission, queue_query
 from ..auth import STAFF, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Grade, Submission, User, utcnow
+from ..operations import grades, releases, reviews
+from ..operations.reviews import claim_submission, queue_query
 from ..render import evidence_quotes
 from .blueprint import FLAG_LABELS, bp, notify
 from .session import current_user, signed_in
@@ -44,7 +45,6 @@ SORT_CHOICES = {
     "time": "Oldest first",
     "-time": "Newest first",
 }
-MAX_REASON = 5000
 
 
 def queue_filters(args: Any) -> dict[str, Any]:
@@ -175,14 +175,14 @@ def render_review(
 ) -> tuple[str, int]:
     session = get_db().session
     user = current_user()
-    eff = grading.effective_grade(session, sub)
+    eff = grades.effective_grade(session, sub)
     criteria = eff["criteria"] if eff else []
     ids = {c["id"] for c in criteria}
     positions = evidence_quotes(criteria)[1]
     rendered = shown_answer(session, sub, marks=True)
     grade_row = _latest_grade_row(sub)
-    events = grading.history(session, sub.id)
-    versions = grading.versions(session, sub.assignment_id, sub.learner_id)
+    events = grades.history(session, sub.id)
+    versions = grades.versions(session, sub.assignment_id, sub.learner_id)
     now = utcnow()
     claim_active = sub.claimed_by_id is not None and (
         sub.claim_expires_at is not None and sub.claim_expires_at > now
@@ -216,7 +216,7 @@ def render_review(
         # An error for a criterion the page has no form for (a forged or stale form).
         other_errors=[m for k, m in (form_errors or {}).items() if k not in ids],
         form_values=form_values or {},
-        max_reason=MAX_REASON,
+        max_reason=reviews.MAX_REASON,
     )
     return html, status
 
@@ -228,20 +228,10 @@ def review_submission(submission_id: int) -> tuple[str, int]:
     return render_review(sub)
 
 
-def _claim_conflict(sub: Submission, user: User) -> str | None:
-    """The API's rule: while another instructor holds the claim, only they may change it."""
-    if grading.claimed_by_other(sub, user):
-        assert sub.claim_expires_at is not None
-        holder = get_db().session.get(User, sub.claimed_by_id)
-        name = holder.name if holder else "another instructor"
-        return f"{name} has claimed this submission until {sub.claim_expires_at:%H:%M} UTC."
-    return None
-
-
 @bp.post("/review/submissions/<int:submission_id>/override")
 @signed_in(*STAFF)
 def override(submission_id: int) -> Any:
-    """Set one criterion's points, with the reason (required), through grading.override."""
+    """Set one criterion's points, with the reason (required), through reviews.override."""
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
@@ -262,14 +252,8 @@ def override(submission_id: int) -> Any:
         return fail("Points must be a number, e.g. 12 or 12.5.")
     if not math.isfinite(points):
         return fail("Points must be a number, e.g. 12 or 12.5.")
-    if not reason:
-        return fail("Give a reason: the learner's grade history records why it changed.")
-    if len(reason) > MAX_REASON:
-        return fail(f"The reason is limited to {MAX_REASON} characters.")
-    if conflict := _claim_conflict(sub, user):
-        return fail(conflict, 409)
     try:
-        grading.override(session, sub, user, criterion, points, reason)
+        reviews.override(session, sub, user, criterion, points, reason)
     except APIError as exc:
         return fail(exc.message[0].upper() + exc.message[1:] + ".", exc.status)
     session.commit()
@@ -308,10 +292,7 @@ def claim(submission_id: int) -> Response:
 @signed_in(*STAFF)
 def unclaim(submission_id: int) -> Response:
     def act(session: Any, sub: Submission, user: User) -> str:
-        if conflict := _claim_conflict(sub, user):
-            raise APIError(409, "claimed", conflict.rstrip("."))
-        sub.claimed_by_id = None
-        sub.claim_expires_at = None
+        reviews.drop_claim(session, sub, user)
         return "Claim dropped."
 
     return _action(submission_id, act, "Claim dropped.")
@@ -321,7 +302,7 @@ def unclaim(submission_id: int) -> Response:
 @signed_in(*STAFF)
 def release(submission_id: int) -> Response:
     def act(session: Any, sub: Submission, user: User) -> str:
-        if not grading.release(session, sub, user):  # refuses another's claim (409)
+        if not releases.release(session, sub, user):  # refuses another's claim (409)
             return "It was already released."
         return "Released: the learner can see the grade now."
 
@@ -335,7 +316,7 @@ def retry(submission_id: int) -> Response:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     try:
-        grading.retry(session, sub, user)
+        reviews.retry(session, sub, user)
         session.commit()
     except APIError as exc:
         session.rollback()

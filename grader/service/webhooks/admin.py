@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from ..api.body import json_body
 from ..api.params import int_arg
 from ..auth import require
+from ..contracts import PlatformCreate, PlatformUpdate, SecretRotation, parse
 from ..db import get_db
 from ..errors import APIError, not_found
 from ..models import Platform, Role, get_row
 from .delivery import redeliver
 from .models import Delivery, DeliveryStatus
 from .platforms import (
-    MAX_GRACE,
     check_events,
     check_events_url,
     create_platform,
@@ -56,15 +56,12 @@ def index() -> dict[str, Any]:
 def create() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register a platform. The signing secret and the API token are in this answer only."""
     session = get_db().session
-    data = json_body()
-    unknown = sorted(set(data) - {"name", "events_url", "events"})
-    if unknown:
-        raise APIError(422, "unknown_field", f"unknown field {unknown[0]!r}", field=unknown[0])
+    req = parse(PlatformCreate, json_body())
     new = create_platform(
         session,
-        data.get("name"),
-        events_url=data.get("events_url"),
-        events=data.get("events"),
+        req.name,
+        events_url=req.events_url,
+        events=req.events,
         allowlist=_allowlist(),
     )
     session.commit()
@@ -87,24 +84,15 @@ def update(name: str) -> dict[str, Any]:
     """Change the endpoint, the events it wants, or re-enable it after a 410."""
     session = get_db().session
     platform = get_platform(session, name)
-    data = json_body()
-    unknown = sorted(set(data) - {"events_url", "events", "events_enabled"})
-    if unknown:
-        raise APIError(422, "unknown_field", f"unknown field {unknown[0]!r}", field=unknown[0])
-    if "events_url" in data:
-        url = data["events_url"]
+    req = parse(PlatformUpdate, json_body())
+    given = req.model_fields_set
+    if "events_url" in given:
+        url = req.events_url
         platform.events_url = None if url is None else check_events_url(url, _allowlist())
-    if "events" in data:
-        platform.events = check_events(data["events"])
-    if "events_enabled" in data:
-        if not isinstance(data["events_enabled"], bool):
-            raise APIError(
-                422,
-                "invalid_events_enabled",
-                "'events_enabled' must be true or false",
-                field="events_enabled",
-            )
-        platform.events_enabled = data["events_enabled"]
+    if "events" in given:
+        platform.events = check_events(req.events)
+    if "events_enabled" in given:
+        platform.events_enabled = req.events_enabled
         if platform.events_enabled:
             platform.disabled_reason = None
     session.commit()
@@ -117,18 +105,10 @@ def rotate(name: str) -> tuple[dict[str, Any], int]:
     """Issue a new secret (shown once); the current ones expire after grace_seconds."""
     session = get_db().session
     platform = get_platform(session, name)
-    data = _optional_json()
-    unknown = sorted(set(data) - {"grace_seconds"})
-    if unknown:
-        raise APIError(422, "unknown_field", f"unknown field {unknown[0]!r}", field=unknown[0])
-    grace = data.get("grace_seconds", current_app.config["WEBHOOK_SECRET_GRACE"])
-    if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= MAX_GRACE:
-        raise APIError(
-            422,
-            "invalid_grace_seconds",
-            f"'grace_seconds' must be an integer from 0 to {MAX_GRACE}",
-            field="grace_seconds",
-        )
+    req = parse(SecretRotation, _optional_json())
+    grace = req.grace_seconds
+    if grace is None:
+        grace = int(current_app.config["WEBHOOK_SECRET_GRACE"])
     secret = rotate_secret(session, platform, grace)
     session.commit()
     body = platform_json(session, platform)

@@ -1,6 +1,6 @@
 """Outbound events: an outbox row per event, written atomically with the state change.
 
-``record_event`` is registered with ``grading.on_event``: it runs inside the transaction that
+``record_event`` is registered with ``events.on_event``: it runs inside the transaction that
 graded, released or failed a submission and adds a Delivery row when the submission came
 from a platform that wants that event. After the transaction commits, a listener sends one
 delivery task per new row; if that send is lost, the periodic sweep finds the row anyway.
@@ -46,7 +46,7 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
         "metadata": sub.metadata_,
     }
     if event_type == GRADE_RELEASED:
-        from ..grading import effective_grade
+        from ..operations.grades import effective_grade
 
         eff = effective_grade(session, sub)
         if eff is not None:
@@ -67,7 +67,7 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
 
 
 def record_event(session: Session, event_type: str, sub: Submission) -> None:
-    """grading.on_event hook: queue the event for the submission's platform, if it wants it."""
+    """events.on_event hook: queue the event for the submission's platform, if it wants it."""
     if sub.platform_id is None or event_type not in EVENT_TYPES:
         return
     platform = session.get(Platform, sub.platform_id)
@@ -108,7 +108,7 @@ def _after_rollback(session: Session) -> None:
 
 def install() -> None:
     """Register the grading hook and the session listeners (idempotent)."""
-    from ..grading import on_event
+    from ..operations.events import on_event
 
     on_event(record_event)
     if not event.contains(Session, "after_commit", _after_commit):

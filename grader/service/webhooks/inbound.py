@@ -17,12 +17,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import intake
 from ..answers import AnswerError, clean_answer
 from ..api.body import json_object, read_body
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Platform, Role, User
+from ..operations import submissions
 from ..tasks import enqueue_grade
 from .delivery import active_secrets
 from .models import WebhookReceipt
@@ -171,7 +171,7 @@ def _store(
             422, "unknown_assignment", f"no assignment {data['assignment']!r}", field="assignment"
         )
     learner = _learner(session, platform, data["learner_id"], data.get("learner_name"))
-    sub, created = intake.submit(
+    sub, created = submissions.submit(
         session,
         assignment.id,
         learner.id,

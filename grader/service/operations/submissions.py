@@ -1,4 +1,5 @@
-"""Taking submissions in: store the learner's next version and supersede the previous one.
+"""Taking submissions in: store the learner's next version and supersede the previous one;
+and finding those whose grading needs (re-)sending (:func:`stuck_submissions`).
 
 Every submission passes here, so it is written for speed as well as safety. On PostgreSQL
 one statement does the whole job (insert, supersede, audit, via data-modifying CTEs); on
@@ -13,15 +14,15 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from .errors import APIError
-from .models import AuditEvent, Status, Submission, utcnow
+from ..errors import APIError
+from ..models import Assignment, AuditEvent, Grade, Status, Submission, utcnow
 
 log = logging.getLogger(__name__)
 _SUB = cast(Table, Submission.__table__)
@@ -263,3 +264,55 @@ def _insert_generic(
     ]
     conn.execute(insert(_AUDIT), events)
     return row
+
+
+def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -> list[int]:
+    """Ids that need (re-)enqueuing: queued or grading with no progress, or current grades
+    missing for their assignment's rubric version (a lost regrade)."""
+    now = utcnow()
+    idle = now - timedelta(seconds=stuck_after)
+    stale = (
+        select(Submission.id)
+        .where(
+            ((Submission.status == Status.QUEUED) & (Submission.updated_at < idle))
+            # Its task never reached the broker: send it now.
+            | Submission.unsent.is_(True)
+            # A grading's lease is renewed while it runs (grader.service.leases): once it
+            # has run out, the process grading it is gone.
+            | (
+                (Submission.status == Status.GRADING)
+                & ((Submission.lease_until.is_(None)) | (Submission.lease_until < now))
+            )
+        )
+        .order_by(Submission.id)
+        .limit(limit)
+    )
+    ids = list(session.scalars(stale))
+    missing = (
+        select(Submission.id)
+        .join(Assignment)
+        .where(
+            Submission.current.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+            Submission.updated_at < idle,
+            ~select(Grade.id)
+            .where(
+                Grade.submission_id == Submission.id,
+                Grade.rubric_version == Assignment.rubric_version,
+            )
+            .exists(),
+        )
+        .order_by(Submission.id)
+        .limit(limit)
+    )
+    ids.extend(i for i in session.scalars(missing) if i not in ids)
+    if ids:
+        # Touch them so the next sweep waits STUCK_AFTER before trying again (a grading's
+        # lease too: its new delivery may wait behind a backlog, and its claim renews it).
+        session.execute(update(Submission).where(Submission.id.in_(ids)).values(updated_at=now))
+        session.execute(
+            update(Submission)
+            .where(Submission.id.in_(ids), Submission.status == Status.GRADING)
+            .values(lease_until=now + timedelta(seconds=stuck_after))
+        )
+    return ids

@@ -1,4 +1,4 @@
-"""Jobs: a regrade's dry run and the sending of a regrade, run by the worker, not the web.
+"""Regrades as jobs: a regrade's dry run and its sending, run by the worker, not the web.
 
 A dry run grades every current answer again (minutes for a large assignment) and sending
 a regrade enqueues one task per answer; inside a web request either held a web process past
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import grading
-from .errors import APIError
-from .models import Assignment, Job, JobStatus, Status, Submission, User, get_row, utcnow
+from ..errors import APIError
+from ..models import Assignment, Job, JobStatus, Status, Submission, User, get_row, utcnow
+from . import grades, rubrics
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +51,12 @@ def start(
 ) -> Job:
     """Create a job and send it to the worker. A regrade switches the assignment to the
     rubric file's version here (so new answers get it at once); the job sends the tasks."""
-    path = grading.rubric_path(rubrics_dir, a.rubric_file)
+    path = rubrics.rubric_path(rubrics_dir, a.rubric_file)
     if kind == REGRADE:
-        version = grading.store_rubric(session, path).version
+        version = rubrics.store_rubric(session, path).version
         a.rubric_version = version
     else:
-        version = grading.read_rubric(path).version
+        version = rubrics.read_rubric(path).version
     job = Job(kind=kind, assignment_id=a.id, requested_by_id=actor.id, rubric_version=version)
     session.add(job)
     session.commit()
@@ -103,12 +103,12 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
 
 
 def _preview(session: Session, a: Assignment, ids: list[int], rubrics_dir: str) -> dict[str, Any]:
-    rubric = grading.read_rubric(grading.rubric_path(rubrics_dir, a.rubric_file))
+    rubric = rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file))
     changes = []
     for sid in ids:
         sub = session.get(Submission, sid)
         assert sub is not None
-        change = grading.regrade_preview(session, sub, rubric)
+        change = grades.regrade_preview(session, sub, rubric)
         if change:
             changes.append(change)
         session.expunge(sub)  # a large assignment must not pile up in the session

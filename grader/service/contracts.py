@@ -1,0 +1,215 @@
+"""The JSON request bodies, declared once as pydantic models: the views parse with them and
+the OpenAPI document (:mod:`grader.service.openapi`) publishes their JSON Schema.
+
+Every body refuses unknown fields and takes JSON's types as they are (``strict``: no
+``"5"`` for 5, no ``true`` for 1). A refused body is a 422 in the service's error envelope
+naming the field: each field declares its error code and the sentence that states its rule
+(:class:`Rule`); an unknown field is ``unknown_field``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import APIError
+from .operations.reviews import MAX_REASON
+from .webhooks.events import EVENT_TYPES
+from .webhooks.platforms import MAX_GRACE
+
+__all__ = [
+    "AssignmentCreate",
+    "AssignmentUpdate",
+    "Body",
+    "OverrideRequest",
+    "PlatformCreate",
+    "PlatformUpdate",
+    "ReleaseRequest",
+    "Rule",
+    "SecretRotation",
+    "SubmissionRequest",
+    "parse",
+    "schema",
+]
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+_TEXT = r"\S"  # at least one character that is not white space
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A field's error code and the sentence that states its rule."""
+
+    code: str
+    message: str
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+M = TypeVar("M", bound=Body)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """``data`` (a decoded JSON object) as ``model``, or the 422 for its first problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = error["loc"]
+        name = str(loc[0]) if loc else "body"
+        if error["type"] == "extra_forbidden":
+            raise APIError(422, "unknown_field", f"unknown field {name!r}", field=name) from None
+        field = model.model_fields.get(name)
+        rule = next((m for m in field.metadata if isinstance(m, Rule)), None) if field else None
+        if rule is None:
+            raise APIError(
+                422, f"invalid_{name}", f"{name!r}: {error['msg']}", field=name
+            ) from None
+        raise APIError(422, rule.code, rule.message, field=name) from None
+
+
+def schema(model: type[Body]) -> dict[str, Any]:
+    """The model's JSON Schema for the OpenAPI document (titles dropped: the names say it)."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                k: clean(v)
+                for k, v in node.items()
+                if (k != "title" or isinstance(v, dict)) and not (k == "default" and v is None)
+            }
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    return clean(model.model_json_schema())
+
+
+_SLUG_RULE = Rule(
+    "invalid_slug", "'slug' must be lower-case letters, digits and dashes (at most 64)"
+)
+_TITLE = Annotated[
+    str,
+    Field(max_length=200, pattern=_TEXT),
+    Rule("invalid_title", "'title' must be a non-empty string of at most 200 characters"),
+]
+_EVENTS = Annotated[
+    list[Literal[EVENT_TYPES]],  # type: ignore[valid-type]
+    Rule("invalid_events", f"'events' must be a list of event types from {', '.join(EVENT_TYPES)}"),
+]
+_EVENTS_URL = Annotated[
+    str | None,
+    Field(max_length=2048, json_schema_extra={"format": "uri"}),
+    Rule("invalid_events_url", "'events_url' must be an https URL or null"),
+]
+
+
+class AssignmentCreate(Body):
+    """Create an assignment from a rubric file in the rubrics folder."""
+
+    slug: Annotated[str, Field(pattern=SLUG_PATTERN), _SLUG_RULE]
+    rubric: Annotated[
+        str,
+        Field(description="A rubric file from the rubrics folder."),
+        Rule("invalid_rubric", "'rubric' (a rubric file name) is required"),
+    ]
+    title: _TITLE | None = None
+
+
+class AssignmentUpdate(Body):
+    """Change the title, or point the assignment at a (changed) rubric file."""
+
+    rubric: Annotated[str, Rule("invalid_rubric", "'rubric' must be a file name")] = None  # type: ignore[assignment]
+    title: _TITLE = None  # type: ignore[assignment]
+
+
+class ReleaseRequest(Body):
+    """Release many graded submissions: those reviewed (default), all, those at or above a
+    confidence, or the ones listed (the default mode when ``ids`` is given)."""
+
+    mode: Annotated[
+        Literal["reviewed", "confidence", "ids", "all"],
+        Rule("invalid_mode", "'mode' must be reviewed, confidence, ids or all"),
+    ] = None  # type: ignore[assignment]
+    min_confidence: Annotated[
+        float,
+        Field(ge=0, le=1, description="With mode confidence; default AUTO_RELEASE_CONFIDENCE."),
+        Rule("invalid_min_confidence", "'min_confidence' must be a number from 0 to 1"),
+    ] = None  # type: ignore[assignment]
+    ids: Annotated[
+        list[int],
+        Field(description="With mode ids (the default mode when given): submission ids."),
+        Rule("invalid_ids", "'ids' must be a list of submission ids"),
+    ] = None  # type: ignore[assignment]
+
+
+class SubmissionRequest(Body):
+    """An answer sent as JSON (it may also be sent as text/markdown)."""
+
+    # Emptiness and NUL characters are the answer's own rules (grader.service.answers).
+    content: Annotated[
+        str,
+        Field(
+            description="The answer (Markdown); no NUL characters.",
+            json_schema_extra={"minLength": 1, "pattern": _TEXT},
+        ),
+        Rule("invalid_content", "'content' must be a string of Markdown"),
+    ]
+    metadata: Annotated[
+        dict[str, Any] | None, Rule("invalid_metadata", "'metadata' must be an object")
+    ] = None
+
+
+class OverrideRequest(Body):
+    """Set one criterion's points, with the reason (kept in the audit trail)."""
+
+    criterion: Annotated[
+        str,
+        Field(min_length=1, description="A criterion id of the assignment's rubric."),
+        Rule("invalid_criterion", "'criterion' is required"),
+    ]
+    points: Annotated[
+        float,
+        Field(ge=0, allow_inf_nan=False, description="From 0 to the criterion's max_points."),
+        Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
+    ]
+    # Its length and content are the override's own rule (operations.reviews.override).
+    reason: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
+        Rule("reason_required", "'reason' must be a string"),
+    ]
+
+
+class PlatformCreate(Body):
+    """Register a course platform."""
+
+    name: Annotated[str, Field(pattern=SLUG_PATTERN), Rule("invalid_name", "'name' must be a slug")]
+    events_url: _EVENTS_URL = None
+    events: _EVENTS = None  # type: ignore[assignment]
+
+
+class PlatformUpdate(Body):
+    """Change a platform's endpoint or events, or re-enable it after a 410."""
+
+    events_url: _EVENTS_URL = None
+    events: _EVENTS = None  # type: ignore[assignment]
+    events_enabled: Annotated[
+        bool,
+        Field(description="true re-enables an endpoint disabled by a 410."),
+        Rule("invalid_events_enabled", "'events_enabled' must be true or false"),
+    ] = None  # type: ignore[assignment]
+
+
+class SecretRotation(Body):
+    """Issue a new signing secret; the current ones stay valid for ``grace_seconds``."""
+
+    grace_seconds: Annotated[
+        int,
+        Field(ge=0, le=MAX_GRACE, description="Default: the WEBHOOK_SECRET_GRACE setting."),
+        Rule("invalid_grace_seconds", f"'grace_seconds' must be an integer from 0 to {MAX_GRACE}"),
+    ] = None  # type: ignore[assignment]

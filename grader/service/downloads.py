@@ -1,0 +1,27 @@
+"""Streamed downloads, served the same way by the JSON API and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from flask import Response, stream_with_context
+
+from .db import get_db
+from .operations.exports import Lines
+
+
+def csv_download(lines: Callable[..., Iterator[str]], *args: object, filename: str) -> Response:
+    """``lines(session, *args)`` streamed as a CSV attachment.
+
+    The lines are produced after the view has returned, when the request's own session is
+    already closed, so they are given the session of the streaming context.
+    """
+
+    def stream() -> Lines:
+        yield from lines(get_db().session, *args)
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

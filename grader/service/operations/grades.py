@@ -1,0 +1,249 @@
+"""Grades: storing the grader's output, and reading a grade as it stands (the latest grader
+output with instructors' overrides applied), a learner's versions and a submission's trail."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from grader.scoring import Grade as ScoredGrade
+from grader.scoring import Rubric, grade_text
+
+from ..models import (
+    AuditEvent,
+    Grade,
+    Override,
+    Status,
+    Submission,
+)
+from .events import audit, emit
+
+log = logging.getLogger(__name__)
+
+
+def versions(session: Session, assignment_id: int, learner_id: int) -> list[Submission]:
+    """A learner's submissions to one assignment, newest version first."""
+    return list(
+        session.scalars(
+            select(Submission)
+            .where(Submission.assignment_id == assignment_id, Submission.learner_id == learner_id)
+            .order_by(Submission.version.desc())
+        )
+    )
+
+
+def history(session: Session, submission_id: int) -> list[AuditEvent]:
+    """A submission's audit trail, oldest first."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.submission_id == submission_id)
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def latest_grade(session: Session, submission_id: int) -> Grade | None:
+    return session.scalar(
+        select(Grade).where(Grade.submission_id == submission_id).order_by(Grade.id.desc()).limit(1)
+    )
+
+
+def grade_values(
+    submission_id: int, version: str, scored: ScoredGrade, view: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A grade row's columns; ``view`` is the rendered answer (``render.render_for_grade``)."""
+    data = scored.to_dict()
+    return {
+        "answer_html": None,
+        "answer_anchors": None,
+        **(view or {}),
+        "submission_id": submission_id,
+        "rubric_version": version,
+        "total": scored.total,
+        "max_total": scored.max_total,
+        "confidence": scored.confidence,
+        "flags": data["flags"],
+        "review_reasons": data["review_reasons"],
+        "criteria": data["criteria"],
+        "warnings": data["warnings"],
+        "plan": data["plan"],
+    }
+
+
+def store_regrade(
+    session: Session,
+    submission_id: int,
+    version: str,
+    scored: ScoredGrade,
+    view: dict[str, Any] | None = None,
+) -> str:
+    """A new grade beside earlier ones (a regrade keeps overrides), or one a platform hears of."""
+    try:
+        with session.begin():
+            sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
+            if sub is None:
+                return "missing"
+            previous = effective_grade(session, sub)
+            grade = Grade(**grade_values(submission_id, version, scored, view))
+            session.add(grade)
+            session.flush()
+            regrade = previous is not None
+            if sub.status in (Status.QUEUED, Status.GRADING):
+                sub.status = Status.GRADED
+            sub.lease_until = None
+            sub.deliveries = 0  # a finished grading; regrades count afresh
+            current = effective_grade(session, sub, grade=grade, overrides=None if regrade else {})
+            assert current is not None
+            denormalize(sub, current)
+            audit(
+                session,
+                sub,
+                "regraded" if regrade else "graded",
+                before=summary(previous) if previous else None,
+                after=summary(current),
+                reason=f"rubric version {version}",
+            )
+            if not regrade:
+                emit(session, "submission.graded", sub)
+    except IntegrityError:
+        return "already-graded"
+    return "graded"
+
+
+def summary(eff: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "total": eff["total"],
+        "rubric_version": eff["rubric_version"],
+        "criteria": {c["id"]: c["points"] for c in eff["criteria"]},
+    }
+
+
+def latest_overrides(session: Session, submission_id: int) -> dict[str, Override]:
+    rows = session.scalars(
+        select(Override).where(Override.submission_id == submission_id).order_by(Override.id)
+    ).all()
+    return {o.criterion: o for o in rows}
+
+
+def effective_grade(
+    session: Session,
+    sub: Submission,
+    *,
+    overrides: dict[str, Override] | None = None,
+    grade: Grade | None = None,
+) -> dict[str, Any] | None:
+    """The grade as it stands: the latest grader output with instructors' overrides applied.
+
+    ``grade`` and ``overrides`` save the queries when the caller already has them.
+    """
+    grade = grade or latest_grade(session, sub.id)
+    if grade is None:
+        return None
+    overrides = latest_overrides(session, sub.id) if overrides is None else overrides
+    criteria = []
+    for c in grade.criteria:
+        o = overrides.get(c["id"])
+        points = min(o.points, c["max_points"]) if o is not None else c["points"]
+        entry = {
+            "id": c["id"],
+            "name": c["name"],
+            "points": points,
+            "max_points": c["max_points"],
+            "feedback": c["feedback"],
+            "source": "override" if o is not None else "grader",
+            "grader_points": c["points"],
+            "evidence": c.get("evidence", []),
+            "missing": c.get("missing", []),
+        }
+        if o is not None:
+            entry["override"] = {
+                "points": o.points,
+                "reason": o.reason,
+                "by": o.instructor_id,
+                "at": o.created_at.isoformat(),
+            }
+        criteria.append(entry)
+    return {
+        "total": round(sum(c["points"] for c in criteria), 2),
+        "max_total": grade.max_total,
+        "criteria": criteria,
+        "confidence": grade.confidence,
+        "flags": list(grade.flags),
+        "review_reasons": list(grade.review_reasons or []),
+        "rubric_version": grade.rubric_version,
+        "graded_at": grade.created_at.isoformat(),
+        "warnings": list(grade.warnings),
+        "grade_id": grade.id,
+    }
+
+
+def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[str, Any] | None:
+    """What regrading sub with rubric would change (overrides kept), or None if nothing."""
+    before = effective_grade(session, sub)
+    overrides = latest_overrides(session, sub.id)
+    scored = grade_text(sub.content, rubric)
+    after = {
+        c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)
+        for c in scored.criteria
+    }
+    before_points = {c["id"]: c["points"] for c in before["criteria"]} if before else {}
+    if before is not None and before_points == after:
+        return None
+    after_total = round(sum(after.values()), 2)
+    before_total = before["total"] if before else None
+    return {
+        "id": sub.id,
+        "learner": sub.learner.name,
+        "status": sub.status.value,
+        "before": before_total,
+        "after": after_total,
+        "delta": round(after_total - before_total, 2) if before_total is not None else None,
+        "criteria": {
+            cid: {"before": before_points.get(cid), "after": pts} for cid, pts in after.items()
+        },
+    }
+
+
+def denormalize(sub: Submission, eff: dict[str, Any]) -> None:
+    """Copy the effective grade's headline figures onto the submission for queue queries."""
+    sub.total = eff["total"]
+    sub.max_total = eff["max_total"]
+    sub.confidence = eff["confidence"]
+    sub.flags_text = codes_text(eff["flags"])
+    sub.review_codes = codes_text(r["code"] for r in eff["review_reasons"])
+
+
+def codes_text(codes: Iterable[str]) -> str:
+    """Codes as one searchable column value: ",a,b," (SQL finds ",a," in it)."""
+    return "".join(f",{c}" for c in codes) + ","
+
+
+def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str, Any]:
+    """The grade payload. Learners never see the answer key (missing concepts), unless the
+    rubric reveals it in the feedback itself."""
+    criteria = []
+    for c in eff["criteria"]:
+        entry = {k: c[k] for k in ("id", "name", "points", "max_points", "feedback", "source")}
+        entry["evidence"] = c["evidence"]
+        if staff:
+            entry["grader_points"] = c["grader_points"]
+            entry["missing"] = c["missing"]
+            if "override" in c:
+                entry["override"] = c["override"]
+        criteria.append(entry)
+    out = {
+        k: eff[k]
+        for k in ("total", "max_total", "confidence", "flags", "rubric_version", "graded_at")
+    }
+    out["criteria"] = criteria
+    out["source"] = "override" if any(c["source"] == "override" for c in criteria) else "grader"
+    if staff:
+        out["warnings"] = eff["warnings"]
+        out["review_reasons"] = eff.get("review_reasons", [])
+    return out

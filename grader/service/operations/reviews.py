@@ -1,0 +1,207 @@
+"""Instructors' review: overrides, claims (a live claim holds a submission for its holder on
+every entry point) and retrying a failed grading."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from ..errors import APIError
+from ..models import Assignment, AuditEvent, Override, Status, Submission, User, utcnow
+from .events import audit
+from .grades import denormalize, effective_grade, summary
+
+#: The longest reason an override may give.
+MAX_REASON = 5000
+
+
+def override(
+    session: Session, sub: Submission, instructor: User, criterion: str, points: float, reason: str
+) -> dict[str, Any]:
+    """Set an instructor's points for one criterion, with the reason, in the audit trail."""
+    reason = reason.strip()
+    if not reason:
+        raise APIError(
+            422,
+            "reason_required",
+            "give a reason: the learner's grade history records why it changed",
+            field="reason",
+        )
+    if len(reason) > MAX_REASON:
+        raise APIError(
+            422,
+            "reason_too_long",
+            f"the reason is limited to {MAX_REASON} characters",
+            field="reason",
+        )
+    ensure_unclaimed(session, sub, instructor)
+    before = effective_grade(session, sub)
+    if before is None:
+        raise APIError(409, "not_graded", "the submission has no grade to override yet")
+    crit = next((c for c in before["criteria"] if c["id"] == criterion), None)
+    if crit is None:
+        ids = ", ".join(c["id"] for c in before["criteria"])
+        raise APIError(
+            422,
+            "invalid_criterion",
+            f"unknown criterion {criterion!r}; use one of {ids}",
+            field="criterion",
+        )
+    if not 0 <= points <= crit["max_points"]:
+        raise APIError(
+            422,
+            "invalid_points",
+            f"points must be between 0 and {crit['max_points']:g} for {criterion}",
+            field="points",
+        )
+    session.add(
+        Override(
+            submission_id=sub.id,
+            criterion=criterion,
+            points=points,
+            reason=reason,
+            instructor_id=instructor.id,
+        )
+    )
+    sub.reviewed = True
+    session.flush()
+    after = effective_grade(session, sub)
+    assert after is not None
+    denormalize(sub, after)
+    audit(
+        session,
+        sub,
+        "override",
+        actor=instructor,
+        before=summary(before),
+        after=summary(after),
+        reason=reason,
+    )
+    return after
+
+
+def claimed_by_other(sub: Submission, user: User) -> bool:
+    """Whether another instructor's claim on sub is still live (then only they may act)."""
+    return (
+        sub.claimed_by_id not in (None, user.id)
+        and sub.claim_expires_at is not None
+        and sub.claim_expires_at > utcnow()
+    )
+
+
+def ensure_unclaimed(session: Session, sub: Submission, user: User, message: str = "") -> None:
+    """409 ``claimed``, naming the holder, while another instructor's claim on sub is live:
+    the one rule every action on a submission (override, release, claim) goes through."""
+    if claimed_by_other(sub, user):
+        holder = session.get(User, sub.claimed_by_id)
+        name = holder.name if holder else "another instructor"
+        until = f"{sub.claim_expires_at:%H:%M} UTC" if sub.claim_expires_at else "later"
+        raise APIError(
+            409, "claimed", message or f"{name} has claimed this submission until {until}"
+        )
+
+
+def retry(session: Session, sub: Submission, actor: User) -> None:
+    """Put a failed submission back in the queue (an instructor's decision)."""
+    if sub.status != Status.FAILED:
+        raise APIError(409, "not_failed", "only failed submissions can be retried")
+    reason = sub.failure_reason
+    sub.status = Status.QUEUED
+    sub.failure_reason = None
+    sub.deliveries = 0
+    sub.lease_until = None
+    audit(session, sub, "retried", actor=actor, before={"failure_reason": reason})
+
+
+_SORTS = {"confidence", "-confidence", "time", "-time", "total", "-total"}
+
+
+def _number(args: Mapping[str, str], name: str) -> float | None:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise APIError(422, "invalid_parameter", f"{name} must be a number", field=name) from exc
+
+
+def queue_query(args: Mapping[str, str]) -> tuple[Select[Submission], str]:
+    """The review queue's filtered, sorted select, from the query parameters the API and the
+    pages share (assignment, status, flag, reason, min_total, max_total, reviewed, unclaimed,
+    sort)."""
+    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
+    if slug := args.get("assignment"):
+        query = query.where(Assignment.slug == slug)
+    statuses = [s for s in (args.get("status") or "graded").split(",") if s]
+    if statuses != ["all"]:
+        valid = {s.value for s in Status}
+        bad = [s for s in statuses if s not in valid]
+        if bad:
+            raise APIError(
+                422,
+                "invalid_parameter",
+                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(valid))} or all",
+                field="status",
+            )
+        query = query.where(Submission.status.in_([Status(s) for s in statuses]))
+    if flag := args.get("flag"):
+        query = query.where(Submission.flags_text.contains(f",{flag},"))
+    if reason := args.get("reason"):
+        query = query.where(Submission.review_codes.contains(f",{reason},"))
+    lo, hi = _number(args, "min_total"), _number(args, "max_total")
+    if lo is not None:
+        query = query.where(Submission.total >= lo)
+    if hi is not None:
+        query = query.where(Submission.total <= hi)
+    if args.get("reviewed") in ("0", "1"):
+        query = query.where(Submission.reviewed.is_(args.get("reviewed") == "1"))
+    if args.get("unclaimed") == "1":
+        now = utcnow()
+        query = query.where(
+            (Submission.claimed_by_id.is_(None)) | (Submission.claim_expires_at < now)
+        )
+    sort = args.get("sort") or "confidence"
+    if sort not in _SORTS:
+        raise APIError(
+            422,
+            "invalid_parameter",
+            f"sort must be one of {', '.join(sorted(_SORTS))}",
+            field="sort",
+        )
+    column = {
+        "confidence": Submission.confidence,
+        "time": Submission.created_at,
+        "total": Submission.total,
+    }[sort.lstrip("-")]
+    ordered = column.desc() if sort.startswith("-") else column.asc()
+    # Ungraded rows (no confidence yet) go last; the id makes the order total and stable.
+    query = query.order_by(column.is_(None), ordered, Submission.id.asc())
+    return query, sort
+
+
+def claim_submission(session: Session, sub: Submission, user: User, seconds: int) -> None:
+    """Hold sub for user for seconds; 409 while another instructor's claim is live."""
+    now = utcnow()
+    ensure_unclaimed(session, sub, user)
+    sub.claimed_by_id = user.id
+    sub.claim_expires_at = now + timedelta(seconds=seconds)
+    session.add(
+        AuditEvent(
+            submission_id=sub.id,
+            actor_id=user.id,
+            action="claimed",
+            after={"until": sub.claim_expires_at.isoformat()},
+        )
+    )
+
+
+def drop_claim(session: Session, sub: Submission, user: User) -> None:
+    """Drop a claim; only its holder may (or anyone once it has run out)."""
+    ensure_unclaimed(session, sub, user, "only the instructor holding the claim can drop it")
+    sub.claimed_by_id = None
+    sub.claim_expires_at = None

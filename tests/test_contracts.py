@@ -1,0 +1,112 @@
+"""Request bodies are declared once (grader.service.contracts): every JSON body refuses
+unknown fields and wrongly typed values with a 422 naming the field, and the OpenAPI
+document publishes the same models."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.service import contracts
+from grader.service.errors import APIError
+
+from .conftest import run_worker_inline
+
+SLUG = "ml-health-check"
+
+
+@pytest.fixture()
+def world(app, client, actors, assignment, enqueued):
+    r = client.post(
+        f"/api/v1/assignments/{SLUG}/submissions",
+        data="## Step 1\n\nThe AUC fell from 0.85 to 0.78.\n",
+        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
+    )
+    sid = r.get_json()["id"]
+    run_worker_inline(app, sid)
+    r = client.post("/api/v1/platforms", json={"name": "lms"}, headers=actors.h("admin"))
+    assert r.status_code == 201
+    return sid
+
+
+# (method, path in the OpenAPI document, URL, who, a valid body): every operation that
+# takes a JSON body, except the signed webhook (its own suite covers it).
+BODIES = [
+    ("post", "/api/v1/assignments", "/api/v1/assignments", "instructor",
+     {"slug": "another", "rubric": "ml-health-check.toml"}),
+    ("patch", "/api/v1/assignments/{slug}", f"/api/v1/assignments/{SLUG}", "instructor", {}),
+    ("post", "/api/v1/assignments/{slug}/release", f"/api/v1/assignments/{SLUG}/release",
+     "instructor", {"mode": "all"}),
+    ("post", "/api/v1/assignments/{slug}/submissions", f"/api/v1/assignments/{SLUG}/submissions",
+     "learner", {"content": "## Step 1\n\nAUC 0.78."}),
+    ("post", "/api/v1/submissions/{submission_id}/overrides",
+     "/api/v1/submissions/{sid}/overrides", "instructor",
+     {"criterion": "risk_management", "points": 1, "reason": "no rollback"}),
+    ("post", "/api/v1/platforms", "/api/v1/platforms", "admin", {"name": "other"}),
+    ("patch", "/api/v1/platforms/{name}", "/api/v1/platforms/lms", "admin", {}),
+    ("post", "/api/v1/platforms/{name}/secrets", "/api/v1/platforms/lms/secrets", "admin", {}),
+]  # fmt: skip
+
+
+def test_every_json_body_is_covered_here(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    with_json = {
+        (method, path)
+        for path, item in spec["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict)
+        and "application/json" in op.get("requestBody", {}).get("content", {})
+        and "/webhooks/" not in path
+    }
+    assert with_json == {(m, p) for m, p, *_ in BODIES}
+
+
+@pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
+def test_unknown_fields_are_refused_everywhere(client, actors, world, method, path, url, who, body):
+    url = url.format(sid=world)
+    r = getattr(client, method)(url, json={**body, "surprise": 1}, headers=actors.h(who))
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"] == {
+        "status": 422,
+        "code": "unknown_field",
+        "message": "unknown field 'surprise'",
+        "field": "surprise",
+    }
+    ok = getattr(client, method)(url, json=body, headers=actors.h(who))
+    assert ok.status_code < 300, ok.get_json()
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "code", "field"),
+    [
+        (contracts.OverrideRequest, {"criterion": "x", "points": "5", "reason": "r"},
+         "invalid_points", "points"),
+        (contracts.OverrideRequest, {"criterion": "x", "points": True, "reason": "r"},
+         "invalid_points", "points"),
+        (contracts.OverrideRequest, {"criterion": "x", "points": float("nan"), "reason": "r"},
+         "invalid_points", "points"),
+        (contracts.OverrideRequest, {"points": 1, "reason": "r"}, "invalid_criterion", "criterion"),
+        (contracts.ReleaseRequest, {"mode": "confidence", "min_confidence": "0.9"},
+         "invalid_min_confidence", "min_confidence"),
+        (contracts.ReleaseRequest, {"ids": [1, True]}, "invalid_ids", "ids"),
+        (contracts.ReleaseRequest, {"mode": "some"}, "invalid_mode", "mode"),
+        (contracts.AssignmentCreate, {"slug": "Bad Slug", "rubric": "r.toml"},
+         "invalid_slug", "slug"),
+        (contracts.AssignmentUpdate, {"title": "   "}, "invalid_title", "title"),
+        (contracts.PlatformUpdate, {"events": ["nope"]}, "invalid_events", "events"),
+        (contracts.SecretRotation, {"grace_seconds": 1.5}, "invalid_grace_seconds",
+         "grace_seconds"),
+    ],
+)  # fmt: skip
+def test_a_refused_value_names_its_field_and_rule(model, data, code, field):
+    with pytest.raises(APIError) as exc:
+        contracts.parse(model, data)
+    assert (exc.value.status, exc.value.code, exc.value.field) == (422, code, field)
+
+
+def test_the_document_publishes_the_models(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for model in (contracts.OverrideRequest, contracts.ReleaseRequest, contracts.SecretRotation):
+        published = schemas[model.__name__]
+        assert published["additionalProperties"] is False
+        assert set(published["properties"]) == set(model.model_fields)
+    assert "ml-health-check.toml" in schemas["AssignmentCreate"]["properties"]["rubric"]["enum"]
