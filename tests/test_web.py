@@ -61,11 +61,13 @@ def _graded(app, people, who: str = "learner", body: str = GOOD) -> int:
 
 
 def _submission(app, sid: int):
+    from sqlalchemy.orm import undefer
+
     from grader.service.models import Submission
 
     with app.app_context():
         session = app.extensions["db"].session
-        sub = session.get(Submission, sid)
+        sub = session.get(Submission, sid, options=[undefer(Submission.content)])
         session.expunge(sub)
         return sub
 
@@ -677,6 +679,26 @@ def test_dashboard_counts_charts_and_release(app, people):
     )
     assert f"Released 2 submissions: #{b}, #{c}" in r.get_data(as_text=True)
     assert {_submission(app, i).status.value for i in (a, b, c)} == {"released"}
+
+
+def test_the_dashboard_lists_graded_answers_a_page_at_a_time(app, people, monkeypatch):
+    import grader.service.web.dashboard as dashboard
+
+    monkeypatch.setattr(dashboard, "PAGE", 2)
+    answers = (("learner", "sub-010.md"), ("learner2", "sub-009.md"), ("learner3", "sub-003.md"))
+    ids = [_graded(app, people, who, (HEALTH / name).read_text()) for who, name in answers]
+    staff = _client(app, people, "instructor")
+
+    def listed(html: str) -> list[int]:
+        return [int(i) for i in re.findall(r'name="ids" value="(\d+)"', html)]
+
+    first = staff.get(f"/dashboard/{SLUG}").get_data(as_text=True)
+    assert listed(first) == ids[:2] and "page 1 of 2" in first and 'rel="next"' in first
+    assert "n = 3" in first  # the distributions still count every graded answer
+    second = staff.get(f"/dashboard/{SLUG}?page=2").get_data(as_text=True)
+    assert listed(second) == ids[2:] and 'rel="prev"' in second and 'rel="next"' not in second
+    beyond = staff.get(f"/dashboard/{SLUG}?page=99")
+    assert beyond.status_code == 200 and listed(beyond.get_data(as_text=True)) == ids[2:]
 
 
 def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(

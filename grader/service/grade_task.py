@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy import (
+    JSON,
     Boolean,
     Connection,
     Engine,
@@ -124,6 +125,7 @@ _GRADED = (
         lease_until=None,
         deliveries=0,
         total=bindparam("total"),
+        points=bindparam("points", type_=JSON),
         max_total=bindparam("max_total"),
         confidence=bindparam("confidence"),
         flags_text=bindparam("flags_text"),
@@ -284,6 +286,7 @@ def _store_first_grade(
     submission = {
         "sid": submission_id,
         "total": scored.total,
+        "points": {c.id: c.points for c in scored.criteria},
         "max_total": scored.max_total,
         "confidence": scored.confidence,
         "flags_text": codes_text(scored.flags),
@@ -303,7 +306,7 @@ def _store_first_grade(
     }
     if conn.dialect.name == "postgresql":
         params = {**values, **submission, **audit_row}
-        for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after"):
+        for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after", "points"):
             params[key] = json.dumps(params[key])
         params["answer_anchors"] = (
             None if params["answer_anchors"] is None else json.dumps(params["answer_anchors"])
@@ -337,7 +340,8 @@ WITH g AS (
 ), s AS (
     UPDATE submissions
     SET status = CASE WHEN status IN ('queued', 'grading') THEN 'graded' ELSE status END,
-        lease_until = NULL, deliveries = 0, total = :total, max_total = :max_total,
+        lease_until = NULL, deliveries = 0, total = :total, points = CAST(:points AS json),
+        max_total = :max_total,
         confidence = :confidence, flags_text = :flags_text, review_codes = :review_codes,
         updated_at = :now
     WHERE id = (SELECT submission_id FROM g)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
@@ -163,7 +164,8 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
-    content: Mapped[str] = mapped_column(Text)
+    # Loaded only when read: lists, queues and exports never carry the answers' text.
+    content: Mapped[str] = mapped_column(Text, deferred=True)
     content_sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[Status] = mapped_column(_enum(Status, "status"), default=Status.QUEUED)
     failure_reason: Mapped[str | None] = mapped_column(Text)
@@ -182,6 +184,9 @@ class Submission(Base):
     total: Mapped[float | None] = mapped_column(Float)
     max_total: Mapped[float | None] = mapped_column(Float)
     confidence: Mapped[float | None] = mapped_column(Float)
+    # The effective points per criterion ({criterion id: points}); NULL for grades stored
+    # before migration 0010 (read from the grades and overrides then).
+    points: Mapped[dict[str, float] | None] = mapped_column(JSON)
     flags_text: Mapped[str] = mapped_column(String(500), default=",")
     review_codes: Mapped[str] = mapped_column(String(500), default=",", server_default=",")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -196,6 +201,16 @@ class Submission(Base):
         UniqueConstraint("assignment_id", "learner_id", "version", name="uq_submissions_version"),
         Index("ix_submissions_status_updated", "status", "updated_at"),
         Index("ix_submissions_assignment_status", "assignment_id", "status"),
+        # The review queue's filters and sort orders, over current submissions (0009).
+        *(
+            Index(name, *cols, postgresql_where=text("current"), sqlite_where=text("current"))
+            for name, cols in (
+                ("ix_queue_assignment_confidence", ("assignment_id", "status", "confidence", "id")),
+                ("ix_queue_assignment_time", ("assignment_id", "status", "created_at", "id")),
+                ("ix_queue_assignment_total", ("assignment_id", "status", "total", "id")),
+                ("ix_queue_confidence", ("status", "confidence", "id")),
+            )
+        ),
     )
 
 
@@ -215,7 +230,8 @@ class Grade(Base):
     review_reasons: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     criteria: Mapped[list[Any]] = mapped_column(JSON)
     warnings: Mapped[list[Any]] = mapped_column(JSON)
-    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The parsed plan, for the review page only.
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     # The answer rendered once with this grade's evidence marked (grader.service.render);
     # deferred, so lists and queues never load it.
     answer_html: Mapped[str | None] = mapped_column(Text, deferred=True)

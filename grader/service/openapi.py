@@ -771,9 +771,14 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                 {
                     "200": ok(
                         obj(
-                            ["items", "sort", *paged],
+                            ["items", "sort", "next_cursor", *paged],
                             items={"type": "array", "items": ref("QueueItem")},
                             sort={"type": "string"},
+                            next_cursor={
+                                "type": ["string", "null"],
+                                "description": "Pass as cursor for the next page; null on "
+                                "the last.",
+                            },
                             **paged,
                         )
                     ),
@@ -808,6 +813,12 @@ def _paths(max_page_size: int) -> dict[str, Any]:
                             ],
                         },
                         "Sort key; '-' for descending.",
+                    ),
+                    query(
+                        "cursor",
+                        {"type": "string"},
+                        "A previous page's next_cursor (same sort): the page after it, "
+                        "without an offset; page is then ignored.",
                     ),
                     *page_params,
                 ],

@@ -1,10 +1,9 @@
 """Exports: the gradebook as CSV, streamed in batches so that memory and each query stay
 small however many learners an assignment has.
 
-Rows come in pages of :data:`BATCH` current submissions, in learner order (keyset on
-learner id and submission id, so a page never re-reads earlier rows); each page loads its
-latest grades and overrides in two queries, not two per submission. Text cells that a
-spreadsheet would run as formulas are neutralised (CSV injection).
+Rows come from :func:`~grader.service.operations.grades.standings`: pages of submission
+rows in learner order, two small queries a page. Text cells
+that a spreadsheet would run as formulas are neutralised (CSV injection).
 """
 
 from __future__ import annotations
@@ -15,11 +14,10 @@ import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
-from ..models import Assignment, Grade, Override, Submission
-from .grades import effective_grade
+from ..models import Assignment
+from .grades import standings
 from .rubrics import rubric_for
 
 #: Submissions per page of the export.
@@ -78,78 +76,20 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             "released_at",
         ]
     )
-    for page in _pages(session, a, batch):
-        latest, overrides = _grades_of(session, [s.id for s in page])
-        for sub in page:
-            grade = latest.get(sub.id)
-            eff = (
-                effective_grade(session, sub, grade=grade, overrides=overrides.get(sub.id, {}))
-                if grade is not None
-                else None
-            )
-            points = {c["id"]: c["points"] for c in eff["criteria"]} if eff else {}
-            source = ""
-            if eff:
-                overridden = any(c["source"] == "override" for c in eff["criteria"])
-                source = "override" if overridden else "grader"
-            yield line(
-                [
-                    sub.learner_id,
-                    safe_cell(sub.learner.name),
-                    sub.id,
-                    sub.version,
-                    *[points.get(i, "") for i in ids],
-                    eff["total"] if eff else "",
-                    eff["max_total"] if eff else "",
-                    sub.status.value,
-                    source,
-                    eff["confidence"] if eff else "",
-                    sub.released_at.isoformat() if sub.released_at else "",
-                ]
-            )
-        session.expunge_all()  # what was read is written out: keep the identity map small
-
-
-def _pages(session: Session, a: Assignment, batch: int) -> Iterator[list[Submission]]:
-    after: tuple[int, int] | None = None
-    while True:
-        query = (
-            select(Submission)
-            .options(joinedload(Submission.learner))
-            .where(Submission.assignment_id == a.id, Submission.current.is_(True))
-            .order_by(Submission.learner_id, Submission.id)
-            .limit(batch)
+    for row in standings(session, a.id, batch=batch):
+        graded = row.total is not None
+        yield line(
+            [
+                row.learner_id,
+                safe_cell(row.learner),
+                row.id,
+                row.version,
+                *[row.points.get(i, "") for i in ids],
+                row.total if graded else "",
+                row.max_total if graded else "",
+                row.status.value,
+                ("override" if row.overridden else "grader") if graded else "",
+                row.confidence if graded else "",
+                row.released_at.isoformat() if row.released_at else "",
+            ]
         )
-        if after is not None:
-            learner, sid = after
-            query = query.where(
-                or_(
-                    Submission.learner_id > learner,
-                    and_(Submission.learner_id == learner, Submission.id > sid),
-                )
-            )
-        page = list(session.scalars(query))
-        if not page:
-            return
-        yield page
-        if len(page) < batch:
-            return
-        after = (page[-1].learner_id, page[-1].id)
-
-
-def _grades_of(
-    session: Session, ids: list[int]
-) -> tuple[dict[int, Grade], dict[int, dict[str, Override]]]:
-    """The latest grade and the latest override per criterion of each submission in ids."""
-    newest = (
-        select(func.max(Grade.id)).where(Grade.submission_id.in_(ids)).group_by(Grade.submission_id)
-    )
-    latest = {
-        g.submission_id: g for g in session.scalars(select(Grade).where(Grade.id.in_(newest)))
-    }
-    overrides: dict[int, dict[str, Override]] = {}
-    for o in session.scalars(
-        select(Override).where(Override.submission_id.in_(ids)).order_by(Override.id)
-    ):
-        overrides.setdefault(o.submission_id, {})[o.criterion] = o
-    return latest, overrides

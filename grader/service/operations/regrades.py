@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from ..errors import APIError
 from ..models import Assignment, Job, JobStatus, Status, Submission, User, get_row, utcnow
@@ -106,7 +106,7 @@ def _preview(session: Session, a: Assignment, ids: list[int], rubrics_dir: str) 
     rubric = rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file))
     changes = []
     for sid in ids:
-        sub = session.get(Submission, sid)
+        sub = session.get(Submission, sid, options=[undefer(Submission.content)])
         assert sub is not None
         change = grades.regrade_preview(session, sub, rubric)
         if change:

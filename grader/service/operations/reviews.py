@@ -3,11 +3,14 @@ every entry point) and retrying a failed grading."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
@@ -173,15 +176,55 @@ def queue_query(args: Mapping[str, str]) -> tuple[Select[Submission], str]:
             f"sort must be one of {', '.join(sorted(_SORTS))}",
             field="sort",
         )
-    column = {
-        "confidence": Submission.confidence,
-        "time": Submission.created_at,
-        "total": Submission.total,
-    }[sort.lstrip("-")]
-    ordered = column.desc() if sort.startswith("-") else column.asc()
-    # Ungraded rows (no confidence yet) go last; the id makes the order total and stable.
-    query = query.order_by(column.is_(None), ordered, Submission.id.asc())
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    # Ungraded rows (no confidence yet) go last; the id makes the order total, so a keyset
+    # cursor (queue_after) starts a page exactly where the previous one ended.
+    if sort.startswith("-"):
+        query = query.order_by(column.desc().nulls_last(), Submission.id.desc())
+    else:
+        query = query.order_by(column.asc().nulls_last(), Submission.id.asc())
     return query, sort
+
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "confidence": Submission.confidence,
+    "time": Submission.created_at,
+    "total": Submission.total,
+}
+_BAD_CURSOR = "cursor must be a next_cursor value from this queue and sort"
+
+
+def queue_cursor(sub: Submission, sort: str) -> str:
+    """The opaque cursor of the page that follows sub in the queue sorted by sort."""
+    value = getattr(sub, _SORT_COLUMNS[sort.lstrip("-")].key)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, sub.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
+    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, last_id = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    ok_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**31
+    if cursor_sort != sort or not ok_id:
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor")
+    descending = sort.startswith("-")
+    if value is None:  # in the ungraded tail, which is ordered by id alone
+        beyond = Submission.id < last_id if descending else Submission.id > last_id
+        return query.where(column.is_(None), beyond)
+    try:
+        value = datetime.fromisoformat(value) if column.key == "created_at" else float(value)
+    except (ValueError, TypeError):
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
+    key = tuple_(column, Submission.id)
+    after = key < tuple_(value, last_id) if descending else key > tuple_(value, last_id)
+    return query.where(or_(after, column.is_(None)))
 
 
 def claim_submission(session: Session, sub: Submission, user: User, seconds: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from .. import tasks
@@ -15,7 +15,7 @@ from ..db import get_db
 from ..downloads import csv_download
 from ..errors import APIError
 from ..models import Assignment, JobStatus, Status, Submission
-from ..operations import exports, grades, regrades, releases, rubrics
+from ..operations import exports, regrades, releases, rubrics, statistics
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
 from .charts import histogram
@@ -24,11 +24,8 @@ from .session import current_user, signed_in
 MAX_IDS = 1000
 
 
-def _current(a: Assignment, *statuses: Status) -> list[Submission]:
-    query = select(Submission).where(Submission.assignment_id == a.id, Submission.current.is_(True))
-    if statuses:
-        query = query.where(Submission.status.in_(statuses))
-    return list(get_db().session.scalars(query.order_by(Submission.id)))
+#: Graded answers listed per page of the dashboard's release table.
+PAGE = 50
 
 
 def render_dashboard(
@@ -39,44 +36,49 @@ def render_dashboard(
     status: int = 200,
 ) -> tuple[str, int]:
     session = get_db().session
-    counts = {s.value: 0 for s in Status}
-    for st, n in session.execute(
-        select(Submission.status, func.count())
-        .where(Submission.assignment_id == a.id, Submission.current.is_(True))
-        .group_by(Submission.status)
-    ):
-        counts[Status(st).value] = n
+    counts = statistics.counts(session, a.id)
     rubric = rubrics.rubric_for(a.rubric)
-    scored = _current(a, Status.GRADED, Status.RELEASED)
-    totals: list[float] = []
-    per_criterion: dict[str, list[float]] = {c.id: [] for c in rubric.criteria}
-    for sub in scored:
-        eff = grades.effective_grade(session, sub)
-        if eff is None:
-            continue
-        totals.append(eff["total"])
-        for c in eff["criteria"]:
-            per_criterion.setdefault(c["id"], []).append(c["points"])
+    found = statistics.distributions(session, a.id)
     charts = [
         {
             "id": c.id,
             "name": c.name,
             "max": c.points,
-            "hist": histogram(per_criterion.get(c.id, []), c.points, bins=5, width=300, height=140),
+            "hist": histogram(
+                found.criteria.get(c.id, ()), c.points, bins=5, width=300, height=140
+            ),
         }
         for c in rubric.criteria
     ]
-    graded = _current(a, Status.GRADED)
+    waiting = counts[Status.GRADED.value]
+    pages = max(1, (waiting + PAGE - 1) // PAGE)
+    page = min(pages, max(1, request.args.get("page", 1, type=int) or 1))
+    graded = list(
+        session.scalars(
+            select(Submission)
+            .where(
+                Submission.assignment_id == a.id,
+                Submission.current.is_(True),
+                Submission.status == Status.GRADED,
+            )
+            .order_by(Submission.id)
+            .offset((page - 1) * PAGE)
+            .limit(PAGE)
+        )
+    )
     html = render_template(
         "web/dashboard.html",
         assignment=a,
         rubric=rubric,
         counts=counts,
         current_total=sum(counts.values()),
-        reviewed=sum(1 for s in graded if s.reviewed),
-        total_hist=histogram(totals, rubric.max_total, bins=10),
+        reviewed=statistics.reviewed_count(session, a.id),
+        total_hist=histogram(found.totals, rubric.max_total, bins=10),
         charts=charts,
         graded=graded,
+        page=page,
+        pages=pages,
+        waiting=waiting,
         preview=preview,
         pending=pending,
     )

@@ -1,0 +1,93 @@
+"""An assignment's figures for its dashboard: counts by status, how many graded answers
+were reviewed, and the score distributions (totals and each criterion, overrides included).
+
+Counts are SQL aggregates. The distributions need each grade as it stands (grader points
+with instructors' overrides applied), kept on each submission's row; they are read once
+through :func:`~grader.service.operations.grades.standings` and kept per assignment until
+any of its current submissions changes (an override, a release or a new grade touches
+``updated_at``; a new version changes the count), so a dashboard reload costs two small
+queries, not a pass over every grade.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..models import Status, Submission
+from .grades import standings
+
+__all__ = ["Distributions", "counts", "distributions", "reviewed_count"]
+
+_SCORED = (Status.GRADED, Status.RELEASED)
+
+
+@dataclass(frozen=True, slots=True)
+class Distributions:
+    totals: tuple[float, ...]
+    criteria: dict[str, tuple[float, ...]]
+
+
+# (database, assignment id) -> (its stamp when read, what was read)
+_CACHE: dict[tuple[str, int], tuple[tuple[int, datetime | None], Distributions]] = {}
+_LOCK = threading.Lock()
+
+
+def counts(session: Session, assignment_id: int) -> dict[str, int]:
+    """Current submissions by status (every status present, zero where none)."""
+    out = {s.value: 0 for s in Status}
+    for status, n in session.execute(
+        select(Submission.status, func.count())
+        .where(Submission.assignment_id == assignment_id, Submission.current.is_(True))
+        .group_by(Submission.status)
+    ):
+        out[Status(status).value] = n
+    return out
+
+
+def reviewed_count(session: Session, assignment_id: int) -> int:
+    """Current graded submissions an instructor has reviewed (waiting for release)."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Submission.assignment_id == assignment_id,
+                Submission.current.is_(True),
+                Submission.status == Status.GRADED,
+                Submission.reviewed.is_(True),
+            )
+        )
+        or 0
+    )
+
+
+def distributions(session: Session, assignment_id: int) -> Distributions:
+    """Totals and per-criterion points of the graded and released current submissions."""
+    stamp_row = session.execute(
+        select(func.count(), func.max(Submission.updated_at)).where(
+            Submission.assignment_id == assignment_id,
+            Submission.current.is_(True),
+            Submission.status.in_(_SCORED),
+        )
+    ).one()
+    stamp = (int(stamp_row[0]), stamp_row[1])
+    key = (str(session.get_bind().engine.url), assignment_id)
+    with _LOCK:
+        cached = _CACHE.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    totals: list[float] = []
+    per: dict[str, list[float]] = {}
+    for row in standings(session, assignment_id, _SCORED):
+        if row.total is None:
+            continue
+        totals.append(row.total)
+        for cid, points in row.points.items():
+            per.setdefault(cid, []).append(points)
+    found = Distributions(tuple(totals), {k: tuple(v) for k, v in per.items()})
+    with _LOCK:
+        _CACHE[key] = (stamp, found)
+    return found
