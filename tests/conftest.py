@@ -179,17 +179,39 @@ def assignment(client, actors) -> str:
     return "ml-health-check"
 
 
-@pytest.fixture()
-def enqueued(monkeypatch) -> list[int]:
-    """Records grade tasks the web process sends, instead of sending them."""
-    sent: list[int] = []
-    import grader.service.api.submissions as s
+def committed(submission_id: int) -> bool:
+    """Whether the submission is visible from a connection of its own (that is, committed):
+    what a worker would see if the task sent for it arrived at once."""
+    from flask import current_app
+    from sqlalchemy import select
 
-    def fake(submission_id: int) -> bool:
+    from grader.service.models import Submission
+
+    with current_app.extensions["db"].engine.connect() as conn:
+        found = conn.execute(select(Submission.id).where(Submission.id == submission_id))
+        return found.first() is not None
+
+
+def recording_sender(sent: list[int]):
+    """A task sender that records instead of sending, and fails a send that comes before the
+    submission's commit (a worker would find nothing, or an older state)."""
+
+    def send(submission_id: int) -> bool:
+        assert committed(submission_id), f"task for {submission_id} sent before its commit"
         sent.append(submission_id)
         return True
 
-    monkeypatch.setattr(s, "enqueue_grade", fake)
+    return send
+
+
+@pytest.fixture()
+def enqueued(monkeypatch) -> list[int]:
+    """Records grade tasks the web process sends, instead of sending them (each checked to
+    come after the submission's commit)."""
+    sent: list[int] = []
+    import grader.service.api.submissions as s
+
+    monkeypatch.setattr(s, "enqueue_grade", recording_sender(sent))
     return sent
 
 

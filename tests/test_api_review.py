@@ -122,34 +122,24 @@ def test_a_claim_holds_a_submission_from_every_release(app, client, actors, assi
     assert r.status_code == 200 and r.get_json()["status"] == "released"
 
 
-def test_claims_expire(tmp_path, db_url, actors):
-    from .conftest import make_app
+def test_claims_expire(app, client, actors, assignment, enqueued, monkeypatch):
+    """A claim holds for CLAIM_SECONDS on the operations' clock, then anyone may claim."""
+    from datetime import timedelta
 
-    app = make_app(tmp_path, db_url, CLAIM_SECONDS=1)
-    client = app.test_client()
-    client.post(
-        "/api/v1/assignments",
-        headers=actors.h("instructor"),
-        json={"slug": "ml-health-check", "rubric": "ml-health-check.toml"},
-    )
-    import grader.service.api.submissions as s
+    import grader.service.operations.reviews as reviews
+    from grader.service.models import utcnow
 
-    s_enqueue, s.enqueue_grade = s.enqueue_grade, lambda i: True
-    try:
-        (sid,) = _graded(app, client, actors, ["sub-029.md"])
-    finally:
-        s.enqueue_grade = s_enqueue
-    assert (
-        client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor")).status_code
-        == 200
-    )
-    import time
-
-    time.sleep(1.1)
-    assert (
-        client.post(f"/api/v1/submissions/{sid}/claim", headers=actors.h("instructor2")).status_code
-        == 200
-    )
+    (sid,) = _graded(app, client, actors, ["sub-029.md"])
+    start = utcnow()
+    clock = {"now": start}
+    monkeypatch.setattr(reviews, "utcnow", lambda: clock["now"])
+    url = f"/api/v1/submissions/{sid}/claim"
+    assert client.post(url, headers=actors.h("instructor")).status_code == 200
+    held = app.config["CLAIM_SECONDS"]
+    clock["now"] = start + timedelta(seconds=held - 1)
+    assert client.post(url, headers=actors.h("instructor2")).status_code == 409
+    clock["now"] = start + timedelta(seconds=held + 1)
+    assert client.post(url, headers=actors.h("instructor2")).status_code == 200
 
 
 def test_assignments_create_update_and_errors(client, actors, assignment):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import HEALTH, run_worker_inline
 
 GOOD = (HEALTH / "sub-029.md").read_text()
@@ -26,6 +28,29 @@ def test_submit_markdown_enqueues_after_commit(app, client, actors, assignment, 
 
         with app.extensions["db"].session_scope() as s:
             assert s.get(Submission, body["id"]).content == GOOD
+
+
+def test_the_recording_sender_fails_a_send_before_commit(app, actors, assignment):
+    """The check the enqueue-after-commit tests rely on can fail: a send from inside the
+    transaction that stores the submission is caught."""
+    from sqlalchemy import select
+
+    from grader.service.models import Assignment
+    from grader.service.operations.submissions import submit
+
+    from .conftest import recording_sender
+
+    with app.app_context():
+        session = app.extensions["db"].session
+        a = session.scalar(select(Assignment.id))
+        sub, _ = submit(session, a, actors.id("learner"), GOOD)
+        session.flush()
+        with pytest.raises(AssertionError, match="before its commit"):
+            recording_sender([])(sub.id)
+        session.commit()
+        sent: list[int] = []
+        recording_sender(sent)(sub.id)
+        assert sent == [sub.id]
 
 
 def test_submit_json_body(client, actors, assignment, enqueued):

@@ -29,13 +29,13 @@ def test_distributions_are_kept_until_a_submission_changes(
     first = _submit(app, client, actors, "learner", "sub-010.md")
     _submit(app, client, actors, "learner2", "sub-020.md")
     reads = []
-    real = statistics.standings
+    real = statistics._read
 
     def counted(*args, **kwargs):
         reads.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(statistics, "standings", counted)
+    monkeypatch.setattr(statistics, "_read", counted)
 
     def figures():
         with app.app_context():
@@ -77,7 +77,9 @@ def test_a_row_graded_before_points_were_kept_is_read_from_its_grades(
         s.execute(update(Submission).where(Submission.id == sid).values(points=None))
         s.flush()
         (legacy,) = standings(s, a)
+        read = statistics._read(s, a)
         eff = effective_grade(s, s.get(Submission, sid))
     expected = {c["id"]: c["points"] for c in eff["criteria"]}
     assert kept.points == legacy.points == expected and expected["prioritization"] == 5
     assert kept.overridden and legacy.overridden
+    assert read.criteria["prioritization"] == (5,) and read.totals == (eff["total"],)

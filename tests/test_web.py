@@ -17,7 +17,7 @@ from .browser.support import (
     login,
     submit_as,
 )
-from .conftest import GAMING, HEALTH, run_worker_inline
+from .conftest import GAMING, HEALTH, recording_sender, run_worker_inline
 
 GOOD = (HEALTH / "sub-029.md").read_text()
 SLUG = "ml-health-check"
@@ -35,7 +35,7 @@ def sent(monkeypatch) -> list[int]:
     import grader.service.tasks as tasks
 
     out: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue_grade", lambda sid: out.append(sid) or True)
+    monkeypatch.setattr(tasks, "enqueue_grade", recording_sender(out))
     return out
 
 

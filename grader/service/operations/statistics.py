@@ -2,8 +2,9 @@
 were reviewed, and the score distributions (totals and each criterion, overrides included).
 
 Counts are SQL aggregates. The distributions need each grade as it stands (grader points
-with instructors' overrides applied), kept on each submission's row; they are read once
-through :func:`~grader.service.operations.grades.standings` and kept per assignment until
+with instructors' overrides applied), kept on each submission's row; they are read in one
+streamed query (rows graded before migration 0010 through
+:func:`~grader.service.operations.grades.standings`) and kept per assignment until
 any of its current submissions changes (an override, a release or a new grade touches
 ``updated_at``; a new version changes the count), so a dashboard reload costs two small
 queries, not a pass over every grade.
@@ -79,15 +80,39 @@ def distributions(session: Session, assignment_id: int) -> Distributions:
         cached = _CACHE.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    totals: list[float] = []
-    per: dict[str, list[float]] = {}
-    for row in standings(session, assignment_id, _SCORED):
-        if row.total is None:
-            continue
-        totals.append(row.total)
-        for cid, points in row.points.items():
-            per.setdefault(cid, []).append(points)
-    found = Distributions(tuple(totals), {k: tuple(v) for k, v in per.items()})
+    found = _read(session, assignment_id)
     with _LOCK:
         _CACHE[key] = (stamp, found)
     return found
+
+
+def _read(session: Session, assignment_id: int) -> Distributions:
+    totals: list[float] = []
+    per: dict[str, list[float]] = {}
+    legacy: list[int] = []
+    rows = session.execute(
+        select(Submission.id, Submission.total, Submission.points)
+        .where(
+            Submission.assignment_id == assignment_id,
+            Submission.current.is_(True),
+            Submission.status.in_(_SCORED),
+        )
+        .execution_options(yield_per=5000)
+    )
+    for sid, total, points in rows:
+        if total is None:
+            continue
+        if points is None:  # graded before the points were kept on the row
+            legacy.append(sid)
+            continue
+        totals.append(total)
+        for cid, value in points.items():
+            per.setdefault(cid, []).append(value)
+    if legacy:
+        wanted = set(legacy)
+        for row in standings(session, assignment_id, _SCORED):
+            if row.id in wanted and row.total is not None:
+                totals.append(row.total)
+                for cid, value in row.points.items():
+                    per.setdefault(cid, []).append(value)
+    return Distributions(tuple(totals), {k: tuple(v) for k, v in per.items()})
