@@ -15,9 +15,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import APIError
+from .operations.events import EVENT_TYPES
 from .operations.reviews import MAX_REASON
-from .webhooks.events import EVENT_TYPES
-from .webhooks.platforms import MAX_GRACE
 
 __all__ = [
     "AssignmentCreate",
@@ -35,6 +34,8 @@ __all__ = [
 ]
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+#: The longest a rotated platform secret may stay valid (30 days).
+MAX_GRACE = 30 * 24 * 3600
 _TEXT = r"\S"  # at least one character that is not white space
 
 

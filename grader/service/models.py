@@ -282,7 +282,7 @@ class Platform(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Where grader posts events, and which ones (grader.service.webhooks.events.EVENT_TYPES).
+    # Where grader posts events, and which ones (grader.service.operations.events.EVENT_TYPES).
     events_url: Mapped[str | None] = mapped_column(String(2048))
     events: Mapped[list[Any]] = mapped_column(JSON, default=list, server_default="[]")
     # Cleared when the endpoint answers 410 Gone; events wait (pending) until re-enabled.

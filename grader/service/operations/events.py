@@ -15,6 +15,12 @@ from ..models import (
     User,
 )
 
+#: The events a course platform can hear of (grader.service.webhooks delivers them).
+SUBMISSION_GRADED = "submission.graded"
+GRADE_RELEASED = "grade.released"
+SUBMISSION_FAILED = "submission.failed"
+EVENT_TYPES = (SUBMISSION_GRADED, GRADE_RELEASED, SUBMISSION_FAILED)
+
 # Called as hook(session, event_type, submission) after a state change is flushed, inside the
 # same transaction (webhooks use it to record outbound events atomically with the change).
 # Only submissions that came from a course platform raise events.

@@ -13,7 +13,7 @@ from ..db import get_db
 from ..errors import APIError
 from ..migrate import upgrade
 from ..models import Platform
-from .events import EVENT_TYPES
+from ..operations.events import EVENT_TYPES
 from .platforms import create_platform, get_platform, platform_json, rotate_secret
 from .urls import Allowlist
 

@@ -17,14 +17,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from ..models import Platform, Submission, User, utcnow
+from ..operations.events import EVENT_TYPES, GRADE_RELEASED, SUBMISSION_FAILED
 from .models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 
-SUBMISSION_GRADED = "submission.graded"
-GRADE_RELEASED = "grade.released"
-SUBMISSION_FAILED = "submission.failed"
-EVENT_TYPES = (SUBMISSION_GRADED, GRADE_RELEASED, SUBMISSION_FAILED)
 
 _NEW_DELIVERIES = "grader.webhooks.new_deliveries"
 

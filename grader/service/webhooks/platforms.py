@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 from ..auth import issue_token
 from ..errors import APIError, not_found
 from ..models import Platform, Role, User, get_row, utcnow
-from .events import EVENT_TYPES
+from ..operations.events import EVENT_TYPES
 from .models import Delivery, PlatformSecret
 from .signing import fingerprint, new_secret
 from .urls import Allowlist, UnsafeURL, check_url
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-MAX_GRACE = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)
