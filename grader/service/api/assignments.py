@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request, url_for
@@ -20,9 +19,6 @@ from ..tasks import enqueue_job
 from .body import json_body
 
 bp = Blueprint("assignments", __name__)
-
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-_TITLE_RULE = "'title' must be a non-empty string of at most 200 characters"
 
 
 def assignment_json(a: Assignment) -> dict[str, Any]:
@@ -83,7 +79,7 @@ def update(slug: str) -> dict[str, Any]:
     """Change the title, or point the assignment at a (changed) rubric file. New submissions
     use the new rubric version at once; existing grades change only through regrade."""
     session = get_db().session
-    a = get_assignment(get_db().session, slug)
+    a = get_assignment(session, slug)
     body = parse(AssignmentUpdate, json_body())
     if "title" in body.model_fields_set:
         a.title = body.title.strip()
@@ -104,7 +100,7 @@ def release_many(slug: str) -> dict[str, Any]:
     ``{"mode": "confidence", "min_confidence": 0.8}``; or explicit ``{"ids": [...]}``."""
     user = current_user()
     session = get_db().session
-    a = get_assignment(get_db().session, slug)
+    a = get_assignment(session, slug)
     given = request.content_length or request.mimetype == "application/json"
     body = parse(ReleaseRequest, json_body() if given else {})
     mode = body.mode or ("ids" if "ids" in body.model_fields_set else "reviewed")
@@ -141,7 +137,7 @@ def regrade(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     instructors' overrides; ``?dry_run=1`` only reports what would change. Either way the
     worker does the work: the answer is a job to poll at its Location."""
     session = get_db().session
-    a = get_assignment(get_db().session, slug)
+    a = get_assignment(session, slug)
     dry_run = request.args.get("dry_run") in ("1", "true", "yes")
     kind = regrades.PREVIEW if dry_run else regrades.REGRADE
     job = regrades.start(

@@ -120,7 +120,7 @@ def release_many(slug: str) -> Response:
     Only graded, current submissions are released; anything else in the list is skipped."""
     user = current_user()
     session = get_db().session
-    a = get_assignment(get_db().session, slug)
+    a = get_assignment(session, slug)
     back = redirect(url_for("web.dashboard", slug=slug), code=303)
     mode = request.form.get("mode", "")
     query = select(Submission).where(
@@ -169,7 +169,7 @@ def regrade(slug: str) -> Any:
     for the version it showed) switches the assignment to it and has the worker send the
     regrade. Neither grades inside the request."""
     session = get_db().session
-    a = get_assignment(get_db().session, slug)
+    a = get_assignment(session, slug)
     action = request.form.get("action", "")
     try:
         path = rubrics.rubric_path(current_app.config["RUBRICS_DIR"], a.rubric_file)
