@@ -7,17 +7,6 @@ from flask import request
 from ..errors import APIError
 
 
-def float_arg(name: str) -> float | None:
-    """A number, or None when absent."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be a number", field=name) from exc
-
-
 def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     """An integer within [lo, hi], or default when absent."""
     raw = request.args.get(name)
