@@ -145,8 +145,6 @@ class Service:
         self, *, concurrency: int = 2, beat: bool = True, name: str | None = None
     ) -> subprocess.Popen[bytes]:
         name = name or f"w{len(self.procs)}-{uuid.uuid4().hex[:6]}"
-        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop_all
-        self.logs.append(log)
         cmd = [
             sys.executable,
             "-m",
@@ -165,15 +163,7 @@ class Service:
         ]
         if beat:
             cmd += ["--beat", "--schedule", str(self.workdir / f"{name}-beat")]
-        proc = subprocess.Popen(
-            cmd,
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append(proc)
+        proc = self._spawn(cmd, f"{name}.log")
         wait_for(
             lambda: (
                 b"ready." in (self.workdir / f"{name}.log").read_bytes() or proc.poll() is not None
@@ -187,10 +177,15 @@ class Service:
 
     def start_beat(self) -> subprocess.Popen[bytes]:
         """celery beat on its own (the reconciler's schedule), logging to beat.log."""
-        log = open(self.workdir / "beat.log", "wb")  # noqa: SIM115 - closed in stop_all
-        self.logs.append(log)
         cmd = [sys.executable, "-m", "celery", "-A", "worker.celery_app", "beat"]
         cmd += ["--schedule", str(self.workdir / "beat-schedule"), "--loglevel", "INFO"]
+        return self._spawn(cmd, "beat.log")
+
+    def _spawn(self, cmd: list[str], log_name: str) -> subprocess.Popen[bytes]:
+        """A service process in its own session (so stop_all can kill its group), its output
+        in log_name under the work folder; both are cleaned up in stop_all."""
+        log = open(self.workdir / log_name, "wb")  # noqa: SIM115 - closed in stop_all
+        self.logs.append(log)
         proc = subprocess.Popen(
             cmd,
             env=self.env(),
@@ -204,9 +199,7 @@ class Service:
 
     def start_web(self, *, workers: int = 2) -> int:
         port = free_port()
-        log = open(self.workdir / "web.log", "wb")  # noqa: SIM115 - closed in stop_all
-        self.logs.append(log)
-        proc = subprocess.Popen(
+        proc = self._spawn(
             [
                 sys.executable,
                 "-m",
@@ -217,13 +210,8 @@ class Service:
                 str(workers),
                 "grader.service.wsgi:app",
             ],
-            env=self.env(),
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            "web.log",
         )
-        self.procs.append(proc)
         self.web_port = port
         wait_for(lambda: self._healthy(port) or proc.poll() is not None, 60, what="gunicorn")
         if proc.poll() is not None:
