@@ -346,10 +346,27 @@ def test_reference_kind_pins_only_unrelated_answers():
     pizza = "I like pizza and football very much."
     assert model.features(pizza)["unrelated"] == 1.0 and model.points(pizza) == 0.0
     # None of the reference's key terms, but about the question: not pinned to zero.
-    paraphrase = "The domain gets smaller, to one tenth of what it was."
+    paraphrase = "The domain goes down, to one tenth of what it was."
     features = model.features(paraphrase)
     assert features["off_topic"] == 1.0 and features["unrelated"] == 0.0
     assert model.points(paraphrase) > 0.0
+
+
+def test_reference_kind_reads_synonyms_of_the_reference_words():
+    from grader.scoring.reference import ReferenceModel
+
+    from .test_reference import QUESTION, REFERENCE
+
+    model = ReferenceModel([REFERENCE], QUESTION)
+    own = model.features("The diameter decreases by a factor of 10.")["coverage"]
+    for paraphrase in (
+        "The diameter shrinks by a factor of 10.",
+        "The diameter is reduced by a factor of 10.",
+        "The diameter is divided by a factor of 10.",
+    ):
+        assert model.features(paraphrase)["coverage"] == own, paraphrase
+    # The opposite direction is not a synonym.
+    assert model.features("The diameter increases by a factor of 10.")["coverage"] < own
 
 
 def test_an_ascii_grid_table_is_read_as_the_matrix():

@@ -26,10 +26,11 @@ from sqlalchemy import select  # noqa: E402
 from grader.service import create_app  # noqa: E402
 from grader.service.commands import seed_demo  # noqa: E402
 from grader.service.grade_task import GradingSettings, grade_submission  # noqa: E402
-from grader.service.grading import override, release  # noqa: E402
-from grader.service.intake import submit  # noqa: E402
 from grader.service.migrate import upgrade  # noqa: E402
 from grader.service.models import Assignment, Role, Submission, User  # noqa: E402
+from grader.service.operations.releases import release  # noqa: E402
+from grader.service.operations.reviews import override  # noqa: E402
+from grader.service.operations.submissions import submit  # noqa: E402
 from grader.service.passwords import hash_password  # noqa: E402
 from tests.browser.support import LiveServer  # noqa: E402
 

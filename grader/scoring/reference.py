@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz
 
 from grader.scoring.calibration import DEFAULT_CALIBRATION, LinearCalibration
+from grader.scoring.synonyms import SYNONYMS
 from grader.scoring.text import STOPWORDS, Lexicon, Token, clean, stem, tokenize
 
 __all__ = [
@@ -277,7 +278,7 @@ class ReferenceModel:
 
         vocabulary = [t.term for r in self.references for t in tokenize(r)]
         question_tokens = tokenize(self.question)
-        self.lexicon_ = Lexicon(vocabulary + [t.term for t in question_tokens])
+        self.lexicon_ = Lexicon(vocabulary + [t.term for t in question_tokens], synonyms=SYNONYMS)
 
         ref_segments = [s for r in self.references for s in _segments(r)]
         question_segments = _segments(self.question)

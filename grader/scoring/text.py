@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -247,6 +247,21 @@ def word_count(text: str) -> int:
     return len(_TOKEN_RE.findall(text))
 
 
+def _synonyms_for(vocabulary: frozenset[str], classes: Mapping[str, str]) -> dict[str, str]:
+    """Term -> the vocabulary's own word of its synonym class (``classes`` maps each term to
+    its class's name), for terms the vocabulary lacks; classes it has no word of are left
+    out, so a synonym never takes a word away from its typo lookup."""
+    present: dict[str, str] = {}
+    for term in sorted(vocabulary):
+        if term in classes:
+            present.setdefault(classes[term], term)
+    return {
+        term: present[head]
+        for term, head in classes.items()
+        if head in present and term not in vocabulary
+    }
+
+
 class Lexicon:
     """A fixed vocabulary of stemmed terms with typo-tolerant lookup.
 
@@ -258,10 +273,18 @@ class Lexicon:
     ('drift', 'schema', 'churn')
     """
 
-    def __init__(self, vocabulary: Iterable[str], *, min_length: int = 5, cutoff: float = 80.0):
+    def __init__(
+        self,
+        vocabulary: Iterable[str],
+        *,
+        min_length: int = 5,
+        cutoff: float = 80.0,
+        synonyms: Mapping[str, str] | None = None,
+    ):
         if not 0 < cutoff <= 100:
             raise ValueError(f"cutoff must be in (0, 100], got {cutoff!r}")
         self.vocabulary_ = frozenset(t for t in vocabulary if t)
+        self.synonyms = _synonyms_for(self.vocabulary_, synonyms or {})
         self.min_length = min_length
         self.cutoff = cutoff
         self._by_length: dict[int, list[str]] = {}
@@ -274,7 +297,9 @@ class Lexicon:
         """The vocabulary term that term is a typo of, or term itself."""
         hit = self._cache.get(term)
         if hit is None:
-            if term in self.vocabulary_ or len(term) < self.min_length or is_number(term):
+            if term in self.synonyms:
+                hit = self.synonyms[term]
+            elif term in self.vocabulary_ or len(term) < self.min_length or is_number(term):
                 hit = term
             else:
                 hit = self._closest(term)
