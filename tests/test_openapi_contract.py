@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -183,9 +184,30 @@ class _App:
 
 
 APP = _App()
-# The document as the code builds it; test_served_document_is_the_tested_one checks that
-# the app serves exactly this.
-DOCUMENT = openapi.build(openapi.rubric_files(str(ROOT / "rubrics")))
+
+
+def _document() -> dict:
+    """The document as the code builds it from an app's routes (schemathesis needs it at
+    collection time, before the world exists); test_served_document_is_the_tested_one
+    checks that the app serves exactly this."""
+    from grader.service import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        app = create_app(
+            {
+                "DATABASE_URL": f"sqlite:///{folder}/routes.sqlite",
+                "BROKER_URL": "memory://",
+                "SECRET_KEY": "routes-only",
+                "INSTANCE_PATH": folder,
+                "RUBRICS_DIR": str(ROOT / "rubrics"),
+            }
+        )
+        document = openapi.build(app, openapi.rubric_files(str(ROOT / "rubrics")))
+        app.extensions["db"].engine.dispose()
+        return document
+
+
+DOCUMENT = _document()
 schema = schemathesis.openapi.from_dict(DOCUMENT, config=_config())
 schema.app = APP
 

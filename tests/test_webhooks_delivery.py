@@ -16,6 +16,8 @@ import pytest
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
+from grader.service.contracts.responses import Event
+
 from . import test_webhooks as wh
 from .conftest import run_worker_inline
 from .test_webhooks import GOOD, Receiver, answer, post_signed, register
@@ -123,6 +125,8 @@ def test_failing_receiver_gets_each_event_once_after_retries(
     assert [r["status"] for r in tried] == [500, 503, 502, 200]
     # The released grade: points and learner feedback, never the answer key.
     released = json.loads(next(r["body"] for r in accepted if b"grade.released" in r["body"]))
+    for r in accepted:  # every event is what the contract's Event model declares
+        Event.model_validate(json.loads(r["body"]))
     data = released["data"]
     assert data["submission_id"] == sid and data["learner_id"] == "u-1"
     assert data["metadata"] == {"attempt": "x"} and data["status"] == "released"

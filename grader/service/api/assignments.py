@@ -8,7 +8,18 @@ from flask import Blueprint, Response, current_app, request, url_for
 from sqlalchemy import select
 
 from ..auth import STAFF, current_user, require
-from ..contracts import AssignmentCreate, AssignmentUpdate, ReleaseRequest, parse
+from ..contracts import (
+    STAFF_ONLY,
+    AssignmentCreate,
+    AssignmentUpdate,
+    ReleaseRequest,
+    Reply,
+    operation,
+    parse,
+    parse_query,
+)
+from ..contracts import responses as out
+from ..contracts.queries import RegradeQuery
 from ..db import get_db
 from ..downloads import csv_download
 from ..errors import APIError
@@ -35,6 +46,9 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
 
 
 @bp.get("/assignments")
+@operation(
+    "listAssignments", "List assignments", "assignments", {200: out.AssignmentList}, errors=(401,)
+)
 @require()
 def index() -> dict[str, Any]:
     rows = get_db().session.scalars(select(Assignment).order_by(Assignment.slug)).all()
@@ -42,12 +56,24 @@ def index() -> dict[str, Any]:
 
 
 @bp.get("/assignments/<slug>")
+@operation(
+    "getAssignment", "Show an assignment", "assignments", {200: out.Assignment}, errors=(401, 404)
+)
 @require()
 def show(slug: str) -> dict[str, Any]:
     return assignment_json(get_assignment(get_db().session, slug))
 
 
 @bp.post("/assignments")
+@operation(
+    "createAssignment",
+    "Create an assignment from a rubric file",
+    "assignments",
+    {201: Reply(out.Assignment, "Created")},
+    errors=(401, 403, 409, 413, 415, 422),
+    body=AssignmentCreate,
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def create() -> tuple[dict[str, Any], int]:
     """Create an assignment from a rubric file in the rubrics folder."""
@@ -74,6 +100,15 @@ def create() -> tuple[dict[str, Any], int]:
 
 
 @bp.patch("/assignments/<slug>")
+@operation(
+    "updateAssignment",
+    "Change the title or the rubric file",
+    "assignments",
+    {200: out.Assignment},
+    errors=(401, 403, 404, 413, 415, 422),
+    body=AssignmentUpdate,
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def update(slug: str) -> dict[str, Any]:
     """Change the title, or point the assignment at a (changed) rubric file. New submissions
@@ -94,6 +129,16 @@ def update(slug: str) -> dict[str, Any]:
 
 
 @bp.post("/assignments/<slug>/release")
+@operation(
+    "releaseMany",
+    "Release many graded submissions",
+    "review",
+    {200: out.Released},
+    errors=(401, 403, 404, 413, 415, 422),
+    body=ReleaseRequest,
+    body_required=False,
+    description=STAFF_ONLY + " Default mode: reviewed.",
+)
 @require(*STAFF)
 def release_many(slug: str) -> dict[str, Any]:
     """Release many graded submissions: ``{"mode": "reviewed"}`` (default), ``"all"``, or
@@ -131,6 +176,24 @@ def release_many(slug: str) -> dict[str, Any]:
 
 
 @bp.post("/assignments/<slug>/regrade")
+@operation(
+    "regrade",
+    "Regrade with the rubric file as it is now (a job the worker runs)",
+    "review",
+    {
+        202: Reply(
+            out.JobAccepted,
+            "The job: poll its Location until it is done or failed",
+            location=True,
+        )
+    },
+    errors=(401, 403, 404, 422, 503),
+    query=RegradeQuery,
+    description=STAFF_ONLY
+    + " A regrade switches the assignment to the file's version at once and the worker"
+    " sends every current answer; a dry run grades them all again in the worker. Either"
+    " way the request returns at once.",
+)
 @require(*STAFF)
 def regrade(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Regrade every current submission with the rubric file as it is now, keeping
@@ -138,7 +201,7 @@ def regrade(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     worker does the work: the answer is a job to poll at its Location."""
     session = get_db().session
     a = get_assignment(session, slug)
-    dry_run = request.args.get("dry_run") in ("1", "true", "yes")
+    dry_run = parse_query(RegradeQuery, request.args).dry
     kind = regrades.PREVIEW if dry_run else regrades.REGRADE
     job = regrades.start(
         session, a, current_user(), kind, current_app.config["RUBRICS_DIR"], enqueue_job
@@ -148,6 +211,14 @@ def regrade(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("/jobs/<int:job_id>")
+@operation(
+    "getJob",
+    "A regrade job",
+    "review",
+    {200: out.Job},
+    errors=(401, 403, 404),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def job(job_id: int) -> dict[str, Any]:
     """A regrade job: queued, running, done (with its result) or failed (with why)."""
@@ -159,6 +230,14 @@ def job(job_id: int) -> dict[str, Any]:
 
 
 @bp.get("/assignments/<slug>/grades.csv")
+@operation(
+    "gradebook",
+    "Gradebook as CSV",
+    "review",
+    {200: Reply(description="One row per learner's current submission.", media="text/csv")},
+    errors=(401, 403, 404),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def gradebook(slug: str) -> Response:
     """One row per learner's current submission: each criterion's points, total, status."""

@@ -7,18 +7,28 @@ from typing import Any
 from flask import Blueprint, current_app
 from sqlalchemy import text
 
+from ..contracts import Reply, operation
+from ..contracts import responses as out
 from ..db import get_db
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@operation("healthz", "Liveness", "health", {200: out.Health}, security="public")
 def healthz() -> dict[str, Any]:
     """The process is up and answering."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
+@operation(
+    "readyz",
+    "Readiness: database and broker reachable",
+    "health",
+    {200: out.Ready, 503: Reply(out.Ready, "A dependency is unreachable (named in checks).")},
+    security="public",
+)
 def readyz() -> tuple[dict[str, Any], int]:
     """The database and the broker are reachable; 503 naming what is not."""
     checks: dict[str, str] = {}

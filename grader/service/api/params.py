@@ -1,33 +1,20 @@
-"""Query parameters, parsed strictly: a bad value is a 422 naming the parameter."""
+"""Paging bounds that come from the settings, not from the query models."""
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app
 
+from ..contracts.queries import Paging
 from ..errors import APIError
 
 
-def int_arg(name: str, default: int, lo: int, hi: int) -> int:
-    """An integer within [lo, hi], or default when absent."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be an integer", field=name) from exc
-    if not lo <= value <= hi:
+def page_size(args: Paging) -> int:
+    """``per_page``, or PAGE_SIZE when absent; a 422 above MAX_PAGE_SIZE."""
+    cap = int(current_app.config["MAX_PAGE_SIZE"])
+    if args.per_page is None:
+        return min(int(current_app.config["PAGE_SIZE"]), cap)
+    if args.per_page > cap:
         raise APIError(
-            422, "invalid_parameter", f"{name} must be between {lo} and {hi}", field=name
+            422, "invalid_parameter", f"per_page must be between 1 and {cap}", field="per_page"
         )
-    return value
-
-
-def positive_int_arg(name: str) -> int | None:
-    """A positive integer that fits an id column, or None when absent."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
-        raise APIError(422, "invalid_parameter", f"{name} must be a positive integer", field=name)
-    return int(raw)
+    return args.per_page

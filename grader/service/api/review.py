@@ -8,28 +8,38 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import func, select
 
 from ..auth import STAFF, current_user, load_submission, require
+from ..contracts import STAFF_ONLY, operation, parse_query
+from ..contracts import responses as out
+from ..contracts.queries import QueueQuery
 from ..db import get_db
 from ..operations import reviews
-from .params import int_arg
+from .params import page_size
 from .submissions import submission_json
 
 bp = Blueprint("review", __name__)
 
 
 @bp.get("/review-queue")
+@operation(
+    "reviewQueue",
+    "Current submissions to review, least confident first",
+    "review",
+    {200: out.QueuePage},
+    errors=(401, 403, 422),
+    query=QueueQuery,
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def queue() -> dict[str, Any]:
     """Current submissions, least confident first by default, filtered and paginated: by
     ``page`` (offset), or by ``cursor`` (the previous page's ``next_cursor``), which stays
     fast however deep the page."""
     session = get_db().session
-    query, sort = reviews.queue_query(request.args)
-    page = int_arg("page", 1, 1, 100_000)
-    per_page = int_arg(
-        "per_page", current_app.config["PAGE_SIZE"], 1, current_app.config["MAX_PAGE_SIZE"]
-    )
+    args = parse_query(QueueQuery, request.args)
+    query, sort = reviews.queue_query(args)
+    page, per_page = args.page, page_size(args)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    cursor = request.args.get("cursor")
+    cursor = args.cursor
     if cursor:  # a keyset page: as fast at the end of the queue as at its start
         rows = session.scalars(reviews.queue_after(query, sort, cursor).limit(per_page + 1)).all()
     else:
@@ -70,6 +80,14 @@ def queue() -> dict[str, Any]:
 
 
 @bp.post("/submissions/<int:submission_id>/claim")
+@operation(
+    "claim",
+    "Claim for review (CLAIM_SECONDS)",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def claim(submission_id: int) -> dict[str, Any]:
     """Hold a submission for the caller for CLAIM_SECONDS; 409 if someone else holds it."""
@@ -82,6 +100,14 @@ def claim(submission_id: int) -> dict[str, Any]:
 
 
 @bp.delete("/submissions/<int:submission_id>/claim")
+@operation(
+    "unclaim",
+    "Drop a claim",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def unclaim(submission_id: int) -> dict[str, Any]:
     user = current_user()

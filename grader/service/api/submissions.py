@@ -10,14 +10,24 @@ from sqlalchemy import select
 
 from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
-from ..contracts import OverrideRequest, SubmissionRequest, parse
+from ..contracts import (
+    STAFF_ONLY,
+    Header,
+    OverrideRequest,
+    Reply,
+    SubmissionRequest,
+    operation,
+    parse,
+    parse_query,
+)
+from ..contracts import responses as out
+from ..contracts.queries import SubmissionListQuery, SubmissionQuery
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..operations import grades, releases, reviews, submissions
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
-from .params import positive_int_arg
 
 bp = Blueprint("submissions", __name__)
 
@@ -85,7 +95,27 @@ def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
         raise APIError(422, exc.code, exc.message, field="content") from None
 
 
+_ANSWER_TEXT = {"type": "string", "minLength": 1, "pattern": "\\S"}
+
+
 @bp.post("/assignments/<slug>/submissions")
+@operation(
+    "submitAnswer",
+    "Submit an answer",
+    "submissions",
+    {202: Reply(out.SubmissionAccepted, "Accepted; graded in the background", location=True)},
+    errors=(401, 403, 404, 409, 413, 415, 422, 503),
+    body=SubmissionRequest,
+    body_media={"text/markdown": _ANSWER_TEXT, "text/plain": _ANSWER_TEXT},
+    headers=(
+        Header(
+            "Idempotency-Key",
+            {"type": "string", "minLength": 1, "maxLength": _MAX_KEY, "pattern": "\\S"},
+            "Repeat a request safely: same key, same answer.",
+        ),
+    ),
+    description="Learner, instructor or admin. Platforms submit by webhook.",
+)
 @single_statement_writes
 @require(Role.LEARNER, Role.INSTRUCTOR, Role.ADMIN)
 def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -126,13 +156,22 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("/submissions")
+@operation(
+    "listSubmissions",
+    "List submissions the caller may see",
+    "submissions",
+    {200: out.SubmissionList},
+    errors=(401, 422),
+    query=SubmissionListQuery,
+)
 @require()
 def index() -> dict[str, Any]:
     """The caller's own submissions (staff: anyone's, filtered by assignment or learner)."""
     user = current_user()
     session = get_db().session
     query = select(Submission).order_by(Submission.id.desc())
-    learner, limit = positive_int_arg("learner"), positive_int_arg("limit")
+    args = parse_query(SubmissionListQuery, request.args)
+    learner = args.learner
     if is_staff(user):
         if learner:
             query = query.where(Submission.learner_id == learner)
@@ -140,24 +179,42 @@ def index() -> dict[str, Any]:
         query = query.where(Submission.platform_id == user.platform_id)
     else:
         query = query.where(Submission.learner_id == user.id)
-    if slug := request.args.get("assignment"):
-        query = query.join(Assignment).where(Assignment.slug == slug)
-    rows = session.scalars(query.limit(min(limit or 100, 500))).all()
+    if args.assignment:
+        query = query.join(Assignment).where(Assignment.slug == args.assignment)
+    rows = session.scalars(query.limit(min(args.limit, 500))).all()
     return {"items": [submission_json(s, user) for s in rows]}
 
 
 @bp.get("/submissions/<int:submission_id>")
+@operation(
+    "getSubmission",
+    "Show a submission (and its grade when the caller may see it)",
+    "submissions",
+    {200: out.Submission},
+    errors=(401, 404, 422),
+    query=SubmissionQuery,
+    description="Learners see their own, platforms theirs, staff all; others get 404.",
+)
 @require()
 def show(submission_id: int) -> dict[str, Any]:
     user = current_user()
+    include = parse_query(SubmissionQuery, request.args).include
     sub = load_submission(get_db().session, submission_id, user)
     data = submission_json(sub, user)
-    if is_staff(user) and request.args.get("include") == "content":
+    if is_staff(user) and include == "content":
         data["content"] = sub.content
     return data
 
 
 @bp.get("/submissions/<int:submission_id>/history")
+@operation(
+    "history",
+    "The audit trail",
+    "review",
+    {200: out.History},
+    errors=(401, 403, 404),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def history(submission_id: int) -> dict[str, Any]:
     """The append-only audit trail: who, when, before, after, why."""
@@ -185,6 +242,15 @@ def history(submission_id: int) -> dict[str, Any]:
 
 
 @bp.post("/submissions/<int:submission_id>/overrides")
+@operation(
+    "override",
+    "Override one criterion's points, with a reason",
+    "review",
+    {201: Reply(out.Submission, "Created")},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    body=OverrideRequest,
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     user = current_user()
@@ -197,6 +263,14 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/submissions/<int:submission_id>/release")
+@operation(
+    "release",
+    "Release the grade to the learner",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def release(submission_id: int) -> dict[str, Any]:
     user = current_user()
@@ -208,6 +282,14 @@ def release(submission_id: int) -> dict[str, Any]:
 
 
 @bp.post("/submissions/<int:submission_id>/retry")
+@operation(
+    "retry",
+    "Re-queue a failed submission",
+    "review",
+    {202: Reply(out.Submission, "Queued")},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY,
+)
 @require(*STAFF)
 def retry(submission_id: int) -> tuple[dict[str, Any], int]:
     """Re-queue a failed submission."""

@@ -6,17 +6,21 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from pydantic import Field, field_validator
 from sqlalchemy import Select, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
+from ..fields import Query, Rule
 from ..models import Assignment, AuditEvent, Override, Status, Submission, User, utcnow
 from .events import audit
 from .grades import denormalize, effective_grade, summary
+
+_ONE = "(queued|grading|graded|released|failed)"
+STATUS_LIST = f"^,*(all|{_ONE}(,+{_ONE})*)?,*$"  # empty pieces are ignored
 
 #: The longest reason an override may give.
 MAX_REASON = 5000
@@ -120,62 +124,88 @@ def retry(session: Session, sub: Submission, actor: User) -> None:
     audit(session, sub, "retried", actor=actor, before={"failure_reason": reason})
 
 
-_SORTS = {"confidence", "-confidence", "time", "-time", "total", "-total"}
+_TOTAL_RULE = Rule("invalid_parameter", "min_total and max_total must be numbers")
 
 
-def _number(args: Mapping[str, str], name: str) -> float | None:
-    raw = args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise APIError(422, "invalid_parameter", f"{name} must be a number", field=name) from exc
+class QueueFilter(Query):
+    """What the review queue shows and in which order (the API and the review pages)."""
 
+    assignment: Annotated[str, Field(description="An assignment slug.")] = None  # type: ignore[assignment]
+    status: Annotated[
+        str,
+        Field(
+            description="Comma-separated statuses, or all (default graded).",
+            json_schema_extra={"pattern": STATUS_LIST},
+        ),
+    ] = "graded"
+    flag: Annotated[str, Field(description="Only answers with this flag.")] = None  # type: ignore[assignment]
+    reason: Annotated[str, Field(description="Only answers with this review reason code.")] = None  # type: ignore[assignment]
+    min_total: Annotated[
+        float, Field(allow_inf_nan=False, description="Lowest total."), _TOTAL_RULE
+    ] = None  # type: ignore[assignment]
+    max_total: Annotated[
+        float, Field(allow_inf_nan=False, description="Highest total."), _TOTAL_RULE
+    ] = None  # type: ignore[assignment]
+    reviewed: Annotated[
+        Literal["0", "1"],
+        Field(description="0 or 1: only (un)reviewed."),
+        Rule("invalid_parameter", "reviewed must be 0 or 1"),
+    ] = None  # type: ignore[assignment]
+    unclaimed: Annotated[
+        Literal["0", "1"],
+        Field(description="1: only unclaimed."),
+        Rule("invalid_parameter", "unclaimed must be 0 or 1"),
+    ] = None  # type: ignore[assignment]
+    sort: Annotated[
+        Literal["confidence", "-confidence", "time", "-time", "total", "-total"],
+        Field(description="Sort key; '-' for descending."),
+        Rule("invalid_parameter", "sort must be one of confidence, time, total (or -key)"),
+    ] = "confidence"
 
-def queue_query(args: Mapping[str, str]) -> tuple[Select[Submission], str]:
-    """The review queue's filtered, sorted select, from the query parameters the API and the
-    pages share (assignment, status, flag, reason, min_total, max_total, reviewed, unclaimed,
-    sort)."""
-    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
-    if slug := args.get("assignment"):
-        query = query.where(Assignment.slug == slug)
-    statuses = [s for s in (args.get("status") or "graded").split(",") if s]
-    if statuses != ["all"]:
+    @field_validator("status")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        """Known statuses, or all alone; the sentence names the first one that is not."""
+        names = [s for s in value.split(",") if s]
         valid = {s.value for s in Status}
-        bad = [s for s in statuses if s not in valid]
+        bad = [s for s in names if s not in valid and not (s == "all" and len(names) == 1)]
         if bad:
-            raise APIError(
-                422,
-                "invalid_parameter",
-                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(valid))} or all",
-                field="status",
+            raise ValueError(
+                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(valid))} or all"
             )
-        query = query.where(Submission.status.in_([Status(s) for s in statuses]))
-    if flag := args.get("flag"):
-        query = query.where(Submission.flags_text.contains(f",{flag},"))
-    if reason := args.get("reason"):
-        query = query.where(Submission.review_codes.contains(f",{reason},"))
-    lo, hi = _number(args, "min_total"), _number(args, "max_total")
-    if lo is not None:
-        query = query.where(Submission.total >= lo)
-    if hi is not None:
-        query = query.where(Submission.total <= hi)
-    if args.get("reviewed") in ("0", "1"):
-        query = query.where(Submission.reviewed.is_(args.get("reviewed") == "1"))
-    if args.get("unclaimed") == "1":
+        return value
+
+    @property
+    def statuses(self) -> list[Status] | None:
+        """The statuses asked for; None for all."""
+        names = [s for s in self.status.split(",") if s] or ["graded"]
+        return None if names == ["all"] else [Status(s) for s in dict.fromkeys(names)]
+
+
+def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
+    """The review queue's filtered, sorted select (the API and the pages share the filters)."""
+    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
+    if filters.assignment:
+        query = query.where(Assignment.slug == filters.assignment)
+    statuses = filters.statuses
+    if statuses is not None:
+        query = query.where(Submission.status.in_(statuses))
+    if filters.flag:
+        query = query.where(Submission.flags_text.contains(f",{filters.flag},"))
+    if filters.reason:
+        query = query.where(Submission.review_codes.contains(f",{filters.reason},"))
+    if filters.min_total is not None:
+        query = query.where(Submission.total >= filters.min_total)
+    if filters.max_total is not None:
+        query = query.where(Submission.total <= filters.max_total)
+    if filters.reviewed is not None:
+        query = query.where(Submission.reviewed.is_(filters.reviewed == "1"))
+    if filters.unclaimed == "1":
         now = utcnow()
         query = query.where(
             (Submission.claimed_by_id.is_(None)) | (Submission.claim_expires_at < now)
         )
-    sort = args.get("sort") or "confidence"
-    if sort not in _SORTS:
-        raise APIError(
-            422,
-            "invalid_parameter",
-            f"sort must be one of {', '.join(sorted(_SORTS))}",
-            field="sort",
-        )
+    sort = filters.sort
     column = _SORT_COLUMNS[sort.lstrip("-")]
     # Ungraded rows (no confidence yet) go last; the id makes the order total, so a keyset
     # cursor (queue_after) starts a page exactly where the previous one ended.

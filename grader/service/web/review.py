@@ -17,9 +17,10 @@ from ..answers import shown_answer
 from ..auth import STAFF, load_submission
 from ..db import get_db
 from ..errors import APIError
+from ..fields import parse_query
 from ..models import Assignment, Grade, Submission, User, utcnow
 from ..operations import grades, releases, reviews
-from ..operations.reviews import claim_submission, queue_query
+from ..operations.reviews import QueueFilter, claim_submission, queue_query
 from ..render import evidence_quotes
 from .blueprint import FLAG_LABELS, bp, notify
 from .session import current_user, signed_in
@@ -79,7 +80,7 @@ def review_queue() -> tuple[str, int]:
     per_page = int(current_app.config["PAGE_SIZE"])
     page = _int(request.args.get("page"), 1, 1, 100_000)
     try:
-        query, _sort = queue_query(request.args)
+        query, _sort = queue_query(parse_query(QueueFilter, request.args))
         total = (
             session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
         )
@@ -124,7 +125,7 @@ def _neighbours(sub_id: int, pos: int | None) -> dict[str, Any]:
     ones), its old position ``pos`` says where the rest continues.
     """
     try:
-        query, _ = queue_query(request.args)
+        query, _ = queue_query(parse_query(QueueFilter, request.args))
     except APIError:
         return {}
     ids = list(get_db().session.scalars(query.with_only_columns(Submission.id)))

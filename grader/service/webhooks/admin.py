@@ -8,9 +8,20 @@ from flask import Blueprint, current_app, request
 from sqlalchemy import func, select
 
 from ..api.body import json_body
-from ..api.params import int_arg
+from ..api.params import page_size
 from ..auth import require
-from ..contracts import PlatformCreate, PlatformUpdate, SecretRotation, parse
+from ..contracts import (
+    ADMIN_ONLY,
+    PlatformCreate,
+    PlatformUpdate,
+    Reply,
+    SecretRotation,
+    operation,
+    parse,
+    parse_query,
+)
+from ..contracts import responses as out
+from ..contracts.queries import DeliveryQuery
 from ..db import get_db
 from ..errors import APIError, not_found
 from ..models import Platform, Role, get_row
@@ -44,6 +55,14 @@ def _optional_json() -> dict[str, Any]:
 
 
 @bp.get("/platforms")
+@operation(
+    "listPlatforms",
+    "List platforms",
+    "platforms",
+    {200: out.PlatformList},
+    errors=(401, 403),
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def index() -> dict[str, Any]:
     session = get_db().session
@@ -52,6 +71,16 @@ def index() -> dict[str, Any]:
 
 
 @bp.post("/platforms")
+@operation(
+    "createPlatform",
+    "Register a platform",
+    "platforms",
+    {201: Reply(out.PlatformCreated, "Created; secret and token shown once", location=True)},
+    errors=(401, 403, 409, 413, 415, 422),
+    body=PlatformCreate,
+    description=ADMIN_ONLY + " Returns the signing secret and an API token for the platform"
+    " once; they are never shown again.",
+)
 @require(Role.ADMIN)
 def create() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Register a platform. The signing secret and the API token are in this answer only."""
@@ -72,6 +101,14 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
 
 
 @bp.get("/platforms/<name>")
+@operation(
+    "getPlatform",
+    "Show a platform",
+    "platforms",
+    {200: out.Platform},
+    errors=(401, 403, 404),
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def show(name: str) -> dict[str, Any]:
     session = get_db().session
@@ -79,6 +116,15 @@ def show(name: str) -> dict[str, Any]:
 
 
 @bp.patch("/platforms/<name>")
+@operation(
+    "updatePlatform",
+    "Change the endpoint or events, or re-enable it",
+    "platforms",
+    {200: out.Platform},
+    errors=(401, 403, 404, 413, 415, 422),
+    body=PlatformUpdate,
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def update(name: str) -> dict[str, Any]:
     """Change the endpoint, the events it wants, or re-enable it after a 410."""
@@ -100,6 +146,16 @@ def update(name: str) -> dict[str, Any]:
 
 
 @bp.post("/platforms/<name>/secrets")
+@operation(
+    "rotateSecret",
+    "Rotate the signing secret",
+    "platforms",
+    {201: Reply(out.PlatformSecretCreated, "The new secret, shown once")},
+    errors=(401, 403, 404, 413, 415, 422),
+    body=SecretRotation,
+    body_required=False,
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def rotate(name: str) -> tuple[dict[str, Any], int]:
     """Issue a new secret (shown once); the current ones expire after grace_seconds."""
@@ -118,6 +174,14 @@ def rotate(name: str) -> tuple[dict[str, Any], int]:
 
 
 @bp.delete("/platforms/<name>/secrets/<int:secret_id>")
+@operation(
+    "revokeSecret",
+    "Revoke one secret now",
+    "platforms",
+    {200: out.Platform},
+    errors=(401, 403, 404, 409),
+    description=ADMIN_ONLY + " The last active secret cannot be revoked.",
+)
 @require(Role.ADMIN)
 def revoke(name: str, secret_id: int) -> dict[str, Any]:
     """Expire one secret at once (for a leaked one)."""
@@ -129,26 +193,25 @@ def revoke(name: str, secret_id: int) -> dict[str, Any]:
 
 
 @bp.get("/platforms/<name>/deliveries")
+@operation(
+    "listDeliveries",
+    "Outbound events and their attempts, newest first",
+    "platforms",
+    {200: out.DeliveryPage},
+    errors=(401, 403, 404, 422),
+    query=DeliveryQuery,
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def deliveries(name: str) -> dict[str, Any]:
     """The platform's outbound events, newest first, each with its attempt log."""
     session = get_db().session
     platform = get_platform(session, name)
     query = select(Delivery).where(Delivery.platform_id == platform.id)
-    status = request.args.get("status")
-    if status is not None:
-        if status not in {s.value for s in DeliveryStatus}:
-            raise APIError(
-                422,
-                "invalid_parameter",
-                "status must be pending, succeeded or failed",
-                field="status",
-            )
-        query = query.where(Delivery.status == DeliveryStatus(status))
-    page = int_arg("page", 1, 1, 100_000)
-    per_page = int_arg(
-        "per_page", current_app.config["PAGE_SIZE"], 1, current_app.config["MAX_PAGE_SIZE"]
-    )
+    args = parse_query(DeliveryQuery, request.args)
+    if args.status is not None:
+        query = query.where(Delivery.status == DeliveryStatus(args.status))
+    page, per_page = args.page, page_size(args)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Delivery.id.desc()).offset((page - 1) * per_page).limit(per_page)
@@ -170,6 +233,14 @@ def _delivery(platform: Platform, delivery_id: int) -> Delivery:
 
 
 @bp.get("/platforms/<name>/deliveries/<int:delivery_id>")
+@operation(
+    "getDelivery",
+    "Show a delivery with its payload",
+    "platforms",
+    {200: out.Delivery},
+    errors=(401, 403, 404),
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def show_delivery(name: str, delivery_id: int) -> dict[str, Any]:
     session = get_db().session
@@ -186,6 +257,14 @@ def _require_enabled(platform: Platform) -> None:
 
 
 @bp.post("/platforms/<name>/deliveries/<int:delivery_id>/redeliver")
+@operation(
+    "redeliver",
+    "Send one event again (same webhook-id)",
+    "platforms",
+    {202: Reply(out.Delivery, "Queued")},
+    errors=(401, 403, 404, 409),
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def redeliver_one(name: str, delivery_id: int) -> tuple[dict[str, Any], int]:
     """Send one event again now (same webhook-id), whatever its status."""
@@ -200,6 +279,14 @@ def redeliver_one(name: str, delivery_id: int) -> tuple[dict[str, Any], int]:
 
 
 @bp.post("/platforms/<name>/deliveries/redeliver-failed")
+@operation(
+    "redeliverFailed",
+    "Send every failed event again",
+    "platforms",
+    {202: Reply(out.Redelivered, "Queued")},
+    errors=(401, 403, 404, 409),
+    description=ADMIN_ONLY,
+)
 @require(Role.ADMIN)
 def redeliver_failed(name: str) -> tuple[dict[str, Any], int]:
     """Send every failed event of this platform again."""

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from ..contracts.responses import Event
 from ..models import Platform, Submission, User, utcnow
 from ..operations.events import EVENT_TYPES, GRADE_RELEASED, SUBMISSION_FAILED
 from .models import Delivery, DeliveryStatus
@@ -71,11 +72,14 @@ def record_event(session: Session, event_type: str, sub: Submission) -> None:
     if platform is None or not platform.events_url or event_type not in (platform.events or []):
         return
     now = utcnow()
-    payload = {
-        "type": event_type,
-        "timestamp": now.isoformat().replace("+00:00", "Z"),
-        "data": event_data(session, event_type, sub),
-    }
+    # What the contract's Event model declares, and nothing else.
+    payload = Event.model_validate(
+        {
+            "type": event_type,
+            "timestamp": now.isoformat().replace("+00:00", "Z"),
+            "data": event_data(session, event_type, sub),
+        }
+    ).model_dump(mode="json", exclude_unset=True)
     delivery = Delivery(
         platform_id=platform.id,
         webhook_id=new_webhook_id(),

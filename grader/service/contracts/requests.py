@@ -9,14 +9,14 @@ naming the field: each field declares its error code and the sentence that state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import APIError
-from .operations.events import EVENT_TYPES
-from .operations.reviews import MAX_REASON
+from ..errors import APIError
+from ..fields import Rule
+from ..operations.events import EVENT_TYPES
+from ..operations.reviews import MAX_REASON
 
 __all__ = [
     "AssignmentCreate",
@@ -29,6 +29,8 @@ __all__ = [
     "Rule",
     "SecretRotation",
     "SubmissionRequest",
+    "WebhookSubmission",
+    "clean_schema",
     "parse",
     "schema",
 ]
@@ -37,14 +39,6 @@ SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 #: The longest a rotated platform secret may stay valid (30 days).
 MAX_GRACE = 30 * 24 * 3600
 _TEXT = r"\S"  # at least one character that is not white space
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """A field's error code and the sentence that states its rule."""
-
-    code: str
-    message: str
 
 
 class Body(BaseModel):
@@ -73,21 +67,23 @@ def parse(model: type[M], data: Any) -> M:
         raise APIError(422, rule.code, rule.message, field=name) from None
 
 
-def schema(model: type[Body]) -> dict[str, Any]:
-    """The model's JSON Schema for the OpenAPI document (titles dropped: the names say it)."""
+def clean_schema(node: Any) -> Any:
+    """A JSON Schema without pydantic's titles and null defaults: the names say it, and a
+    field that defaults to nothing is simply optional."""
+    if isinstance(node, dict):
+        return {
+            k: clean_schema(v)
+            for k, v in node.items()
+            if (k != "title" or isinstance(v, dict)) and not (k == "default" and v is None)
+        }
+    if isinstance(node, list):
+        return [clean_schema(v) for v in node]
+    return node
 
-    def clean(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {
-                k: clean(v)
-                for k, v in node.items()
-                if (k != "title" or isinstance(v, dict)) and not (k == "default" and v is None)
-            }
-        if isinstance(node, list):
-            return [clean(v) for v in node]
-        return node
 
-    return clean(model.model_json_schema())
+def schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema for the OpenAPI document."""
+    return dict(clean_schema(model.model_json_schema()))
 
 
 _SLUG_RULE = Rule(
@@ -214,3 +210,51 @@ class SecretRotation(Body):
         Field(ge=0, le=MAX_GRACE, description="Default: the WEBHOOK_SECRET_GRACE setting."),
         Rule("invalid_grace_seconds", f"'grace_seconds' must be an integer from 0 to {MAX_GRACE}"),
     ] = None  # type: ignore[assignment]
+
+
+# A platform's text field: 1 to N characters, not all white space, no NUL characters.
+_PLATFORM_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+class WebhookSubmission(Body):
+    """A platform submits a learner's answer (the body of a signed webhook)."""
+
+    assignment: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            pattern=_PLATFORM_TEXT,
+            description="An existing assignment's slug.",
+        ),
+        Rule("invalid_assignment", "'assignment' must be a string of 1 to 64 characters"),
+    ]
+    learner_id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=200,
+            pattern=_PLATFORM_TEXT,
+            description="The platform's own id for the learner.",
+        ),
+        Rule("invalid_learner_id", "'learner_id' must be a string of 1 to 200 characters"),
+    ]
+    learner_name: Annotated[
+        str,
+        Field(min_length=1, max_length=200, pattern=_PLATFORM_TEXT),
+        Rule("invalid_learner_name", "'learner_name' must be a string of 1 to 200 characters"),
+    ] = None  # type: ignore[assignment]
+    # Emptiness, NUL characters and the size limit are the answer's own rules.
+    content: Annotated[
+        str,
+        Field(
+            description="The answer (Markdown), at most MAX_SUBMISSION_BYTES.",
+            json_schema_extra={"minLength": 1, "pattern": _TEXT},
+        ),
+        Rule("invalid_content", "'content' must be a non-empty string of Markdown"),
+    ]
+    metadata: Annotated[
+        dict[str, Any] | None,
+        Field(description="Echoed back in events (16 KiB)."),
+        Rule("invalid_metadata", "'metadata' must be an object"),
+    ] = None

@@ -1,0 +1,45 @@
+"""The API's contract, declared once as pydantic models: request bodies (:mod:`.requests`),
+query parameters (:mod:`.queries`), response bodies (:mod:`.responses`), and per operation
+what it takes and answers (:mod:`.operation`). The views parse and answer with them and
+:mod:`grader.service.openapi` publishes them."""
+
+from .operation import ADMIN_ONLY, STAFF_ONLY, Header, Operation, Reply, operation
+from .queries import parse_query
+from .requests import (
+    AssignmentCreate,
+    AssignmentUpdate,
+    Body,
+    OverrideRequest,
+    PlatformCreate,
+    PlatformUpdate,
+    ReleaseRequest,
+    Rule,
+    SecretRotation,
+    SubmissionRequest,
+    WebhookSubmission,
+    parse,
+    schema,
+)
+
+__all__ = [
+    "ADMIN_ONLY",
+    "STAFF_ONLY",
+    "AssignmentCreate",
+    "AssignmentUpdate",
+    "Body",
+    "Header",
+    "Operation",
+    "OverrideRequest",
+    "PlatformCreate",
+    "PlatformUpdate",
+    "ReleaseRequest",
+    "Reply",
+    "Rule",
+    "SecretRotation",
+    "SubmissionRequest",
+    "WebhookSubmission",
+    "operation",
+    "parse",
+    "parse_query",
+    "schema",
+]

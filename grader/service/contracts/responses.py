@@ -1,0 +1,430 @@
+"""The JSON response bodies, declared once as pydantic models.
+
+The views build plain data; the operation that declares a response model
+(:func:`grader.service.contracts.operation`) validates it against the model and serialises
+what was set, so an undeclared field cannot reach a client, and the OpenAPI document
+publishes the same models. Fields that appear only for some callers or states default to
+:data:`OMITTED`: unset, they are left out of the body rather than sent as null.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from ..operations.events import EVENT_TYPES
+
+__all__ = [
+    "OMITTED",
+    "Assignment",
+    "AssignmentList",
+    "Criterion",
+    "Delivery",
+    "DeliveryPage",
+    "Error",
+    "Event",
+    "Grade",
+    "Health",
+    "History",
+    "Job",
+    "JobAccepted",
+    "Platform",
+    "PlatformCreated",
+    "PlatformList",
+    "PlatformSecretCreated",
+    "QueueItem",
+    "QueuePage",
+    "Ready",
+    "Redelivered",
+    "RegradePreview",
+    "Released",
+    "Response",
+    "Submission",
+    "SubmissionAccepted",
+    "SubmissionList",
+    "WebhookAccepted",
+]
+
+#: The default of a field that is sent only when set.
+OMITTED: Any = None
+
+Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+OptionalTime = Annotated[
+    str | None, WithJsonSchema({"type": ["string", "null"], "format": "date-time"})
+]
+StatusName = Literal["queued", "grading", "graded", "released", "failed"]
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+Object = dict[str, Any]
+
+
+class Response(BaseModel):
+    """A response body: the fields it declares and no others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors and health ----------------------------------------------------------------------
+
+
+class ErrorDetail(Response):
+    status: int
+    code: Annotated[str, Field(description="Machine-readable, e.g. not_found.")]
+    message: Annotated[str, Field(description="What went wrong, for people.")]
+    field: Annotated[str, Field(description="The field, header or parameter.")] = OMITTED
+
+
+class Error(Response):
+    """Every error: ``{"error": {"status", "code", "message", "field"?}}``."""
+
+    error: ErrorDetail
+
+
+class Health(Response):
+    status: Literal["ok"]
+
+
+class ReadyChecks(Response):
+    database: str
+    broker: str
+
+
+class Ready(Response):
+    status: Literal["ready", "unavailable"]
+    checks: ReadyChecks
+
+
+# -- grades and submissions ----------------------------------------------------------------
+
+
+class Override(Response):
+    points: float
+    reason: str
+    by: int
+    at: Time
+
+
+class Criterion(Response):
+    id: str
+    name: str
+    points: float
+    max_points: float
+    feedback: str
+    source: Literal["grader", "override"]
+    evidence: Annotated[
+        list[Object], Field(description="Quotes from the answer that earned points.")
+    ]
+    grader_points: Annotated[float, Field(description="Staff only.")] = OMITTED
+    missing: Annotated[
+        list[str], Field(description="Staff only: the answer key's concepts not found.")
+    ] = OMITTED
+    override: Override = OMITTED
+
+
+class ReviewReason(Response):
+    code: Annotated[str, Field(description="Machine code, e.g. language.")]
+    message: Annotated[str, Field(description="What to check, for people.")]
+
+
+class Grade(Response):
+    total: float
+    max_total: float
+    confidence: Annotated[float, Field(ge=0, le=1)]
+    flags: list[str]
+    rubric_version: str
+    graded_at: Time
+    criteria: list[Criterion]
+    source: Literal["grader", "override"]
+    warnings: Annotated[list[str], Field(description="Staff only.")] = OMITTED
+    review_reasons: Annotated[
+        list[ReviewReason],
+        Field(
+            description="Staff only: why the grade needs review (any reason keeps the "
+            "confidence below the auto-release level)."
+        ),
+    ] = OMITTED
+
+
+class Learner(Response):
+    id: int
+    name: str
+
+
+class Submission(Response):
+    id: int
+    assignment: str
+    learner: Learner
+    version: int
+    current: bool
+    status: StatusName
+    created_at: Time
+    updated_at: Time
+    released_at: OptionalTime
+    grade: Annotated[
+        Grade | None, Field(description="Staff always; learners and platforms once released.")
+    ]
+    superseded_by: int = OMITTED
+    failure_reason: str | None = OMITTED
+    metadata: Object = OMITTED
+    reviewed: Annotated[bool, Field(description="Staff only.")] = OMITTED
+    claimed_by: Annotated[int | None, Field(description="Staff only.")] = OMITTED
+    claim_expires_at: OptionalTime = OMITTED
+    content: Annotated[str, Field(description="Staff only, with ?include=content.")] = OMITTED
+
+
+class SubmissionList(Response):
+    items: list[Submission]
+
+
+class SubmissionAccepted(Response):
+    id: int
+    status: StatusName
+    version: int
+    assignment: str
+    url: str
+
+
+class HistoryActor(Response):
+    id: int
+    name: str
+    role: str
+
+
+class HistoryEvent(Response):
+    id: int
+    action: str
+    at: Time
+    actor: HistoryActor | None
+    before: Object | None
+    after: Object | None
+    reason: str | None
+
+
+class History(Response):
+    submission: int
+    events: list[HistoryEvent]
+
+
+# -- assignments, review and jobs -----------------------------------------------------------
+
+
+class Assignment(Response):
+    slug: str
+    title: str
+    rubric_file: str
+    rubric: Annotated[Object, Field(description="Criteria and points, never the key.")]
+    rubric_version: str
+    created_at: Time
+    updated_at: Time
+
+
+class AssignmentList(Response):
+    items: list[Assignment]
+
+
+class QueueItem(Response):
+    id: int
+    assignment: str
+    learner: Learner
+    version: int
+    status: StatusName
+    total: float | None
+    max_total: float | None
+    confidence: float | None
+    flags: list[str]
+    review_reasons: Annotated[
+        list[str], Field(description="Codes of the grade's review reasons.")
+    ] = OMITTED
+    reviewed: bool
+    claimed_by: int | None
+    claim_expires_at: OptionalTime
+    created_at: Time
+
+
+class Page(Response):
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class QueuePage(Page):
+    items: list[QueueItem]
+    sort: str
+    next_cursor: Annotated[
+        str | None,
+        Field(description="Pass as cursor for the next page; null on the last."),
+    ]
+
+
+class Released(Response):
+    released: list[int]
+    count: int
+    claimed: Annotated[list[int], Field(description="held back: another instructor's live claim")]
+
+
+class PointsChange(Response):
+    before: float | None
+    after: float
+
+
+class Change(Response):
+    id: int
+    learner: str
+    status: StatusName
+    before: float | None
+    after: float
+    delta: float | None
+    criteria: dict[str, PointsChange]
+
+
+class RegradePreview(Response):
+    rubric_version: str
+    current_version: str
+    submissions: int
+    changes: list[Change]
+    unchanged: int
+    criteria: list[list[str]] = OMITTED
+
+
+class RegradeSent(Response):
+    queued: int
+    submissions: int
+
+
+class Job(Response):
+    id: int
+    kind: Literal["regrade_preview", "regrade"]
+    assignment: str
+    status: Literal["queued", "running", "done", "failed"]
+    rubric_version: str
+    created_at: Time
+    finished_at: OptionalTime
+    result: Annotated[
+        RegradePreview | RegradeSent | None,
+        Field(description="When done: the dry run's changes, or how many were sent."),
+    ]
+    error: str | None
+
+
+class JobAccepted(Response):
+    job: Job
+
+
+# -- platforms and webhooks -----------------------------------------------------------------
+
+
+class Secret(Response):
+    id: int
+    fingerprint: Annotated[str, Field(description="sha256 prefix; the secret is never shown.")]
+    created_at: Time
+    expires_at: OptionalTime
+    active: bool
+
+
+class Platform(Response):
+    name: str
+    events_url: str | None
+    events: list[EventType]
+    events_enabled: bool
+    disabled_reason: str | None
+    created_at: Time
+    user_id: Annotated[
+        int | None, Field(description="The platform-role user its API token belongs to.")
+    ]
+    secrets: list[Secret]
+
+
+class PlatformList(Response):
+    items: list[Platform]
+
+
+class PlatformCreated(Platform):
+    secret: Annotated[
+        str, Field(pattern="^whsec_", description="The signing secret, shown only now.")
+    ]
+    token: Annotated[str, Field(description="A bearer token for the platform role.")]
+
+
+class PlatformSecretCreated(Platform):
+    secret: Annotated[str, Field(pattern="^whsec_")]
+    secret_id: int
+
+
+class Attempt(Response):
+    number: int
+    at: Time
+    url: str
+    status_code: int | None
+    latency_ms: float | None
+    error: str | None
+
+
+class Delivery(Response):
+    id: int
+    webhook_id: Annotated[str, Field(description="Stays the same across retries.")]
+    event_type: EventType
+    submission_id: int | None
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    next_attempt_at: OptionalTime
+    last_status_code: int | None
+    last_error: str | None
+    created_at: Time
+    completed_at: OptionalTime
+    attempt_log: list[Attempt]
+    payload: Annotated[Object, Field(description="The event body (single delivery).")] = OMITTED
+
+
+class DeliveryPage(Page):
+    items: list[Delivery]
+
+
+class Redelivered(Response):
+    count: int
+    ids: list[int]
+
+
+class WebhookAccepted(Response):
+    id: int
+    status: StatusName
+    version: int
+    assignment: str
+    learner_id: str
+    webhook_id: str
+    url: str
+
+
+class EventCriterion(Response):
+    id: str
+    name: str
+    points: float
+    max_points: float
+    feedback: str
+
+
+class EventGrade(Response):
+    total: float
+    max_total: float
+    rubric_version: str
+    released_at: OptionalTime
+    criteria: list[EventCriterion]
+
+
+class EventData(Response):
+    submission_id: int
+    assignment: str
+    learner_id: str | None
+    version: int
+    status: StatusName
+    metadata: Object | None
+    reason: Annotated[str, Field(description="submission.failed only.")] = OMITTED
+    grade: EventGrade = OMITTED
+
+
+class Event(Response):
+    """What grader sends to a platform's events_url."""
+
+    type: EventType
+    timestamp: Time
+    data: EventData
