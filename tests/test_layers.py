@@ -91,3 +91,12 @@ def test_no_import_cycles():
     for node in sorted(graph):
         if node not in state:
             visit(node)
+
+
+def test_a_long_module_says_why_at_its_top():
+    """No module over ~400 lines without a reason written at its top."""
+    for name, path in MODULES.items():
+        text = path.read_text()
+        if text.count("\n") > 400:
+            doc = ast.get_docstring(ast.parse(text)) or ""
+            assert "Long because:" in doc, f"{name} has {text.count(chr(10))} lines and no reason"

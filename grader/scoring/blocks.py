@@ -11,6 +11,9 @@ comments, link titles, image alt text, collapsed ``<details>`` blocks and elemen
 their attributes (``hidden``, ``display:none``, ``visibility:hidden``, zero font size or
 opacity, white text, far off-screen positions). Script, style and embedded frames are
 dropped, never executed or echoed.
+
+Long because: the Markdown token walk and the raw-HTML walk must produce the same lines and
+hide the same things, so the rules of what a reader sees stay in one module.
 """
 
 from __future__ import annotations

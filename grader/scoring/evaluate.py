@@ -13,6 +13,9 @@ scale (see :mod:`grader.scoring.metrics`).
 The baseline is plain TF-IDF cosine: scikit-learn's default ``TfidfVectorizer`` fitted on
 the question's reference answers split into sentences, cosine of the answer with the closest
 reference, then the same out-of-fold linear calibration (without the empty-answer rule).
+
+Long because: one command's whole path, loading the dataset with errors naming file, line
+and field (a third of it), the out-of-fold evaluation and its baseline, and the report.
 """
 
 from __future__ import annotations

@@ -5,6 +5,11 @@ appear: headings of any level, bold labels, "Label:" prefixes, list items that n
 table columns, HTML headings, misspelled or emoji-decorated titles, in any order. What it
 cannot find is reported as a warning, never as an exception.
 
+Long because: the builder is one state machine over the answer's lines (which step,
+bucket, item and field it is in), and its transitions read and reset each other's state;
+the markers it recognises live in :mod:`grader.scoring.markers`, the input shapes in
+:mod:`grader.scoring.blocks` and :mod:`grader.scoring.formats`.
+
 >>> plan = parse_plan("## Critical\\n- Issue: drift off\\n- Timeline: 2 days")
 >>> plan.matrix["critical"][0].issue, plan.matrix["critical"][0].timeline
 ('drift off', '2 days')
@@ -14,13 +19,28 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from .blocks import BOLD_CLOSE, BOLD_OPEN, Line, TableBlock, flatten
 from .copying import Exercise
 from .formats import ascii_table, code_lines
-from .text import Lexicon, clean, fold_accents, stem, tricks, word_count
+from .markers import (
+    APPENDIX_RE,
+    BUCKET_PREFIX_RE,
+    COLUMN_TABLE,
+    INLINE_FIELD_RE,
+    MARKER_CHARS,
+    PLACEHOLDER_RE,
+    Marker,
+    bucket_of,
+    classify_heading,
+    classify_label,
+    looks_like_title,
+    match_table,
+    norm_words,
+    split_label,
+)
+from .text import clean, tricks, word_count
 
 __all__ = [
     "BUCKETS",
@@ -111,473 +131,6 @@ class Plan:
         }
 
 
-# --- Recognising section markers -------------------------------------------------------
-
-_NUMBERED_STEP = re.compile(
-    r"^(?:step|part|section|phase|etap|etapp?e|schritt|paso|passo|etapa|teil)\s*([123])\b"
-)
-_BUCKET_WORDS: dict[str, tuple[str, ...]] = {
-    "critical": (
-        "critical",
-        "critic",
-        "urgent",
-        "immediate",
-        "immediately",
-        "p0",
-        "blocker",
-        "now",
-        "today",
-        "sev1",
-        # French, German, Spanish, Italian, Portuguese (accents folded).
-        "critique",
-        "kritisch",
-        "critico",
-        "critica",
-        "urgente",
-        "dringend",
-        "sofort",
-    ),
-    "high": (
-        "high",
-        "p1",
-        "soon",
-        "important",
-        "sev2",
-        "eleve",
-        "elevee",
-        "haute",
-        "hoch",
-        "alta",
-        "alto",
-        "wichtig",
-    ),
-    "medium": (
-        "medium",
-        "med",
-        "p2",
-        "later",
-        "moderate",
-        "mid",
-        "sev3",
-        "moyen",
-        "moyenne",
-        "mittel",
-        "mittlere",
-        "media",
-        "medio",
-        "moyennement",
-    ),
-    "low": (
-        "low",
-        "p3",
-        "backlog",
-        "eventually",
-        "minor",
-        "nice",
-        "faible",
-        "niedrig",
-        "baja",
-        "bassa",
-    ),
-}
-_BUCKET_TIME = (
-    ("critical", ("immediately", "immediate", "now", "today", "24h", "asap")),
-    ("high", ("this week", "week")),
-    ("medium", ("this month", "month")),
-    ("low", ("quarter", "later", "backlog")),
-)
-_TOP_PHRASES: dict[str, tuple[str, ...]] = {
-    "step1": (
-        "system analysis",
-        "analysis",
-        "analyse",
-        "what i found",
-        "what's wrong",
-        "whats wrong",
-        "findings",
-        "diagnosis",
-        "assessment",
-        "health check findings",
-        "analyse du systeme",
-        "systemanalyse",
-        "analisis del sistema",
-        "analisi del sistema",
-    ),
-    "matrix": (
-        "issue priority matrix",
-        "priority matrix",
-        "improvement plan",
-        "action plan",
-        "prioritized plan",
-        "prioritised plan",
-        "priority list",
-        "matrice de priorite",
-        "matrice des priorites",
-        "prioritatsmatrix",
-        "prioritaetsmatrix",
-        "matriz de prioridad",
-        "matriz de prioridades",
-        "matrice di priorita",
-        "plan d'amelioration",
-        "verbesserungsplan",
-        "plan de mejora",
-    ),
-    "step3": (
-        "implementation strategy",
-        "implementation plan",
-        "implementation",
-        "implementing",
-        "how i'd implement",
-        "how i would implement",
-        "top fix",
-        "execution plan",
-        "rollout plan",
-        "strategie de mise en oeuvre",
-        "mise en oeuvre",
-        "umsetzungsstrategie",
-        "implementierungsstrategie",
-        "umsetzung",
-        "estrategia de implementacion",
-        "strategia di implementazione",
-    ),
-}
-_STEP1_PHRASES: dict[str, tuple[str, ...]] = {
-    "top_issues": (
-        "top 3",
-        "top three",
-        "top issues",
-        "top 3 issues",
-        "main issues",
-        "key issues",
-        "biggest problems",
-        "main problems",
-        "three biggest",
-        "issues identified",
-        "issues found",
-        "what are the top",
-    ),
-    "first_priority": (
-        "first",
-        "prioritize first",
-        "prioritise first",
-        "prioritized first",
-        "what to fix first",
-        "what to prioritize",
-        "fix first",
-        "first priority",
-        "which issue",
-        "which one first",
-        "top priority",
-        "priority first",
-        "tackle first",
-        "start with",
-        "why first",
-    ),
-    "more_information": (
-        "additional information",
-        "more information",
-        "more info",
-        "additional info",
-        "need to know",
-        "extra info",
-        "information needed",
-        "info needed",
-        "open questions",
-        "questions",
-        "what else",
-        "data to gather",
-        "information to gather",
-        "need",
-    ),
-}
-_STEP3_PHRASES: dict[str, tuple[str, ...]] = {
-    "technical_approach": (
-        "technical approach",
-        "technical",
-        "approach",
-        "tech approach",
-        "technologies",
-        "methods",
-        "approche technique",
-        "technischer ansatz",
-        "enfoque tecnico",
-        "approccio tecnico",
-    ),
-    "risk_mitigation": (
-        "risk mitigation",
-        "risks",
-        "risk",
-        "mitigation",
-        "what could go wrong",
-        "risk management",
-        "risques",
-        "attenuation des risques",
-        "risiken",
-        "risikominderung",
-        "riesgos",
-        "mitigacion de riesgos",
-        "rischi",
-    ),
-    "success_metrics": (
-        "success metrics",
-        "success metric",
-        "success",
-        "metrics",
-        "kpis",
-        "kpi",
-        "measuring success",
-        "how to measure",
-        "metriques de succes",
-        "indicateurs de succes",
-        "erfolgsmetriken",
-        "erfolgskennzahlen",
-        "metricas de exito",
-        "metriche di successo",
-    ),
-    "rollback_plan": (
-        "rollback plan",
-        "rollback",
-        "roll back",
-        "rollback strategy",
-        "revert",
-        "fallback plan",
-        "back out",
-        "plan de retour arriere",
-        "retour arriere",
-        "rollback-plan",
-        "ruckfallplan",
-        "plan de reversion",
-        "piano di rollback",
-    ),
-}
-_FIELD_PHRASES: dict[str, tuple[str, ...]] = {
-    "issue": ("issue", "problem", "description", "probleme", "problema"),
-    "impact": (
-        "impact",
-        "business impact",
-        "technical impact",
-        "effect",
-        "why it matters",
-        "auswirkung",
-        "impacto",
-        "impatto",
-    ),
-    "solution": (
-        "solution",
-        "fix",
-        "actions",
-        "action",
-        "specific actions",
-        "remedy",
-        "losung",
-        "massnahme",
-        "solucion",
-        "soluzione",
-        "solucao",
-    ),
-    "timeline": (
-        "timeline",
-        "eta",
-        "estimated time",
-        "time",
-        "when",
-        "duration",
-        "deadline",
-        "delai",
-        "calendrier",
-        "echeance",
-        "zeitplan",
-        "zeitrahmen",
-        "plazo",
-        "cronograma",
-        "tempistica",
-        "prazo",
-    ),
-}
-# Headings under which learners paste material that is not their answer.
-_APPENDIX_RE = re.compile(
-    r"^(?:appendix|appendices|annex|annexe|anhang|apendice|allegato|lecture notes|"
-    r"reading notes|my notes|unrelated|further reading|bibliography|references)\b"
-)
-_TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "priority": ("priority", "bucket", "level", "severity", "urgency", "prio"),
-    **_FIELD_PHRASES,
-}
-
-_LABEL_RE = re.compile(r"^([^:.!?]{1,60}?)\s*[:\uff1a]\s*(.*)$", re.S)
-_BUCKET_PREFIX_RE = re.compile(
-    r"^\s*([a-z0-9]+(?:\s+priority)?)\s*(?:\([^)]*\))?\s*[-:\u2013]\s+(.+)$", re.I | re.S
-)
-_INLINE_FIELD_RE = re.compile(r"\b(issue|impact|solution|timeline)\s*:\s*", re.I)
-_NON_WORD = re.compile(r"[^a-z0-9'% ]+")
-_MARKER_CHARS = frozenset(":-\u2013\uff1a")
-_PLACEHOLDER_RE = re.compile(r"^\s*\[[^\]]{0,60}\]\s*$")
-
-
-def _phrase_key(text: str) -> tuple[str, ...]:
-    return tuple(stem(w) for w in _NON_WORD.sub(" ", fold_accents(text.lower())).split())
-
-
-def _build_lexicon() -> Lexicon:
-    vocab: set[str] = set()
-    for table in (_BUCKET_WORDS, _TOP_PHRASES, _STEP1_PHRASES, _STEP3_PHRASES, _TABLE_COLUMNS):
-        for phrases in table.values():
-            for phrase in phrases:
-                vocab.update(_phrase_key(phrase))
-    # Stricter than the scoring lexicon: section words are short and alike ("model"/"moder").
-    return Lexicon(vocab, min_length=6, cutoff=85)
-
-
-_LEX = _build_lexicon()
-
-
-def _compile_table(table: dict[str, tuple[str, ...]]) -> list[tuple[str, str]]:
-    """(key, ' phrase ') pairs, longest phrase first, for substring search on ' words '."""
-    pairs = [(key, " " + " ".join(_phrase_key(p)) + " ") for key, ps in table.items() for p in ps]
-    return sorted(pairs, key=lambda kp: -len(kp[1].split()))
-
-
-_TOP_TABLE = _compile_table(_TOP_PHRASES)
-_STEP1_TABLE = _compile_table(_STEP1_PHRASES)
-_STEP3_TABLE = _compile_table(_STEP3_PHRASES)
-_FIELD_TABLE = _compile_table(_FIELD_PHRASES)
-_COLUMN_TABLE = _compile_table(_TABLE_COLUMNS)
-_BUCKET_STEMS = {b: frozenset(stem(n) for n in names) for b, names in _BUCKET_WORDS.items()}
-_BUCKET_TIME_KEYS = [
-    (b, [" " + " ".join(_phrase_key(c)) + " " for c in cues]) for b, cues in _BUCKET_TIME
-]
-
-
-@lru_cache(maxsize=8192)
-def _norm_words(text: str) -> tuple[str, ...]:
-    """Lower-case, stemmed, typo-corrected words of a label (emoji and punctuation gone)."""
-    words = _NON_WORD.sub(" ", fold_accents(clean(text).lower())).split()
-    return tuple(_LEX.canonical(stem(w)) for w in words)
-
-
-def _match_table(words: tuple[str, ...], table: list[tuple[str, str]]) -> str | None:
-    """The key whose longest phrase occurs in words."""
-    joined = " " + " ".join(words) + " "
-    for key, phrase in table:
-        if phrase in joined:
-            return key
-    return None
-
-
-def _contains(words: tuple[str, ...], phrase: str) -> bool:
-    return phrase in " " + " ".join(words) + " "
-
-
-def _bucket_of(words: tuple[str, ...]) -> str | None:
-    """A bucket named by a short label: 'Critical (Fix Immediately)', 'P1', 'Soon (this week)'."""
-    if not words or len(words) > 8:
-        return None
-    for bucket, stems in _BUCKET_STEMS.items():
-        if words[0] in stems:
-            return bucket
-    if "prioriti" in words or "fix" in words or len(words) <= 3:
-        for bucket, cues in _BUCKET_TIME_KEYS:
-            if any(_contains(words, c) for c in cues):
-                return bucket
-    return None
-
-
-@dataclass(slots=True)
-class _Marker:
-    top: str | None = None  # step1 / matrix / step3
-    sub: str | None = None  # a step1/step3 part
-    bucket: str | None = None
-    field: str | None = None
-    body: str = ""
-
-
-def _classify_heading(text: str) -> _Marker | None:
-    """What a heading (or a heading-like label) announces, or None for an ordinary title."""
-    words = _norm_words(text)
-    if not words:
-        return None
-    m = _NUMBERED_STEP.match(" ".join(words))
-    step = m.group(1) if m else None
-    if step is None:
-        bucket = _bucket_of(words)
-        if bucket:
-            return _Marker(top="matrix", bucket=bucket)
-    top = {"1": "step1", "2": "matrix", "3": "step3"}.get(step or "") or _match_table(
-        words, _TOP_TABLE
-    )
-    sub3 = _match_table(words, _STEP3_TABLE)
-    sub1 = _match_table(words, _STEP1_TABLE)
-    if top == "step3" or (top is None and sub3 is not None and len(words) <= 6):
-        return _Marker(
-            top="step3", sub=sub3 if sub3 != "technical_approach" or top is None else None
-        )
-    if top == "step1" or (top is None and sub1 is not None and len(words) <= 10):
-        return _Marker(top="step1", sub=sub1)
-    if top is not None:
-        return _Marker(top=top)
-    return None
-
-
-def _classify_label(label: str, top: str | None, in_bucket: bool) -> _Marker | None:
-    """A leading label ('**Risk:**', 'Timeline:', 'Top 3:') inside a section."""
-    words = _norm_words(label)
-    if not words or len(words) > 10:
-        return None
-    if in_bucket and len(words) <= 3:
-        fld = _match_table(words, _FIELD_TABLE)
-        if fld is not None:
-            return _Marker(top="matrix", field=fld)
-    marker = _classify_heading(label)
-    if marker is not None and marker.top == "step3" and top not in (None, "step3"):
-        # "**Business KPIs.**" in a list of questions is not the start of Step 3; only an
-        # unmistakable label such as "Rollback plan:" or "Step 3" is.
-        strong = _NUMBERED_STEP.match(" ".join(words)) or any(
-            phrase.count(" ") > 2 and _contains(words, phrase)
-            for _, phrase in _STEP3_TABLE + [kp for kp in _TOP_TABLE if kp[0] == "step3"]
-        )
-        if not strong:
-            return None
-    return marker
-
-
-def _split_label(line: Line) -> tuple[str, str] | None:
-    """Split a line into (label, body) when it starts with a bold run or 'Label:'."""
-    raw = line.raw.strip()
-    raw = (
-        re.sub(r"^[\W_]*?(?=" + BOLD_OPEN + ")", "", raw, count=1) if BOLD_OPEN in raw[:6] else raw
-    )
-    if raw.startswith(BOLD_OPEN) and BOLD_CLOSE in raw:
-        label, _, rest = raw[1:].partition(BOLD_CLOSE)
-        label_text = " ".join(label.split())
-        rest = rest.replace(BOLD_OPEN, "").replace(BOLD_CLOSE, "").strip()
-        if label_text.endswith(":"):
-            label_text = label_text[:-1]
-        rest = rest.lstrip(":\uff1a-\u2013 ").strip()
-        m = _LABEL_RE.match(label_text)
-        if m and not rest:  # "**Issue: something**"
-            return m.group(1), m.group(2)
-        return label_text, rest
-    m = _LABEL_RE.match(line.text)
-    if m and len(m.group(1).split()) <= 6:
-        return m.group(1), m.group(2)
-    return None
-
-
-def _looks_like_title(line: Line) -> bool:
-    """A standalone line that could be an unmarked heading ('Issue Priority Matrix').
-
-    Plain list items only count when they ask or announce ('What are the top 3 issues?',
-    'More info needed:'), so a bullet reading 'Rollback' stays content.
-    """
-    text = line.text.rstrip()
-    words = text.split()
-    if not words:
-        return False
-    if text.endswith(("?", ":")):
-        return len(words) <= 12
-    return line.kind == "paragraph" and len(words) <= 7 and not re.search(r"[.!,;]$", text)
-
-
 # --- Building the plan ---------------------------------------------------------------
 
 
@@ -601,7 +154,7 @@ class _Builder:
         self.step3: dict[str, list[str]] = {k: [] for k in STEP3_PARTS}
 
     # routing -------------------------------------------------------------------------
-    def enter(self, marker: _Marker) -> None:
+    def enter(self, marker: Marker) -> None:
         if marker.top is not None and marker.top != self.top:
             self.top, self.sub = marker.top, None
             self.bucket, self.item, self.field = None, None, None
@@ -645,7 +198,7 @@ class _Builder:
         item = self.item
         if item is None or fld == "issue" and item.issue or getattr(item, fld) and fld != "issue":
             item = self.new_item(line)
-        if _PLACEHOLDER_RE.match(value):
+        if PLACEHOLDER_RE.match(value):
             self.plan.placeholders += 1
             value = ""
         elif value.strip() and self.copied(value):
@@ -654,7 +207,7 @@ class _Builder:
         self.field = fld
 
     def add_to_item(self, text: str, line: Line) -> None:
-        fields = list(_INLINE_FIELD_RE.finditer(text))
+        fields = list(INLINE_FIELD_RE.finditer(text))
         if fields:
             head = text[: fields[0].start()].strip(" .-")
             if head and fields[0].group(1).lower() != "issue":
@@ -686,7 +239,7 @@ class _Builder:
     def add_table(self, table: TableBlock, line: Line) -> None:
         columns: dict[str, int] = {}
         for i, head in enumerate(table.header):
-            key = _match_table(_norm_words(head), _COLUMN_TABLE)
+            key = match_table(norm_words(head), COLUMN_TABLE)
             if key is not None and key not in columns:
                 columns[key] = i
         in_bucket = self.top == "matrix" and self.bucket is not None
@@ -697,7 +250,7 @@ class _Builder:
         for row in table.rows:
             bucket = self.bucket
             if "priority" in columns and columns["priority"] < len(row):
-                bucket = _bucket_of(_norm_words(row[columns["priority"]])) or bucket
+                bucket = bucket_of(norm_words(row[columns["priority"]])) or bucket
             if bucket is None:
                 continue
             item = Item(bucket=bucket, line=line.line_no)
@@ -705,7 +258,7 @@ class _Builder:
                 idx = columns.get(fld)
                 if idx is not None and idx < len(row):
                     value = row[idx].replace(BOLD_OPEN, "").replace(BOLD_CLOSE, "").strip()
-                    if _PLACEHOLDER_RE.match(value):
+                    if PLACEHOLDER_RE.match(value):
                         self.plan.placeholders += 1
                         value = ""
                     elif value and self.copied(value):
@@ -718,14 +271,14 @@ class _Builder:
     # lines ---------------------------------------------------------------------------
     def feed(self, line: Line) -> None:
         if self.appendix is not None:
-            marker = _classify_heading(line.text) if line.kind == "heading" else None
+            marker = classify_heading(line.text) if line.kind == "heading" else None
             if marker is None or line.level > self.appendix_level:
                 self.appendix.append(line.text)
                 return
             self.appendix_level = 0
             self.appendix_done.append("\n".join(self.appendix))
             self.appendix = None
-        if line.kind == "heading" and _APPENDIX_RE.match(" ".join(_norm_words(line.text))):
+        if line.kind == "heading" and APPENDIX_RE.match(" ".join(norm_words(line.text))):
             self.appendix, self.appendix_level = [], line.level
             self.top, self.sub, self.bucket, self.item, self.top_level = None, None, None, None, 0
             return
@@ -757,13 +310,13 @@ class _Builder:
                 n_words > 7
                 and BOLD_OPEN not in line.raw[:8]
                 and not line.text.endswith("?")
-                and not _MARKER_CHARS.intersection(head)
+                and not MARKER_CHARS.intersection(head)
             ):
                 # A plain sentence: no label, bucket prefix or question can start it.
                 self.add_text(line.text, line)
                 return
         if line.kind == "heading":
-            marker = _classify_heading(line.text)
+            marker = classify_heading(line.text)
             if marker is not None:
                 if marker.top != self.top or self.top_level == 0:
                     self.top_level = line.level
@@ -778,10 +331,10 @@ class _Builder:
                     0,
                 )
             return
-        split = _split_label(line)
+        split = split_label(line)
         if split is not None:
             label, body = split
-            marker = _classify_label(label, self.top, self.top == "matrix" and bool(self.bucket))
+            marker = classify_label(label, self.top, self.top == "matrix" and bool(self.bucket))
             if marker is not None and marker.field is not None:
                 self.set_field(marker.field, body, line)
                 return
@@ -790,17 +343,17 @@ class _Builder:
                 self.add_text(body, line)
                 return
         if self.top == "matrix" or line.kind != "code":
-            bm = _BUCKET_PREFIX_RE.match(line.text)
+            bm = BUCKET_PREFIX_RE.match(line.text)
             if bm and len(line.text.split()) > 2:
-                bucket = _bucket_of(_norm_words(bm.group(1)))
+                bucket = bucket_of(norm_words(bm.group(1)))
                 if bucket is not None and (self.top in (None, "matrix") or bucket):
-                    self.enter(_Marker(top="matrix", bucket=bucket))
+                    self.enter(Marker(top="matrix", bucket=bucket))
                     self.item = None
                     self.add_to_item(bm.group(2), line)
                     return
-        if _looks_like_title(line) or line.text.rstrip().endswith("?"):
-            marker = _classify_heading(line.text.rstrip("?: "))
-            if marker is not None and (marker.bucket is None or _looks_like_title(line)):
+        if looks_like_title(line) or line.text.rstrip().endswith("?"):
+            marker = classify_heading(line.text.rstrip("?: "))
+            if marker is not None and (marker.bucket is None or looks_like_title(line)):
                 self.enter(marker)
                 return
         self.add_text(line.text, line)

@@ -26,6 +26,10 @@ turns into a zero grade. The rest are measured for diagnostics and other calibra
 word and character n-gram TF-IDF cosines, reference-bigram coverage, log length ratio,
 rapidfuzz token-set similarity and the share of answer terms found only in the question.
 
+Long because: :class:`ReferenceModel` is one fitted object whose parts (TF-IDF state,
+concepts, enumerated items, evidence quotes) share the same vocabulary and term weights;
+the helpers below it are its own.
+
 >>> model = ReferenceModel(["Diameter decreases by a factor of 10, e.g. 300m to 30m."])
 >>> round(model.features("The diameter decreases tenfold")["coverage"], 2)
 0.33

@@ -6,6 +6,10 @@ every problem at once, each with the file, the field and what is wrong, so an in
 fix a rubric in one pass. The version is a hash of the validated content and of the scoring
 engine's version: a grade records it, and the same text with the same version always gets the
 same score.
+
+Long because: it is the rubric file format, and each field's validation and error
+message sits beside the field's type so the format reads in one place; compiling lives in
+:mod:`grader.scoring.compiled`.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ points through the criterion's curve. The answer as a whole is read once
 (:mod:`grader.scoring.reading`); its readings cap or cost points and give the review reasons
 (:mod:`grader.scoring.review`); gaming flags scale the result down, and every criterion
 explains itself with evidence quoted from the answer.
+
+Long because: each criterion's signals (coverage, similarity and the structure checks)
+read one shared context of the parsed answer; what applies to the answer as a whole
+already lives in :mod:`grader.scoring.reading` and :mod:`grader.scoring.review`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ The views build plain data; the operation that declares a response model
 what was set, so an undeclared field cannot reach a client, and the OpenAPI document
 publishes the same models. Fields that appear only for some callers or states default to
 :data:`OMITTED`: unset, they are left out of the body rather than sent as null.
+
+Long because: it is every response body of the API, field by field; one module, so each
+model's name is its schema's name in the OpenAPI document.
 """
 
 from __future__ import annotations
