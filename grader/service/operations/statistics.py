@@ -29,6 +29,8 @@ _SCORED = (Status.GRADED, Status.RELEASED)
 
 @dataclass(frozen=True, slots=True)
 class Distributions:
+    """The values in ascending order; criteria by id."""
+
     totals: tuple[float, ...]
     criteria: dict[str, tuple[float, ...]]
 
@@ -115,4 +117,5 @@ def _read(session: Session, assignment_id: int) -> Distributions:
                 totals.append(row.total)
                 for cid, value in row.points.items():
                     per.setdefault(cid, []).append(value)
-    return Distributions(tuple(totals), {k: tuple(v) for k, v in per.items()})
+    # Sorted, so the same grades give the same figures whatever order the database returns.
+    return Distributions(tuple(sorted(totals)), {k: tuple(sorted(per[k])) for k in sorted(per)})
