@@ -74,16 +74,43 @@ FLAG_MESSAGES = {
 }
 # Flags that change points (on clear evidence only); the rest lower the confidence.
 PENALTIES = frozenset({"off_topic", "template_pasted", "keyword_stuffing", "too_short"})
-_INJECTION = re.compile(
-    r"(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|above|earlier|"
-    r"grading|your)\s+(?:\w+\s+)?(?:instructions?|rules|rubric|prompts?)"
-    r"|\b(?:award|give|assign|grade)\s+(?:this|me|the)?\s*(?:answer|submission|response)?\s*"
-    r"(?:full\s+marks|(?:a\s+)?(?:score\s+of\s+)?100\s*(?:/\s*100|%|points))"
-    r"|\b(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|automated|auto)[\s-]*"
-    r"(?:grader|grading|marker|assistant)"
-    r"|\bSYSTEM\s*:|\b(?:grader|ai)\s*[:,]\s*(?:please\s+)?(?:give|award|score|grade)",
-    re.I,
+# Instructions addressed to the grader. Each form starts with one of its words; it is tried
+# only where such a word starts (a plain substring search finds them), anchored there, so
+# the cost is a few anchored matches per answer instead of a regex tried at every position.
+# (words, whether a word must start at a word boundary, the form; all on lower-cased text)
+_INJECTIONS: tuple[tuple[tuple[str, ...], bool, re.Pattern[str]], ...] = (
+    (
+        ("ignore", "disregard", "forget"),
+        False,
+        re.compile(
+            r"(?:ignore|disregard|forget)\s+(?:all\s+|any\s+)?(?:the\s+)?(?:previous|prior|"
+            r"above|earlier|grading|your)\s+(?:\w+\s+)?(?:instructions?|rules|rubric|prompts?)"
+        ),
+    ),
+    (
+        ("award", "give", "assign", "grade"),
+        True,
+        re.compile(
+            r"(?:award|give|assign|grade)\s+(?:this|me|the)?\s*(?:answer|submission|response)?"
+            r"\s*(?:full\s+marks|(?:a\s+)?(?:score\s+of\s+)?100\s*(?:/\s*100|%|points))"
+        ),
+    ),
+    (
+        ("note", "message", "instruction"),
+        True,
+        re.compile(
+            r"(?:note|message|instructions?)\s+(?:to|for)\s+(?:the\s+)?(?:ai|llm|automated|"
+            r"auto)[\s-]*(?:grader|grading|marker|assistant)"
+        ),
+    ),
+    (("system",), True, re.compile(r"system\s*:")),
+    (
+        ("grader", "ai"),
+        True,
+        re.compile(r"(?:grader|ai)\s*[:,]\s*(?:please\s+)?(?:give|award|score|grade)"),
+    ),
 )
+_WORD_CHAR = re.compile(r"\w")
 _HEDGES = re.compile(
     r"\b(?:it (?:all )?depends|depends on (?:the|what|which|how)|(?:roughly |about )?equally "
     r"(?:important|urgent|critical|pressing)|all (?:of them )?(?:are )?(?:equally|just as)|"
@@ -100,25 +127,6 @@ _HEDGES_TO_UNCOMMIT = 2
 _ENGLISH_STOPWORDS = 0.1
 # Substrings without which neither pattern can match: checked first, since most answers have
 # none and a plain substring test is far cheaper than either regex.
-_INJECTION_HINTS = (
-    "instruction",
-    "rules",
-    "rubric",
-    "prompt",
-    "full mark",
-    "100/100",
-    "100 /",
-    "100 points",
-    "100%",
-    "grader",
-    "grading",
-    "marker",
-    "assistant",
-    "system:",
-    "system :",
-    "ai:",
-    "ai,",
-)
 _HEDGE_HINTS = (
     "depend",
     "equally",
@@ -219,7 +227,7 @@ def read_answer(plan: Plan, compiled: CompiledRubric, layout: Layout, source: st
         facts=facts,
         numbers_cited=cited,
         hidden_hits=hidden_hits,
-        injection=_any_in(source.lower(), _INJECTION_HINTS) and bool(_INJECTION.search(source)),
+        injection=_injected(source.lower()),
         harmful=_harmful(everything, compiled),
         uncommitted=_uncommitted(plan),
         generic=generic,
@@ -247,6 +255,20 @@ def _harmful(doc: Doc, compiled: CompiledRubric) -> list[tuple[Contraindication,
                 continue
             break
     return found
+
+
+def _injected(lowered: str) -> bool:
+    """Whether the (lower-cased) answer addresses the grader with instructions."""
+    for words, boundary, form in _INJECTIONS:
+        for word in words:
+            at = lowered.find(word)
+            while at >= 0:
+                if not (boundary and at and _WORD_CHAR.match(lowered, at - 1)) and form.match(
+                    lowered, at
+                ):
+                    return True
+                at = lowered.find(word, at + 1)
+    return False
 
 
 def _uncommitted(plan: Plan) -> str:
