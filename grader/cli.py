@@ -10,12 +10,14 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .scoring import Grade, RubricError, grade_text, load_rubric
+from .scoring.learning import Calibration, Label, fit, read_grades
 from .scoring.rubric import Rubric
 
 ANSWER_SUFFIXES = (".md", ".markdown", ".txt")
@@ -90,7 +92,42 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
         yield f"{path}:{record.get('id', n)}", text, None
 
 
+def _load_calibration(path: str, rubric: Rubric) -> Calibration:
+    try:
+        found = Calibration.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
+        click.echo(f"{path}: {exc}", err=True)
+        raise SystemExit(1) from None
+    if found.rubric_version != rubric.version:
+        click.echo(
+            f"{path}: fitted for rubric version {found.rubric_version}; "
+            f"this rubric is version {rubric.version} (calibrate again)",
+            err=True,
+        )
+        raise SystemExit(1)
+    return found
+
+
+def calibrated(grade: Grade, calibration: Calibration) -> Grade:
+    """The grade with the calibration's points, total and interval."""
+    applied = calibration.apply({c.id: c.points for c in grade.criteria}, grade.confidence)
+    criteria = [
+        replace(c, points=applied.points[c.id], signals={**c.signals, "grader_points": c.points})
+        for c in grade.criteria
+    ]
+    return replace(
+        grade,
+        total=applied.total,
+        criteria=criteria,
+        interval=applied.interval.to_dict(),
+        calibration_version=calibration.version,
+    )
+
+
 def grade_json(name: str, grade: Grade) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if grade.interval is not None:
+        extra = {"interval": grade.interval, "calibration_version": grade.calibration_version}
     return {
         "file": name,
         "total": grade.total,
@@ -110,6 +147,7 @@ def grade_json(name: str, grade: Grade) -> dict[str, Any]:
         "rubric_id": grade.rubric_id,
         "rubric_version": grade.rubric_version,
         "warnings": grade.warnings,
+        **extra,
     }
 
 
@@ -118,6 +156,11 @@ def grade_report(name: str, grade: Grade) -> str:
         f"{name}: {grade.total:g}/{grade.max_total:g}  (confidence {grade.confidence:.2f}, "
         f"rubric {grade.rubric_id}@{grade.rubric_version})"
     ]
+    if grade.interval is not None:
+        lines.append(
+            f"  {grade.interval['level']:.0%} interval {grade.interval['low']:g}-"
+            f"{grade.interval['high']:g}, calibration {grade.calibration_version}"
+        )
     if grade.flags:
         lines.append("  flags: " + ", ".join(grade.flags))
     for c in grade.criteria:
@@ -144,10 +187,19 @@ def main() -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False),
+    help="A calibration file from `grader calibrate`: calibrated points and an interval.",
+)
 @click.argument("files", nargs=-1, required=True)
-def grade(rubric_path: str | None, fmt: str, files: tuple[str, ...]) -> None:
+def grade(
+    rubric_path: str | None, fmt: str, calibration_path: str | None, files: tuple[str, ...]
+) -> None:
     """Grade answer FILES (Markdown files, folders of them, or JSON-lines files)."""
     rubric = _load(rubric_path or default_rubric_path())
+    calibration = _load_calibration(calibration_path, rubric) if calibration_path else None
     answers = list(_answers(files))
     bulk = len(answers) > 1 or any(Path(f).is_dir() or f.endswith(".jsonl") for f in files)
     failed = 0
@@ -170,6 +222,8 @@ def grade(rubric_path: str | None, fmt: str, files: tuple[str, ...]) -> None:
                 click.echo(f"{name}: error: {error}", err=True)
         else:
             g = grade_text(text, rubric)
+            if calibration is not None:
+                g = calibrated(g, calibration)
             click.echo(json.dumps(grade_json(name, g)) if fmt == "json" else grade_report(name, g))
         if progress is not None:
             progress.update()
@@ -177,6 +231,91 @@ def grade(rubric_path: str | None, fmt: str, files: tuple[str, ...]) -> None:
         progress.close()
     if failed:
         raise SystemExit(1)
+
+
+@main.command()
+@click.option("--rubric", "rubric_path", type=click.Path(dir_okay=False), help="Rubric file.")
+@click.option(
+    "--grades",
+    "grades_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Instructors' points: TSV with a file column and one column per criterion id.",
+)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the calibration.")
+@click.option("--level", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.99))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.argument("files", nargs=-1, required=True)
+def calibrate(
+    rubric_path: str | None,
+    grades_path: str,
+    out_path: str | None,
+    level: float,
+    fmt: str,
+    files: tuple[str, ...],
+) -> None:
+    """Fit a calibration from instructors' GRADES of answer FILES: per-criterion maps kept
+    only where they beat the grader out of fold, and interval quantiles."""
+    rubric = _load(rubric_path or default_rubric_path())
+    criteria = {c.id: c.points for c in rubric.criteria}
+    try:
+        grades = read_grades(grades_path, list(criteria))
+    except (OSError, ValueError) as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    labels = []
+    for name, text, error in _answers(files):
+        key = Path(name).name
+        if error is not None or text is None:
+            click.echo(f"{name}: error: {error}", err=True)
+            raise SystemExit(1)
+        if key not in grades:
+            click.echo(f"{name}: no grades for {key!r} in {grades_path}; left out", err=True)
+            continue
+        g = grade_text(text, rubric)
+        labels.append(Label(key, {c.id: c.points for c in g.criteria}, grades[key], g.confidence))
+    if not labels:
+        click.echo("no answer has grades: nothing to fit", err=True)
+        raise SystemExit(1)
+    found = fit(
+        labels,
+        criteria,
+        rubric_version=rubric.version,
+        level=level,
+        held_out=rubric.held_out_errors,
+    )
+    data = found.to_dict()
+    if out_path:
+        Path(out_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if fmt == "json":
+        click.echo(json.dumps(data))
+        return
+    click.echo(calibration_report(found))
+    if out_path:
+        click.echo(f"written to {out_path}")
+
+
+def calibration_report(cal: Calibration) -> str:
+    lines = [
+        f"labels: {cal.labels}   rubric version {cal.rubric_version}   calibration {cal.version}",
+        "",
+        f"{'criterion':26}{'MAE before':>11}{'after':>8}   map (out of fold)",
+    ]
+    for m in cal.maps:
+        how = f"{m.slope:.3f} * points {m.intercept:+.2f}" if m.applied else f"none: {m.reason}"
+        lines.append(
+            f"{m.criterion[:26]:26}{m.mae_before or 0:11.2f}{m.mae_after or 0:8.2f}   {how}"
+        )
+    figures = cal.figures
+    lines += [
+        f"{'total':26}{figures['mae_total_before']:11.2f}{figures['mae_total_after']:8.2f}",
+        "",
+        f"{cal.level:.0%} interval: total +- {cal.quantile:.1f} x (1 + 2 (1 - confidence)) "
+        f"points ({cal.source})",
+    ]
+    return "\n".join(lines)
 
 
 @main.group()

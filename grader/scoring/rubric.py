@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -191,6 +192,9 @@ class Rubric:
     language: str = "en"
     facts: tuple[Fact, ...] = ()
     contraindications: tuple[Contraindication, ...] = ()
+    # The grader's errors on answers it was not tuned on, |instructor - grader| total points
+    # over the interval scale (grader.scoring.learning): the floor of its intervals.
+    held_out_errors: tuple[float, ...] = ()
     source: str = "<dict>"
 
     @property
@@ -528,6 +532,7 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
             "language",
             "facts",
             "contraindications",
+            "intervals",
         },
         "",
     )
@@ -626,6 +631,7 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
     if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2}", language):
         chk.fail("language", f"must be a two-letter language code such as 'en', got {language!r}")
         language = "en"
+    held_out = _held_out_errors(chk, data.get("intervals", {}))
     facts = _facts(chk, chk.table_list(data, "facts", ""))
     contraindications = _contraindications(
         chk, chk.table_list(data, "contraindications", ""), set(ids)
@@ -647,8 +653,24 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
         language=language,
         facts=facts,
         contraindications=contraindications,
+        held_out_errors=held_out,
         source=source,
     )
+
+
+def _held_out_errors(chk: _Checker, table: Any) -> tuple[float, ...]:
+    if not isinstance(table, dict):
+        chk.fail("intervals", "must be a table")
+        return ()
+    chk.unknown(table, {"held_out_errors", "measured"}, "intervals.")
+    values = table.get("held_out_errors", [])
+    if not isinstance(values, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+        for v in values
+    ):
+        chk.fail("intervals.held_out_errors", "must be a list of numbers >= 0")
+        return ()
+    return tuple(float(v) for v in values)
 
 
 def reference_rubric(

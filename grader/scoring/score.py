@@ -93,6 +93,9 @@ class Grade:
     language: str = ""
     # What the confidence was computed from (grader.scoring.confidence), for fitting it.
     confidence_signals: dict[str, float] = field(default_factory=dict)
+    # Set by an instructor calibration (grader.scoring.learning): the interval and its version.
+    interval: dict[str, Any] | None = None
+    calibration_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
