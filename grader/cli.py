@@ -10,14 +10,13 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from .scoring import Grade, RubricError, grade_text, load_rubric
-from .scoring.learning import Calibration, Label, fit, read_grades
+from .scoring.learning import Calibration, Label, apply_to, fit, read_grades
 from .scoring.rubric import Rubric
 
 ANSWER_SUFFIXES = (".md", ".markdown", ".txt")
@@ -106,22 +105,6 @@ def _load_calibration(path: str, rubric: Rubric) -> Calibration:
         )
         raise SystemExit(1)
     return found
-
-
-def calibrated(grade: Grade, calibration: Calibration) -> Grade:
-    """The grade with the calibration's points, total and interval."""
-    applied = calibration.apply({c.id: c.points for c in grade.criteria}, grade.confidence)
-    criteria = [
-        replace(c, points=applied.points[c.id], signals={**c.signals, "grader_points": c.points})
-        for c in grade.criteria
-    ]
-    return replace(
-        grade,
-        total=applied.total,
-        criteria=criteria,
-        interval=applied.interval.to_dict(),
-        calibration_version=calibration.version,
-    )
 
 
 def grade_json(name: str, grade: Grade) -> dict[str, Any]:
@@ -223,7 +206,7 @@ def grade(
         else:
             g = grade_text(text, rubric)
             if calibration is not None:
-                g = calibrated(g, calibration)
+                g = apply_to(g, calibration)
             click.echo(json.dumps(grade_json(name, g)) if fmt == "json" else grade_report(name, g))
         if progress is not None:
             progress.update()

@@ -13,6 +13,7 @@ from grader.scoring import Rubric, load_rubric
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 HEALTH = DATA / "health-check"
+ADVERSARIAL = DATA / "adversarial"
 GAMING = DATA / "gaming"
 RUBRIC_PATH = ROOT / "rubrics" / "ml-health-check.toml"
 
@@ -233,6 +234,7 @@ def jobs_inline(app, monkeypatch) -> list[int]:
     """Jobs (a regrade's dry run, sending a regrade) run at once in the test process, as the
     worker would run them; the grade tasks a regrade sends are recorded, not sent."""
     import grader.service.api.assignments as assignments
+    import grader.service.api.calibrations as calibrations
     import grader.service.tasks as tasks
     from grader.service.operations import regrades
 
@@ -247,4 +249,5 @@ def jobs_inline(app, monkeypatch) -> list[int]:
 
     monkeypatch.setattr(tasks, "enqueue_job", run)
     monkeypatch.setattr(assignments, "enqueue_job", run)
+    monkeypatch.setattr(calibrations, "enqueue_job", run)
     return sent

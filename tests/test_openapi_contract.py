@@ -87,6 +87,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, contract_db) -> Iterator[World]:
     import grader.service.api.assignments as assignments_api
+    import grader.service.api.calibrations as calibrations_api
     import grader.service.api.submissions as submissions_api
     import grader.service.webhooks.admin as admin_api
     import grader.service.webhooks.inbound as inbound_api
@@ -105,6 +106,7 @@ def world(tmp_path_factory, contract_db) -> Iterator[World]:
     for module, name in (
         (submissions_api, "enqueue_grade"),
         (assignments_api, "enqueue_job"),
+        (calibrations_api, "enqueue_job"),
         (inbound_api, "enqueue_grade"),
         (admin_api, "enqueue_delivery"),
     ):

@@ -613,6 +613,27 @@ def test_release_of_an_ungraded_submission_explains_itself(app, people):
     )
 
 
+def test_confirm_from_the_review_page_marks_the_grade_reviewed_with_its_interval(app, people):
+    sid = _graded(app, people, "learner")
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    sub = _submission(app, sid)
+    # The total with its interval, as in the queue: "72 (64-80)".
+    shown = re.search(r'id="interval"[^>]*>\(([\d.]+)–([\d.]+)\)', page)
+    assert shown and float(shown[1]) <= sub.total <= float(shown[2])
+    assert f"({sub.interval_low:g}–{sub.interval_high:g})" in staff.get("/review").get_data(
+        as_text=True
+    )
+    assert 'id="confirm"' in page and not sub.reviewed
+    r = staff.post(
+        f"/review/submissions/{sid}/confirm",
+        data={"csrf_token": _token(staff)},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "Confirmed" in r.get_data(as_text=True)
+    assert _submission(app, sid).reviewed
+
+
 def test_queue_filters_order_and_neighbours(app, people):
     good = _graded(app, people, "learner")
     stuffed = _graded(app, people, "learner2", (GAMING / "buzzwords.md").read_text())

@@ -45,8 +45,12 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .rubric import Rubric
+    from .score import Grade
 
 __all__ = [
     "DEFAULT_LEVEL",
@@ -56,7 +60,9 @@ __all__ = [
     "CriterionMap",
     "Interval",
     "Label",
+    "apply_to",
     "fit",
+    "from_held_out",
     "read_grades",
 ]
 
@@ -247,6 +253,38 @@ class Calibration:
         if "version" in data and data["version"] != found.version:
             raise ValueError("calibration file was changed after it was fitted (version differs)")
         return found
+
+
+# -- applying to a grade -------------------------------------------------------------------
+
+
+def apply_to(grade: Grade, calibration: Calibration) -> Grade:
+    """The grade with the calibration's points, total and interval; each criterion keeps
+    the grader's own points in ``signals["grader_points"]`` (what later labels pair with)."""
+    raw = {c.id: float(c.signals.get("grader_points", c.points)) for c in grade.criteria}
+    applied = calibration.apply(raw, grade.confidence)
+    criteria = [
+        replace(c, points=applied.points[c.id], signals={**c.signals, "grader_points": raw[c.id]})
+        for c in grade.criteria
+    ]
+    return replace(
+        grade,
+        total=applied.total,
+        criteria=criteria,
+        interval=applied.interval.to_dict(),
+        calibration_version=calibration.version if calibration.labels else "",
+    )
+
+
+def from_held_out(rubric: Rubric, level: float = DEFAULT_LEVEL) -> Calibration | None:
+    """The calibration of an assignment no instructor has calibrated yet: no maps, and
+    intervals from the rubric's held-out errors (None when it lists none)."""
+    if not rubric.held_out_errors:
+        return None
+    maps = tuple(CriterionMap(c.id, float(c.points)) for c in rubric.criteria)
+    floor = _conformal(rubric.held_out_errors, level)
+    figures = {"quantile_labels": 0.0, "quantile_held_out": round(floor, 4)}
+    return Calibration(rubric.version, level, 0, maps, floor, {}, figures)
 
 
 # -- labels from a grades file -------------------------------------------------------------

@@ -40,9 +40,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from grader.scoring import Grade as ScoredGrade
 from grader.scoring import grade_text
+from grader.scoring.learning import apply_to
 
 from .leases import RENEWER
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+from .operations.calibrations import calibration_for
 from .operations.events import audit, emit
 from .operations.grades import codes_text, grade_values, store_regrade
 from .operations.rubrics import parsed, rubric_for
@@ -71,9 +73,16 @@ class GradingSettings:
 _RUBRIC_VERSION_SQL = (
     "(SELECT a.rubric_version FROM assignments a WHERE a.id = submissions.assignment_id)"
 )
+_CALIBRATION_SQL = (
+    "(SELECT COALESCE(a.calibration_version, '') FROM assignments a"
+    " WHERE a.id = submissions.assignment_id)"
+)
+# Graded for the assignment's rubric and calibration versions. A released grade is not
+# graded again for a new calibration: released grades never change without a release.
 _GRADED_NOW = literal_column(
     "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"
-    f" AND g.rubric_version = {_RUBRIC_VERSION_SQL})",
+    f" AND g.rubric_version = {_RUBRIC_VERSION_SQL}"
+    f" AND (g.calibration_version = {_CALIBRATION_SQL} OR submissions.status = 'released'))",
     Boolean(),
 )
 _HAD_GRADE = literal_column(
@@ -105,6 +114,7 @@ _CLAIM = (
         _SUB.c.content,
         _SUB.c.platform_id,
         literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
+        literal_column(_CALIBRATION_SQL).label("calibration_version"),
         _GRADED_NOW.label("graded"),
         _HAD_GRADE.label("had_grade"),
     )
@@ -130,6 +140,8 @@ _GRADED = (
         confidence=bindparam("confidence"),
         flags_text=bindparam("flags_text"),
         review_codes=bindparam("review_codes"),
+        interval_low=bindparam("interval_low"),
+        interval_high=bindparam("interval_high"),
         updated_at=bindparam("now"),
     )
 )
@@ -210,7 +222,9 @@ def _score(
             assert stored is not None
             rubric = rubric_for(stored)
     try:
-        return grade_text(claimed.content, rubric)
+        scored = grade_text(claimed.content, rubric)
+        calibration = calibration_for(session_factory, claimed.calibration_version, rubric)
+        return apply_to(scored, calibration) if calibration is not None else scored
     except SoftTimeLimitExceeded:
         log.error("grading submission %s ran past its time budget", submission_id)
         with session_factory() as session, session.begin():
@@ -291,6 +305,8 @@ def _store_first_grade(
         "confidence": scored.confidence,
         "flags_text": codes_text(scored.flags),
         "review_codes": codes_text(r["code"] for r in scored.review_reasons),
+        "interval_low": scored.interval["low"] if scored.interval else None,
+        "interval_high": scored.interval["high"] if scored.interval else None,
         "now": now,
     }
     audit_row = {
@@ -308,9 +324,8 @@ def _store_first_grade(
         params = {**values, **submission, **audit_row}
         for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after", "points"):
             params[key] = json.dumps(params[key])
-        params["answer_anchors"] = (
-            None if params["answer_anchors"] is None else json.dumps(params["answer_anchors"])
-        )
+        for key in ("answer_anchors", "interval"):
+            params[key] = None if params[key] is None else json.dumps(params[key])
         stored = conn.execute(_STORE_POSTGRESQL, params).scalar_one()
         return "graded" if stored else "already-graded"
     try:
@@ -329,12 +344,14 @@ _STORE_POSTGRESQL = text("""
 WITH g AS (
     INSERT INTO grades (
         submission_id, rubric_version, total, max_total, confidence, flags, review_reasons,
-        criteria, warnings, plan, answer_html, answer_anchors, created_at)
+        criteria, warnings, plan, answer_html, answer_anchors, calibration_version, interval,
+        created_at)
     VALUES (
         :submission_id, :rubric_version, :total, :max_total, :confidence,
         CAST(:flags AS json), CAST(:review_reasons AS json), CAST(:criteria AS json),
         CAST(:warnings AS json), CAST(:plan AS json), CAST(:answer_html AS text),
-        CAST(:answer_anchors AS json), :created_at)
+        CAST(:answer_anchors AS json), :calibration_version, CAST(:interval AS json),
+        :created_at)
     ON CONFLICT DO NOTHING
     RETURNING submission_id
 ), s AS (
@@ -343,7 +360,8 @@ WITH g AS (
         lease_until = NULL, deliveries = 0, total = :total, points = CAST(:points AS json),
         max_total = :max_total,
         confidence = :confidence, flags_text = :flags_text, review_codes = :review_codes,
-        updated_at = :now
+        interval_low = CAST(:interval_low AS double precision),
+        interval_high = CAST(:interval_high AS double precision), updated_at = :now
     WHERE id = (SELECT submission_id FROM g)
 ), a AS (
     INSERT INTO audit_events (submission_id, action, after, reason, created_at)

@@ -148,6 +148,8 @@ class Assignment(Base):
     title: Mapped[str] = mapped_column(String(200))
     rubric_file: Mapped[str] = mapped_column(String(255))
     rubric_version: Mapped[str] = mapped_column(ForeignKey("rubric_versions.version"))
+    # The calibration new grades use (grader.service.operations.calibrations); None: none.
+    calibration_version: Mapped[str | None] = mapped_column(String(32))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -187,6 +189,9 @@ class Submission(Base):
     # The effective points per criterion ({criterion id: points}); NULL for grades stored
     # before migration 0010 (read from the grades and overrides then).
     points: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # The interval around the total as it stands (migration 0011; None without one).
+    interval_low: Mapped[float | None] = mapped_column(Float)
+    interval_high: Mapped[float | None] = mapped_column(Float)
     flags_text: Mapped[str] = mapped_column(String(500), default=",")
     review_codes: Mapped[str] = mapped_column(String(500), default=",", server_default=",")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -236,11 +241,37 @@ class Grade(Base):
     # deferred, so lists and queues never load it.
     answer_html: Mapped[str | None] = mapped_column(Text, deferred=True)
     answer_anchors: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The instructor calibration the grade was computed with ("": none) and the interval
+    # around its total ({low, high, level, source}; None without one).
+    calibration_version: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    interval: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
-        UniqueConstraint("submission_id", "rubric_version", name="uq_grades_submission_rubric"),
+        UniqueConstraint(
+            "submission_id",
+            "rubric_version",
+            "calibration_version",
+            name="uq_grades_submission_rubric",
+        ),
     )
+
+
+class CalibrationVersion(Base):
+    """A calibration fitted on an assignment's reviewed grades; immutable, named by version
+    (grader.scoring.learning.Calibration, stored as its dict)."""
+
+    __tablename__ = "calibrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    version: Mapped[str] = mapped_column(String(32))
+    rubric_version: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("assignment_id", "version", name="uq_calibrations_version"),)
 
 
 class Override(Base):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import assignments, health, review, submissions
+from . import assignments, calibrations, health, review, submissions
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
-    for module in (assignments, submissions, review):
+    for module in (assignments, calibrations, submissions, review):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

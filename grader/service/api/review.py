@@ -60,6 +60,9 @@ def queue() -> dict[str, Any]:
                 "confidence": sub.confidence,
                 "flags": [f for f in sub.flags_text.split(",") if f],
                 "review_reasons": [c for c in (sub.review_codes or ",").split(",") if c],
+                "interval": {"low": sub.interval_low, "high": sub.interval_high}
+                if sub.interval_low is not None
+                else None,
                 "reviewed": sub.reviewed,
                 "claimed_by": sub.claimed_by_id,
                 "claim_expires_at": sub.claim_expires_at.isoformat()
@@ -95,6 +98,26 @@ def claim(submission_id: int) -> dict[str, Any]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     reviews.claim_submission(session, sub, user, current_app.config["CLAIM_SECONDS"])
+    session.commit()
+    return submission_json(sub, user)
+
+
+@bp.post("/submissions/<int:submission_id>/confirm")
+@operation(
+    "confirm",
+    "Confirm the grade: checked and kept (a label for calibration)",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY + " Marks the submission reviewed and records its points, with who"
+    " and when, in the audit trail.",
+)
+@require(*STAFF)
+def confirm(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    reviews.confirm(session, sub, user)
     session.commit()
     return submission_json(sub, user)
 

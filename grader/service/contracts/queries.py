@@ -18,6 +18,7 @@ from ..fields import Query, Rule, parse_query
 from ..operations.reviews import QueueFilter
 
 __all__ = [
+    "CalibrationQuery",
     "DeliveryQuery",
     "Paging",
     "Query",
@@ -92,6 +93,23 @@ class RegradeQuery(Query):
         Field(description="1, true or yes: the job reports what would change and writes nothing."),
         Rule("invalid_parameter", "dry_run must be 1, true, yes, 0, false or no"),
     ] = "0"
+
+    @property
+    def dry(self) -> bool:
+        return self.dry_run in ("1", "true", "yes")
+
+
+class CalibrationQuery(Query):
+    dry_run: Annotated[
+        Literal["0", "1", "true", "false", "yes", "no"],
+        Field(description="1, true or yes: report the calibration and what it would change."),
+        Rule("invalid_parameter", "dry_run must be 1, true, yes, 0, false or no"),
+    ] = "0"
+    level: Annotated[
+        float,
+        Field(ge=0.5, le=0.99, allow_inf_nan=False, description="Interval level (default 0.9)."),
+        Rule("invalid_parameter", "level must be a number from 0.5 to 0.99"),
+    ] = 0.9
 
     @property
     def dry(self) -> bool:

@@ -22,6 +22,10 @@ __all__ = [
     "OMITTED",
     "Assignment",
     "AssignmentList",
+    "CalibrationApplied",
+    "CalibrationInfo",
+    "CalibrationPreview",
+    "CalibrationState",
     "Criterion",
     "Delivery",
     "DeliveryPage",
@@ -129,6 +133,21 @@ class ReviewReason(Response):
     message: Annotated[str, Field(description="What to check, for people.")]
 
 
+class Interval(Response):
+    """Where the instructors' total is expected to lie, at the stated level."""
+
+    low: float
+    high: float
+    level: float
+    source: Annotated[
+        str,
+        Field(
+            description="What it rests on: calibration (reviewed grades), few labels, or "
+            "held-out answers (the rubric's errors on answers the grader was not tuned on)."
+        ),
+    ]
+
+
 class Grade(Response):
     total: float
     max_total: float
@@ -145,6 +164,10 @@ class Grade(Response):
             description="Staff only: why the grade needs review (any reason keeps the "
             "confidence below the auto-release level)."
         ),
+    ] = OMITTED
+    interval: Interval | None
+    calibration_version: Annotated[
+        str, Field(description="The instructor calibration the grade was computed with.")
     ] = OMITTED
 
 
@@ -225,6 +248,11 @@ class AssignmentList(Response):
     items: list[Assignment]
 
 
+class QueueInterval(Response):
+    low: float
+    high: float
+
+
 class QueueItem(Response):
     id: int
     assignment: str
@@ -237,6 +265,9 @@ class QueueItem(Response):
     flags: list[str]
     review_reasons: Annotated[
         list[str], Field(description="Codes of the grade's review reasons.")
+    ] = OMITTED
+    interval: Annotated[
+        QueueInterval | None, Field(description="Around the total as it stands.")
     ] = OMITTED
     reviewed: bool
     claimed_by: int | None
@@ -297,7 +328,7 @@ class RegradeSent(Response):
 
 class Job(Response):
     id: int
-    kind: Literal["regrade_preview", "regrade"]
+    kind: Literal["regrade_preview", "regrade", "recalibrate"]
     assignment: str
     status: Literal["queued", "running", "done", "failed"]
     rubric_version: str
@@ -312,6 +343,53 @@ class Job(Response):
 
 class JobAccepted(Response):
     job: Job
+
+
+class CalibrationCriterion(Response):
+    id: str
+    applied: Annotated[bool, Field(description="False: the points stay the grader's.")]
+    slope: float
+    intercept: float
+    mae_before: Annotated[float | None, Field(description="Out of fold, on the labels.")]
+    mae_after: float | None
+    reason: Annotated[str, Field(description="Why the map is not applied.")]
+
+
+class CalibrationInfo(Response):
+    version: str
+    rubric_version: str
+    labels: Annotated[int, Field(description="Reviewed grades it was fitted on.")]
+    level: float
+    applied: bool
+    source: str
+    quantile: Annotated[float, Field(description="Half-width of a sure grade's interval.")]
+    mae_total_before: float | None
+    mae_total_after: float | None
+    criteria: list[CalibrationCriterion]
+    created_at: Time = OMITTED
+    created_by: int | None = OMITTED
+
+
+class WouldChange(Response):
+    submissions: int
+    mean_abs_change: float
+    max_abs_change: float
+    released_kept: Annotated[int, Field(description="Released grades keep their calibration.")]
+
+
+class CalibrationPreview(Response):
+    calibration: CalibrationInfo
+    would_change: WouldChange
+
+
+class CalibrationApplied(Response):
+    calibration: CalibrationInfo
+    job: Job
+
+
+class CalibrationState(Response):
+    current: Annotated[CalibrationInfo | None, Field(description="None before the first.")]
+    labels: Annotated[int, Field(description="Reviewed grades available as labels now.")]
 
 
 # -- platforms and webhooks -----------------------------------------------------------------

@@ -76,6 +76,8 @@ def grade_values(
         "criteria": data["criteria"],
         "warnings": data["warnings"],
         "plan": data["plan"],
+        "calibration_version": scored.calibration_version,
+        "interval": scored.interval,
     }
 
 
@@ -183,6 +185,27 @@ def effective_grade(
         "graded_at": grade.created_at.isoformat(),
         "warnings": list(grade.warnings),
         "grade_id": grade.id,
+        "interval": _interval(grade.interval, criteria),
+        "calibration_version": grade.calibration_version,
+    }
+
+
+def _interval(
+    stored: dict[str, Any] | None, criteria: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The grade's interval around the total as it stands: overridden criteria are the
+    instructor's and carry no uncertainty, so the interval shrinks with their share."""
+    if stored is None:
+        return None
+    total = sum(c["points"] for c in criteria)
+    top = sum(c["max_points"] for c in criteria) or 1.0
+    open_share = sum(c["max_points"] for c in criteria if c["source"] == "grader") / top
+    below = (sum(c["grader_points"] for c in criteria) - stored["low"]) * open_share
+    above = (stored["high"] - sum(c["grader_points"] for c in criteria)) * open_share
+    return {
+        **stored,
+        "low": round(max(0.0, total - below), 1),
+        "high": round(min(top, total + above), 1),
     }
 
 
@@ -221,6 +244,9 @@ def denormalize(sub: Submission, eff: dict[str, Any]) -> None:
     sub.confidence = eff["confidence"]
     sub.flags_text = codes_text(eff["flags"])
     sub.review_codes = codes_text(r["code"] for r in eff["review_reasons"])
+    interval = eff.get("interval")
+    sub.interval_low = interval["low"] if interval else None
+    sub.interval_high = interval["high"] if interval else None
 
 
 def codes_text(codes: Iterable[str]) -> str:
@@ -247,6 +273,9 @@ def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str
     }
     out["criteria"] = criteria
     out["source"] = "override" if any(c["source"] == "override" for c in criteria) else "grader"
+    out["interval"] = eff.get("interval")
+    if eff.get("calibration_version"):
+        out["calibration_version"] = eff["calibration_version"]
     if staff:
         out["warnings"] = eff["warnings"]
         out["review_reasons"] = eff.get("review_reasons", [])

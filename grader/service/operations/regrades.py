@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 PREVIEW = "regrade_preview"
 REGRADE = "regrade"
-KINDS = (PREVIEW, REGRADE)
+# Grade again with the assignment's new calibration (grader.service.operations.calibrations).
+RECALIBRATE = "recalibrate"
+KINDS = (PREVIEW, REGRADE, RECALIBRATE)
 
 
 def current_graded(session: Session, a: Assignment) -> list[int]:
@@ -55,6 +57,8 @@ def start(
     if kind == REGRADE:
         version = rubrics.store_rubric(session, path).version
         a.rubric_version = version
+    elif kind == RECALIBRATE:
+        version = a.rubric_version
     else:
         version = rubrics.read_rubric(path).version
     job = Job(kind=kind, assignment_id=a.id, requested_by_id=actor.id, rubric_version=version)

@@ -112,6 +112,28 @@ def ensure_unclaimed(session: Session, sub: Submission, user: User, message: str
         )
 
 
+def confirm(session: Session, sub: Submission, instructor: User) -> dict[str, Any]:
+    """Record that an instructor checked the grade and kept it: the submission counts as
+    reviewed, and its points per criterion become a label for calibrating the assignment
+    (grader.service.operations.calibrations), with who and when in the audit trail."""
+    if sub.status not in (Status.GRADED, Status.RELEASED):
+        raise APIError(409, "not_graded", "only a graded submission can be confirmed")
+    ensure_unclaimed(session, sub, instructor)
+    eff = effective_grade(session, sub)
+    if eff is None:
+        raise APIError(409, "not_graded", "this submission has no grade to confirm")
+    sub.reviewed = True
+    audit(
+        session,
+        sub,
+        "confirmed",
+        actor=instructor,
+        after={"total": eff["total"], "criteria": {c["id"]: c["points"] for c in eff["criteria"]}},
+        reason="grade checked and kept",
+    )
+    return eff
+
+
 def retry(session: Session, sub: Submission, actor: User) -> None:
     """Put a failed submission back in the queue (an instructor's decision)."""
     if sub.status != Status.FAILED:

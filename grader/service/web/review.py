@@ -299,6 +299,16 @@ def unclaim(submission_id: int) -> Response:
     return _action(submission_id, act, "Claim dropped.")
 
 
+@bp.post("/review/submissions/<int:submission_id>/confirm")
+@signed_in(*STAFF)
+def confirm(submission_id: int) -> Response:
+    def act(session: Any, sub: Submission, user: User) -> str:
+        reviews.confirm(session, sub, user)  # refuses another's claim (409)
+        return "Confirmed: the grade is marked reviewed and counts as a label for calibration."
+
+    return _action(submission_id, act, "Confirmed.")
+
+
 @bp.post("/review/submissions/<int:submission_id>/release")
 @signed_in(*STAFF)
 def release(submission_id: int) -> Response:

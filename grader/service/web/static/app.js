@@ -70,6 +70,10 @@
       }
       if (e.key === "n" || e.key === "j") follow("next");
       else if (e.key === "p" || e.key === "k") follow("prev");
+      else if (e.key === "c") {
+        var confirm = document.getElementById("confirm");
+        if (confirm) { confirm.click(); e.preventDefault(); }
+      }
     });
   }
 

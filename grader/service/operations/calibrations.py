@@ -1,0 +1,236 @@
+"""Calibration from instructors: reviewed grades become labels, a fitted calibration becomes
+a version of the assignment, and applying it regrades what is not released.
+
+A label is a current submission an instructor reviewed (an override, or an explicit
+confirm: :func:`grader.service.operations.reviews.confirm`) whose grade is for the
+assignment's rubric version: the grader's own points per criterion beside the points that
+stand. :func:`preview` fits (:func:`grader.scoring.learning.fit`) and reports the
+out-of-fold figures and what would change; :func:`apply` stores the calibration under its
+version, points the assignment at it and starts a job that sends every current answer to
+the worker, which grades with it (overrides kept). Released grades are not regraded: they
+keep the calibration they were released with.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from grader.scoring.learning import (
+    MIN_LABELS,
+    Calibration,
+    Label,
+    fit,
+    from_held_out,
+)
+from grader.scoring.rubric import Rubric
+
+from ..errors import APIError
+from ..models import Assignment, CalibrationVersion, Job, Status, Submission, User
+from . import grades, regrades, rubrics
+
+__all__ = ["apply", "calibration_for", "current", "labels", "preview"]
+
+_CACHE: dict[str, Calibration | None] = {}
+_LOCK = threading.Lock()
+
+
+def calibration_for(
+    open_session: Callable[[], Session], version: str, rubric: Rubric
+) -> Calibration | None:
+    """The calibration a grade is computed with: the stored one by version, or, for an
+    assignment not calibrated yet, the rubric's held-out intervals (None: no interval).
+    Versions are immutable, so each is read from the database once per process."""
+    key = f"{version}|{rubric.version}" if version else f"|{rubric.version}"
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    if version:
+        with open_session() as session:
+            data = session.scalar(
+                select(CalibrationVersion.data)
+                .where(CalibrationVersion.version == version)
+                .limit(1)
+            )
+        found = Calibration.from_dict(data) if data is not None else from_held_out(rubric)
+    else:
+        found = from_held_out(rubric)
+    with _LOCK:
+        _CACHE[key] = found
+    return found
+
+
+def labels(session: Session, a: Assignment) -> list[Label]:
+    """The assignment's reviewed current grades for its rubric version, as labels."""
+    subs = session.scalars(
+        select(Submission)
+        .where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.reviewed.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+        )
+        .order_by(Submission.id)
+    ).all()
+    out = []
+    for sub in subs:
+        grade = grades.latest_grade(session, sub.id)
+        if grade is None or grade.rubric_version != a.rubric_version:
+            continue
+        eff = grades.effective_grade(session, sub, grade=grade)
+        assert eff is not None
+        raw = {
+            c["id"]: float(c.get("signals", {}).get("grader_points", c["points"]))
+            for c in grade.criteria
+        }
+        stands = {c["id"]: float(c["points"]) for c in eff["criteria"]}
+        out.append(Label(f"submission-{sub.id}", raw, stands, float(grade.confidence)))
+    return out
+
+
+def _fit(session: Session, a: Assignment, level: float) -> tuple[Calibration, Rubric]:
+    rubric = rubrics.rubric_for(a.rubric)
+    found = labels(session, a)
+    if not found:
+        raise APIError(
+            409,
+            "no_labels",
+            "no reviewed grades yet: confirm or override some grades first",
+            field="labels",
+        )
+    cal = fit(
+        found,
+        {c.id: float(c.points) for c in rubric.criteria},
+        rubric_version=a.rubric_version,
+        level=level,
+        held_out=rubric.held_out_errors,
+    )
+    return cal, rubric
+
+
+def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
+    """The calibration the reviewed grades give, its out-of-fold figures, and what applying
+    it would change for the current answers (released ones are kept)."""
+    cal, _ = _fit(session, a, level)
+    changed, kept, deltas = 0, 0, []
+    for sub in session.scalars(
+        select(Submission).where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+        )
+    ):
+        if sub.status == Status.RELEASED:
+            kept += 1
+            continue
+        grade = grades.latest_grade(session, sub.id)
+        if grade is None:
+            continue
+        raw = {
+            c["id"]: float(c.get("signals", {}).get("grader_points", c["points"]))
+            for c in grade.criteria
+        }
+        overrides = grades.latest_overrides(session, sub.id)
+        after = cal.apply(raw, float(grade.confidence)).points
+        total = sum(overrides[c].points if c in overrides else p for c, p in after.items())
+        delta = round(total - (sub.total or 0.0), 2)
+        if abs(delta) >= 0.01:
+            changed += 1
+            deltas.append(abs(delta))
+    return {
+        "calibration": describe(cal),
+        "would_change": {
+            "submissions": changed,
+            "mean_abs_change": round(sum(deltas) / len(deltas), 2) if deltas else 0.0,
+            "max_abs_change": max(deltas, default=0.0),
+            "released_kept": kept,
+        },
+    }
+
+
+def apply(
+    session: Session,
+    a: Assignment,
+    actor: User,
+    level: float,
+    rubrics_dir: str,
+    send: Callable[[int], bool],
+) -> tuple[dict[str, Any], Job]:
+    """Store the fitted calibration as a new version of the assignment and regrade with it
+    (a job); refused when it would change nothing the labels show it should."""
+    cal, _ = _fit(session, a, level)
+    if cal.labels < MIN_LABELS or not cal.applied:
+        reasons = "; ".join(f"{m.criterion}: {m.reason}" for m in cal.maps if not m.applied)
+        raise APIError(
+            409,
+            "calibration_refused",
+            f"the calibration would not beat the uncalibrated grades out of fold ({reasons})",
+            field="labels",
+        )
+    exists = session.scalar(
+        select(CalibrationVersion.id).where(
+            CalibrationVersion.assignment_id == a.id, CalibrationVersion.version == cal.version
+        )
+    )
+    if exists is None:
+        session.add(
+            CalibrationVersion(
+                assignment_id=a.id,
+                version=cal.version,
+                rubric_version=cal.rubric_version,
+                data=cal.to_dict(),
+                created_by_id=actor.id,
+            )
+        )
+    a.calibration_version = cal.version
+    job = regrades.start(session, a, actor, regrades.RECALIBRATE, rubrics_dir, send)
+    return describe(cal), job
+
+
+def current(session: Session, a: Assignment) -> dict[str, Any] | None:
+    """The calibration new grades use, with its figures; None before the first."""
+    if not a.calibration_version:
+        return None
+    row = session.scalar(
+        select(CalibrationVersion).where(
+            CalibrationVersion.assignment_id == a.id,
+            CalibrationVersion.version == a.calibration_version,
+        )
+    )
+    if row is None:
+        return None
+    out = describe(Calibration.from_dict(row.data))
+    out["created_at"] = row.created_at.isoformat()
+    out["created_by"] = row.created_by_id
+    return out
+
+
+def describe(cal: Calibration) -> dict[str, Any]:
+    """A calibration as the API shows it."""
+    return {
+        "version": cal.version,
+        "rubric_version": cal.rubric_version,
+        "labels": cal.labels,
+        "level": cal.level,
+        "applied": cal.applied,
+        "source": cal.source,
+        "quantile": round(cal.quantile, 3),
+        "mae_total_before": cal.figures.get("mae_total_before"),
+        "mae_total_after": cal.figures.get("mae_total_after"),
+        "criteria": [
+            {
+                "id": m.criterion,
+                "applied": m.applied,
+                "slope": round(m.slope, 4),
+                "intercept": round(m.intercept, 4),
+                "mae_before": m.mae_before,
+                "mae_after": m.mae_after,
+                "reason": m.reason,
+            }
+            for m in cal.maps
+        ],
+    }

@@ -1,0 +1,132 @@
+"""Calibration from instructors through the API: confirm and override as labels, the dry
+run's figures, applying it as a regrade that keeps overrides and released grades, and the
+interval every grade carries."""
+
+from __future__ import annotations
+
+from .conftest import ADVERSARIAL, HEALTH, run_worker_inline
+
+SLUG = "ml-health-check"
+ANSWERS = (
+    sorted(HEALTH.glob("sub-*.md"))[:12] + sorted((ADVERSARIAL / "answers").glob("o*.md"))[:12]
+)
+
+
+def _learners(app, n):
+    from grader.service.auth import issue_token
+    from grader.service.models import Role, User
+
+    out = []
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        for i in range(n):
+            user = User(name=f"Learner {i}", role=Role.LEARNER)
+            session.add(user)
+            session.flush()
+            out.append({"Authorization": f"Bearer {issue_token(session, user, f'l{i}')}"})
+    return out
+
+
+def _submit_all(app, client):
+    ids = []
+    for headers, path in zip(_learners(app, len(ANSWERS)), ANSWERS, strict=True):
+        r = client.post(
+            f"/api/v1/assignments/{SLUG}/submissions",
+            data=path.read_text(),
+            headers={**headers, "Content-Type": "text/markdown"},
+        )
+        assert r.status_code == 202
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    return ids
+
+
+def test_calibrate_from_reviews_then_apply_as_a_regrade(
+    app, client, actors, assignment, enqueued, jobs_inline
+):
+    staff = actors.h("instructor")
+    ids = _submit_all(app, client)
+    first = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
+    # Before any calibration, the interval comes from the rubric's held-out answers.
+    assert first["interval"]["source"] == "held-out answers"
+    assert first["interval"]["low"] <= first["total"] <= first["interval"]["high"]
+    url = f"/api/v1/assignments/{SLUG}/calibration"
+    assert client.post(url + "?dry_run=1", headers=staff).get_json()["error"]["code"] == (
+        "no_labels"
+    )
+    # The instructors find Risk Management under-credited by about 4 points everywhere: they
+    # override it on most answers and confirm the rest as they are.
+    for sid in ids[:20]:
+        grade = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"]
+        rm = next(c for c in grade["criteria"] if c["id"] == "risk_management")
+        r = client.post(
+            f"/api/v1/submissions/{sid}/overrides",
+            headers=staff,
+            json={
+                "criterion": "risk_management",
+                "points": min(20, rm["points"] + 4),
+                "reason": "rollback and metrics deserve more",
+            },
+        )
+        assert r.status_code == 201
+        assert client.post(f"/api/v1/submissions/{sid}/confirm", headers=staff).status_code == 200
+    history = client.get(f"/api/v1/submissions/{ids[0]}/history", headers=staff).get_json()
+    confirmed = [e for e in history["events"] if e["action"] == "confirmed"]
+    assert confirmed and confirmed[-1]["actor"]["role"] == "instructor"
+    assert "risk_management" in confirmed[-1]["after"]["criteria"]
+    assert client.get(url, headers=staff).get_json() == {"current": None, "labels": 20}
+    # A learner may not calibrate.
+    assert client.post(url + "?dry_run=1", headers=actors.h("learner")).status_code == 403
+
+    dry = client.post(url + "?dry_run=1", headers=staff)
+    assert dry.status_code == 200, dry.get_json()
+    report = dry.get_json()
+    cal = report["calibration"]
+    assert cal["labels"] == 20
+    rm = next(c for c in cal["criteria"] if c["id"] == "risk_management")
+    assert rm["applied"] and rm["mae_after"] < rm["mae_before"]
+    assert report["would_change"]["submissions"] >= 1  # the four unreviewed answers
+    assert (
+        client.get(url, headers=staff).get_json()["current"] is None
+    )  # the dry run stored nothing
+
+    # One grade is released before the calibration is applied: it must not change.
+    released = ids[-1]
+    client.post(f"/api/v1/submissions/{released}/release", headers=staff)
+    before_release = client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
+    applied = client.post(url, headers=staff)
+    assert applied.status_code == 202, applied.get_json()
+    body = applied.get_json()
+    assert body["job"]["kind"] == "recalibrate" and body["calibration"]["version"] == cal["version"]
+    assert sorted(jobs_inline) == sorted(ids)
+    outcomes = {sid: run_worker_inline(app, sid) for sid in ids}
+    assert outcomes[released] == "already-graded"
+    assert all(outcomes[sid] == "graded" for sid in ids if sid != released)
+    state = client.get(url, headers=staff).get_json()
+    assert state["current"]["version"] == cal["version"]
+    unreviewed = client.get(f"/api/v1/submissions/{ids[21]}", headers=staff).get_json()["grade"]
+    assert unreviewed["calibration_version"] == cal["version"]
+    assert unreviewed["interval"]["level"] == 0.9
+    # Overrides are kept through the regrade.
+    kept = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
+    assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"
+    after_release = client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
+    assert after_release["grade"] == before_release["grade"]
+    # The same answer, rubric version and calibration version: the same grade.
+    assert run_worker_inline(app, ids[21]) == "already-graded"
+
+
+def test_confirm_needs_a_grade_and_respects_claims(app, client, actors, assignment, enqueued):
+    staff, other = actors.h("instructor"), actors.h("instructor2")
+    r = client.post(
+        f"/api/v1/assignments/{SLUG}/submissions",
+        data=(HEALTH / "sub-029.md").read_text(),
+        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
+    )
+    sid = r.get_json()["id"]
+    assert client.post(f"/api/v1/submissions/{sid}/confirm", headers=staff).status_code == 409
+    run_worker_inline(app, sid)
+    assert client.post(f"/api/v1/submissions/{sid}/claim", headers=other).status_code == 200
+    assert client.post(f"/api/v1/submissions/{sid}/confirm", headers=staff).status_code == 409
+    assert client.post(f"/api/v1/submissions/{sid}/confirm", headers=other).status_code == 200
+    sub = client.get(f"/api/v1/submissions/{sid}", headers=other).get_json()
+    assert sub["reviewed"] is True
