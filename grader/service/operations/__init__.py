@@ -7,9 +7,12 @@ committing to its caller unless its docstring says otherwise.
 
 - ``submissions``: taking answers in (a learner's next version), and which need (re-)sending;
 - ``grades``: storing the grader's output; a grade as it stands, versions, audit trail;
-- ``reviews``: the review queue, claims, overrides, retrying a failed grading;
+- ``reviews``: the review queue, claims, overrides, confirming a grade, retrying a failed
+  grading;
 - ``releases``: releasing grades to learners;
 - ``regrades``: a regrade's dry run and its sending, as jobs the worker runs;
+- ``calibrations``: reviewed grades as labels, an assignment's calibration and applying it;
+- ``statistics``: counts and score distributions for the dashboard;
 - ``exports``: the gradebook, streamed;
 - ``assignments``: finding an assignment;
 - ``rubrics``: rubric files, stored versions, parsed rubrics;
