@@ -13,6 +13,7 @@ committing to its caller unless its docstring says otherwise.
 - ``regrades``: a regrade's dry run and its sending, as jobs the worker runs;
 - ``calibrations``: reviewed grades as labels, an assignment's calibration and applying it;
 - ``statistics``: counts and score distributions for the dashboard;
+- ``platforms``: registering course platforms, their endpoints and signing secrets;
 - ``exports``: the gradebook, streamed;
 - ``assignments``: finding an assignment;
 - ``rubrics``: rubric files, stored versions, parsed rubrics;

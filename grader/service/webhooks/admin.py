@@ -25,9 +25,7 @@ from ..contracts.queries import DeliveryQuery
 from ..db import get_db
 from ..errors import APIError, not_found
 from ..models import Platform, Role, get_row
-from .delivery import redeliver
-from .models import Delivery, DeliveryStatus
-from .platforms import (
+from ..operations.platforms import (
     check_events,
     check_events_url,
     create_platform,
@@ -37,6 +35,8 @@ from .platforms import (
     revoke_secret,
     rotate_secret,
 )
+from .delivery import redeliver
+from .models import Delivery, DeliveryStatus
 from .tasks import enqueue_delivery
 from .urls import Allowlist
 

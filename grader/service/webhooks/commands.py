@@ -14,7 +14,7 @@ from ..errors import APIError
 from ..migrate import upgrade
 from ..models import Platform
 from ..operations.events import EVENT_TYPES
-from .platforms import create_platform, get_platform, platform_json, rotate_secret
+from ..operations.platforms import create_platform, get_platform, platform_json, rotate_secret
 from .urls import Allowlist
 
 

@@ -1,4 +1,5 @@
-"""Registering platforms and rotating their secrets (shared by the admin API and the CLI)."""
+"""Course platforms: registering them, their event endpoints, and rotating their signing
+secrets (the admin API and the CLI translate to these)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session
 from ..auth import issue_token
 from ..errors import APIError, not_found
 from ..models import Platform, Role, User, get_row, utcnow
-from ..operations.events import EVENT_TYPES
-from .models import Delivery, PlatformSecret
-from .signing import fingerprint, new_secret
-from .urls import Allowlist, UnsafeURL, check_url
+from ..webhooks.models import Delivery, PlatformSecret
+from ..webhooks.signing import fingerprint, new_secret
+from ..webhooks.urls import Allowlist, UnsafeURL, check_url
+from .events import EVENT_TYPES
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
