@@ -177,3 +177,92 @@ def test_poison_submission_fails_after_three_deliveries_and_worker_survives(serv
         60,
         what="grade after poison",
     )
+
+
+def _learner_tokens(service: Service, n: int) -> list[str]:
+    from grader.service.auth import issue_token
+    from grader.service.models import Role, User
+
+    app = service.app()
+    tokens = []
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        for i in range(n):
+            user = User(name=f"E2E calibration learner {i}", role=Role.LEARNER)
+            session.add(user)
+            session.flush()
+            tokens.append(issue_token(session, user, f"cal-{i}"))
+    app.extensions["db"].engine.dispose()
+    return tokens
+
+
+def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(service: Service):
+    """Confirm and override answers, see the dry run's improvement, apply it: the worker
+    regrades what is not released, grades carry the interval and both versions, and the
+    released grade stays as it was."""
+    from ..conftest import ADVERSARIAL
+
+    answers = (
+        sorted(HEALTH.glob("sub-*.md"))[:12] + sorted((ADVERSARIAL / "answers").glob("o*.md"))[:8]
+    )
+    port = service.start_web()
+    service.start_worker()
+    staff = service.tokens["instructor"]
+    ids = []
+    for token, path in zip(_learner_tokens(service, len(answers)), answers, strict=True):
+        code, body = request(port, "POST", SUBMIT, token=token, body=path.read_text())
+        assert code == 202
+        ids.append(body["id"])
+    assert wait_for(
+        lambda: all(_status(service, port, sid)["status"] == "graded" for sid in ids),
+        90,
+        what="every answer graded",
+    )
+    for sid in ids[:17]:
+        grade = _status(service, port, sid)["grade"]
+        rm = next(c for c in grade["criteria"] if c["id"] == "risk_management")
+        code, _ = request(
+            port,
+            "POST",
+            f"/api/v1/submissions/{sid}/overrides",
+            token=staff,
+            body={
+                "criterion": "risk_management",
+                "points": min(20, rm["points"] + 4),
+                "reason": "rollback and metrics deserve more",
+            },
+        )
+        assert code == 201
+        assert request(port, "POST", f"/api/v1/submissions/{sid}/confirm", token=staff)[0] == 200
+    url = "/api/v1/assignments/ml-health-check/calibration"
+    code, dry = request(port, "POST", url + "?dry_run=1", token=staff)
+    assert code == 200, dry
+    rm = next(c for c in dry["calibration"]["criteria"] if c["id"] == "risk_management")
+    assert dry["calibration"]["labels"] == 17 and rm["applied"]
+    assert rm["mae_after"] < rm["mae_before"]
+    released = ids[-1]
+    assert request(port, "POST", f"/api/v1/submissions/{released}/release", token=staff)[0] == 200
+    before = _status(service, port, released)["grade"]
+    code, applied = request(port, "POST", url, token=staff)
+    assert code == 202, applied
+    version = applied["calibration"]["version"]
+    job_url = f"/api/v1/jobs/{applied['job']['id']}"
+    assert wait_for(
+        lambda: request(port, "GET", job_url, token=staff)[1]["status"] == "done", 60, what="job"
+    )
+
+    def recalibrated(sid: int) -> bool:
+        grade = _status(service, port, sid)["grade"]
+        return grade.get("calibration_version") == version
+
+    assert wait_for(
+        lambda: all(recalibrated(sid) for sid in ids if sid != released), 90, what="regrades"
+    )
+    unreviewed = _status(service, port, ids[17])["grade"]
+    assert unreviewed["interval"]["level"] == 0.9
+    assert unreviewed["interval"]["low"] <= unreviewed["total"] <= unreviewed["interval"]["high"]
+    assert unreviewed["rubric_version"] == before["rubric_version"]
+    kept = _status(service, port, ids[0])["grade"]
+    assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"
+    assert _status(service, port, released)["grade"] == before  # released: unchanged
+    code, state = request(port, "GET", url, token=staff)
+    assert state["current"]["version"] == version and state["labels"] == 17
