@@ -73,7 +73,10 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     confirmed = [e for e in history["events"] if e["action"] == "confirmed"]
     assert confirmed and confirmed[-1]["actor"]["role"] == "instructor"
     assert "risk_management" in confirmed[-1]["after"]["criteria"]
-    assert client.get(url, headers=staff).get_json() == {"current": None, "labels": 20}
+    state = client.get(url, headers=staff).get_json()
+    assert (state["current"], state["labels"]) == (None, 20)
+    risk = {r["level"]: r for r in state["release_risk"]}
+    assert risk[0.5]["reviewed"] >= risk[0.95]["reviewed"] and risk[0.5]["mean_error"] > 0
     # A learner may not calibrate.
     assert client.post(url + "?dry_run=1", headers=actors.h("learner")).status_code == 403
 
@@ -106,6 +109,9 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     unreviewed = client.get(f"/api/v1/submissions/{ids[21]}", headers=staff).get_json()["grade"]
     assert unreviewed["calibration_version"] == cal["version"]
     assert unreviewed["interval"]["level"] == 0.9
+    # Its confidence is now the measured chance of being within 15 points.
+    assert 0 < unreviewed["confidence"] < 1
+    assert unreviewed["confidence"] != first["confidence"] or ids[21] != ids[0]
     # Overrides are kept through the regrade.
     kept = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
     assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"

@@ -154,3 +154,36 @@ def test_a_calibration_for_another_rubric_version_is_refused(tmp_path):
     r = runner.invoke(main, ["grade", "--rubric", str(RUBRIC_PATH), "--calibration", str(out),
                              str(HEALTH / "sub-010.md")])  # fmt: skip
     assert r.exit_code == 1 and "fitted for rubric version not-this-one" in r.output
+
+
+def test_once_calibrated_the_confidence_is_the_measured_chance_of_being_within_15_points():
+    from grader.scoring import grade_text, load_rubric
+    from grader.scoring.learning import apply_to
+
+    rubric = load_rubric(RUBRIC_PATH)
+    grade = grade_text((HEALTH / "sub-029.md").read_text(), rubric)
+    criteria = {c.id: c.points for c in rubric.criteria}
+
+    def labels(error):
+        """Instructors off by +-error per criterion, alternately: nothing a map can fix."""
+        half = {c: p / 2 for c, p in criteria.items()}
+        return [
+            Label(
+                f"k{i}",
+                half,
+                {c: p + (error if i % 2 else -error) for c, p in half.items()},
+                0.9,
+            )
+            for i in range(20)
+        ]
+
+    wide = apply_to(grade, fit(labels(6.0), criteria, rubric_version=rubric.version))
+    assert wide.confidence < 0.1  # every label was off by 24 points of 100
+    assert [r["code"] for r in wide.review_reasons] == ["interval"]
+    tight = apply_to(grade, fit(labels(0.5), criteria, rubric_version=rubric.version))
+    assert tight.confidence > 0.9 and tight.review_reasons == []
+    # Without a calibration (the rubric's held-out intervals only) the grader's own stays.
+    from grader.scoring.learning import from_held_out
+
+    prior = from_held_out(rubric)
+    assert prior is not None and apply_to(grade, prior).confidence == grade.confidence

@@ -702,6 +702,34 @@ def test_dashboard_counts_charts_and_release(app, people):
     assert {_submission(app, i).status.value for i in (a, b, c)} == {"released"}
 
 
+def test_the_dashboard_weighs_a_release_by_confidence_and_does_it(app, people):
+    sure = _graded(app, people, "learner", (HEALTH / "sub-010.md").read_text())
+    unsure = _graded(app, people, "learner2", (HEALTH / "sub-021.md").read_text())
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/dashboard/{SLUG}").get_data(as_text=True)
+    table = page[page.index('id="risk"') :]
+    rows = re.findall(r"<tr>\s*<td class=\"num\">(\d+)%</td>\s*<td class=\"num\">(\d+)</td>", table)
+    counts = {int(level): int(n) for level, n in rows}
+    conf = {i: _submission(app, i).confidence for i in (sure, unsure)}
+    reasons = {i: _submission(app, i).review_codes for i in (sure, unsure)}
+    expected_80 = sum(1 for i in conf if conf[i] >= 0.8 and reasons[i] == ",")
+    assert counts[80] == expected_80 and counts[50] >= counts[95]
+    r = staff.post(
+        f"/dashboard/{SLUG}/release",
+        data={"mode": "confidence", "level": "0.8", "csrf_token": _token(staff)},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200
+    released = {i for i in (sure, unsure) if _submission(app, i).status.value == "released"}
+    assert released == {i for i in conf if conf[i] >= 0.8 and reasons[i] == ","}
+    bad = staff.post(
+        f"/dashboard/{SLUG}/release",
+        data={"mode": "confidence", "level": "0.33", "csrf_token": _token(staff)},
+        follow_redirects=True,
+    )
+    assert "Choose one of the confidence levels" in bad.get_data(as_text=True)
+
+
 def test_the_dashboard_lists_graded_answers_a_page_at_a_time(app, people, monkeypatch):
     import grader.service.web.dashboard as dashboard
 

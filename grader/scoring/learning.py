@@ -44,9 +44,12 @@ import hashlib
 import json
 import math
 import os
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from .confidence import RELEASE_LEVEL, ReviewReason
 
 if TYPE_CHECKING:
     from .rubric import Rubric
@@ -76,6 +79,8 @@ TRUST_LABELS = 60
 SHRINK = 10.0
 #: How much wider an interval is for an answer the grader is unsure of.
 UNSURE = 2.0
+#: "Right" means within this share of the points of an instructor's total (15 of 100).
+WITHIN = 0.15
 _FOLDS = 10
 _KIND = "instructor-calibration"
 _FORMAT = 1
@@ -129,6 +134,9 @@ class Applied:
     total: float
     interval: Interval
     criteria_intervals: dict[str, Interval] = field(default_factory=dict)
+    # The probability that the instructors' total is within WITHIN of this one, measured on
+    # the labels' out-of-fold errors (with the held-out ones while they floor the interval).
+    within: float | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +150,7 @@ class Calibration:
     quantile: float  # of the scaled out-of-fold |residuals| of the total
     criterion_quantiles: Mapping[str, float] = field(default_factory=dict)
     figures: Mapping[str, Any] = field(default_factory=dict)
+    scores: tuple[float, ...] = ()  # the scaled out-of-fold |errors| (sorted), for `within`
 
     @property
     def max_total(self) -> float:
@@ -184,7 +193,12 @@ class Calibration:
             for m in self.maps
             if m.criterion in self.criterion_quantiles
         }
-        return Applied(points, total, interval, per)
+        within = None
+        if self.scores:
+            limit = WITHIN * self.max_total / scale
+            inside = bisect_right(self.scores, limit)
+            within = round((inside + 0.5) / (len(self.scores) + 1), 3)
+        return Applied(points, total, interval, per, within)
 
     # -- serialisation ---------------------------------------------------------------------
 
@@ -196,6 +210,7 @@ class Calibration:
             "level": self.level,
             "labels": self.labels,
             "quantile": round(self.quantile, 6),
+            "scores": [round(v, 4) for v in self.scores],
             "criterion_quantiles": {
                 k: round(v, 6) for k, v in sorted(self.criterion_quantiles.items())
             },
@@ -247,6 +262,7 @@ class Calibration:
                 float(data["quantile"]),
                 {str(k): float(v) for k, v in data.get("criterion_quantiles", {}).items()},
                 dict(data.get("figures", {})),
+                tuple(float(v) for v in data.get("scores", ())),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"calibration file is malformed: {exc}") from None
@@ -267,10 +283,21 @@ def apply_to(grade: Grade, calibration: Calibration) -> Grade:
         replace(c, points=applied.points[c.id], signals={**c.signals, "grader_points": raw[c.id]})
         for c in grade.criteria
     ]
+    confidence, reasons = grade.confidence, grade.review_reasons
+    if calibration.labels and applied.within is not None:
+        # Calibrated: the confidence is the measured chance of being within 15 points. A
+        # grade with review reasons stays below the release level whatever it says.
+        confidence = applied.within
+        if reasons:
+            confidence = min(confidence, RELEASE_LEVEL - 0.01)
+        elif confidence < RELEASE_LEVEL:
+            reasons = [ReviewReason.of("interval", f"{confidence:.0%}").to_dict()]
     return replace(
         grade,
         total=applied.total,
         criteria=criteria,
+        confidence=confidence,
+        review_reasons=reasons,
         interval=applied.interval.to_dict(),
         calibration_version=calibration.version if calibration.labels else "",
     )
@@ -426,7 +453,19 @@ def fit(
         "quantile_labels": round(quantile, 4),
         "quantile_held_out": round(floor, 4),
     }
-    return Calibration(rubric_version, level, n, tuple(maps), max(quantile, floor), per, figures)
+    scores = [abs(t - p) / s for t, p, s in zip(truth, totals, scales, strict=True)]
+    if floor:
+        scores += list(held_out)
+    return Calibration(
+        rubric_version,
+        level,
+        n,
+        tuple(maps),
+        max(quantile, floor),
+        per,
+        figures,
+        tuple(sorted(round(v, 4) for v in scores)),
+    )
 
 
 def _shrunk_fit(g: Sequence[float], y: Sequence[float]) -> tuple[float, float]:

@@ -23,7 +23,7 @@ from ..contracts.queries import RegradeQuery
 from ..db import get_db
 from ..downloads import csv_download
 from ..errors import APIError
-from ..models import MAX_ID, Assignment, Status, Submission
+from ..models import Assignment
 from ..operations import exports, regrades, releases, rubrics
 from ..operations.assignments import get_assignment
 from ..tasks import enqueue_job
@@ -149,27 +149,13 @@ def release_many(slug: str) -> dict[str, Any]:
     given = request.content_length or request.mimetype == "application/json"
     body = parse(ReleaseRequest, json_body() if given else {})
     mode = body.mode or ("ids" if "ids" in body.model_fields_set else "reviewed")
-    query = select(Submission).where(
-        Submission.assignment_id == a.id,
-        Submission.current.is_(True),
-        Submission.status == Status.GRADED,
-    )
-    if mode == "reviewed":
-        query = query.where(Submission.reviewed.is_(True))
-    elif mode == "confidence":
-        threshold = body.min_confidence
-        if threshold is None:
-            threshold = float(current_app.config["AUTO_RELEASE_CONFIDENCE"])
-        # A grade with a review reason is never released unseen, whatever the threshold.
-        query = query.where(Submission.confidence >= threshold, Submission.review_codes == ",")
-    elif mode == "ids":
-        if body.ids is None:
-            raise APIError(
-                422, "invalid_ids", "'ids' must be a list of submission ids", field="ids"
-            )
-        # Ids are 32-bit: larger ones cannot exist (and the database would refuse to bind them).
-        query = query.where(Submission.id.in_([i for i in body.ids if 0 < i <= MAX_ID]))
-    subs = session.scalars(query.order_by(Submission.id)).all()
+    threshold = body.min_confidence
+    if threshold is None:
+        threshold = float(current_app.config["AUTO_RELEASE_CONFIDENCE"])
+    if mode == "ids" and body.ids is None:
+        raise APIError(422, "invalid_ids", "'ids' must be a list of submission ids", field="ids")
+    query = releases.selection(a.id, mode, min_confidence=threshold, ids=body.ids or ())
+    subs = session.scalars(query).all()
     released, held = releases.release_many(session, subs, user)
     session.commit()
     return {"released": released, "count": len(released), "claimed": held}

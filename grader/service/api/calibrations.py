@@ -35,6 +35,7 @@ def show(slug: str) -> dict[str, Any]:
     return {
         "current": calibrations.current(session, a),
         "labels": len(calibrations.labels(session, a)),
+        "release_risk": calibrations.release_risk(session, a),
     }
 
 

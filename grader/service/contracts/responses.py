@@ -387,9 +387,21 @@ class CalibrationApplied(Response):
     job: Job
 
 
+class RiskRow(Response):
+    level: Annotated[float, Field(description="Release grades at or above this confidence.")]
+    would_release: Annotated[int, Field(description="Graded now, without review reasons.")]
+    reviewed: Annotated[int, Field(description="Reviewed answers at or above the level.")]
+    mean_error: Annotated[float | None, Field(description="Their mean error, of 100.")]
+    share_wrong: Annotated[float | None, Field(description="Their share off by over 15.")]
+
+
 class CalibrationState(Response):
     current: Annotated[CalibrationInfo | None, Field(description="None before the first.")]
     labels: Annotated[int, Field(description="Reviewed grades available as labels now.")]
+    release_risk: Annotated[
+        list[RiskRow],
+        Field(description="What a release by confidence would release, and how wrong."),
+    ]
 
 
 # -- platforms and webhooks -----------------------------------------------------------------

@@ -33,7 +33,20 @@ from ..errors import APIError
 from ..models import Assignment, CalibrationVersion, Job, Status, Submission, User
 from . import grades, regrades, rubrics
 
-__all__ = ["apply", "calibration_for", "current", "labels", "preview"]
+__all__ = [
+    "RISK_LEVELS",
+    "apply",
+    "calibration_for",
+    "current",
+    "labels",
+    "preview",
+    "release_risk",
+]
+
+#: The confidence levels the dashboard weighs a bulk release at.
+RISK_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: Off by more than this many points of 100 counts as wrong.
+_WRONG = 15.0
 
 _CACHE: dict[str, Calibration | None] = {}
 _LOCK = threading.Lock()
@@ -207,6 +220,46 @@ def current(session: Session, a: Assignment) -> dict[str, Any] | None:
     out["created_at"] = row.created_at.isoformat()
     out["created_by"] = row.created_by_id
     return out
+
+
+def release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
+    """For each confidence level: how many graded answers a release by confidence would
+    release now (grades with review reasons never are), and, among the reviewed answers at
+    or above that level, how far the grades were from the instructors' (mean, and the share
+    off by more than 15 points of 100)."""
+    waiting = session.execute(
+        select(Submission.confidence).where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.status == Status.GRADED,
+            Submission.review_codes == ",",
+        )
+    ).scalars()
+    confidences = [c for c in waiting if c is not None]
+    reviewed = []
+    for label in labels(session, a):
+        sid = int(label.key.removeprefix("submission-"))
+        grade = grades.latest_grade(session, sid)
+        if grade is None:
+            continue
+        scale = 100.0 / (grade.max_total or 100.0)
+        truth = sum(label.instructor.values())
+        reviewed.append((float(grade.confidence), abs(float(grade.total) - truth) * scale))
+    rows = []
+    for level in RISK_LEVELS:
+        above = [e for c, e in reviewed if c >= level]
+        rows.append(
+            {
+                "level": level,
+                "would_release": sum(1 for c in confidences if c >= level),
+                "reviewed": len(above),
+                "mean_error": round(sum(above) / len(above), 1) if above else None,
+                "share_wrong": round(sum(e > _WRONG for e in above) / len(above), 3)
+                if above
+                else None,
+            }
+        )
+    return rows
 
 
 def describe(cal: Calibration) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from ..models import (
+    MAX_ID,
     Status,
     Submission,
     User,
@@ -52,3 +54,29 @@ def release_many(
         elif release(session, sub, actor):
             released.append(sub.id)
     return released, held
+
+
+def selection(
+    assignment_id: int,
+    mode: str,
+    *,
+    min_confidence: float | None = None,
+    ids: Sequence[int] = (),
+) -> Select[Submission]:
+    """The current graded submissions a bulk release takes: ``reviewed``, ``all``,
+    ``confidence`` (at or above min_confidence, and never a grade with a review reason) or
+    ``ids`` (those listed)."""
+    query: Select[Submission] = select(Submission).where(
+        Submission.assignment_id == assignment_id,
+        Submission.current.is_(True),
+        Submission.status == Status.GRADED,
+    )
+    if mode == "reviewed":
+        query = query.where(Submission.reviewed.is_(True))
+    elif mode == "confidence":
+        assert min_confidence is not None
+        query = query.where(Submission.confidence >= min_confidence, Submission.review_codes == ",")
+    elif mode == "ids":
+        # Ids are 32-bit: larger ones cannot exist (and the database would refuse them).
+        query = query.where(Submission.id.in_([i for i in ids if 0 < i <= MAX_ID]))
+    return query.order_by(Submission.id)

@@ -15,7 +15,7 @@ from ..db import get_db
 from ..downloads import csv_download
 from ..errors import APIError
 from ..models import Assignment, JobStatus, Status, Submission
-from ..operations import exports, regrades, releases, rubrics, statistics
+from ..operations import calibrations, exports, regrades, releases, rubrics, statistics
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
 from .charts import histogram
@@ -81,6 +81,8 @@ def render_dashboard(
         waiting=waiting,
         preview=preview,
         pending=pending,
+        risk=calibrations.release_risk(session, a),
+        calibration=calibrations.current(session, a),
     )
     return html, status
 
@@ -123,28 +125,29 @@ def release_many(slug: str) -> Response:
     a = get_assignment(session, slug)
     back = redirect(url_for("web.dashboard", slug=slug), code=303)
     mode = request.form.get("mode", "")
-    query = select(Submission).where(
-        Submission.assignment_id == a.id,
-        Submission.current.is_(True),
-        Submission.status == Status.GRADED,
-    )
     one = request.form.get("one", "")
     if one:
-        if not one.isdigit():
+        if not one.isdigit() or len(one) > 10:
             notify("That is not a submission id.", "error")
             return back
-        query = query.where(Submission.id == int(one))
+        query = releases.selection(a.id, "ids", ids=[int(one)])
     elif mode == "selected":
         raw = request.form.getlist("ids")
         if not raw:
             notify("Select the submissions to release first.", "error")
             return back
-        if len(raw) > MAX_IDS or not all(r.isdigit() for r in raw):
+        if len(raw) > MAX_IDS or not all(r.isdigit() and len(r) <= 10 for r in raw):
             notify("The selection is not valid; reload the page and select again.", "error")
             return back
-        query = query.where(Submission.id.in_([int(r) for r in raw]))
+        query = releases.selection(a.id, "ids", ids=[int(r) for r in raw])
     elif mode == "reviewed":
-        query = query.where(Submission.reviewed.is_(True))
+        query = releases.selection(a.id, "reviewed")
+    elif mode == "confidence":
+        level = request.form.get("level", "")
+        if level not in {str(x) for x in calibrations.RISK_LEVELS}:
+            notify("Choose one of the confidence levels in the table.", "error")
+            return back
+        query = releases.selection(a.id, "confidence", min_confidence=float(level))
     else:
         notify("Choose what to release.", "error")
         return back
