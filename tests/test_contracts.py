@@ -196,3 +196,9 @@ def test_every_operation_is_generated_from_a_declared_view(app, client):
     # Each response model is published under its own name.
     for name in ("Submission", "Grade", "QueuePage", "Job", "Platform", "Delivery", "Event"):
         assert name in spec["components"]["schemas"], name
+
+
+def test_an_assignment_carries_its_task(client, actors, assignment):
+    body = client.get(f"/api/v1/assignments/{SLUG}", headers=actors.h("learner")).get_json()
+    assert body["task"].startswith("### Mini-Project: ML System Health Check")
+    assert "Step 1" in body["task"]

@@ -813,3 +813,22 @@ def test_review_page_and_queue_show_why_a_grade_needs_a_look(app, people):
     )
     queue = staff.get("/review?reason=penalty").get_data(as_text=True)
     assert f">{flagged}</a>" in queue and f">{plain}</a>" not in queue
+
+
+def test_the_assignment_page_shows_the_task_rendered_safely(app, people):
+    learner = _client(app, people, "learner")
+    page = learner.get(f"/assignments/{SLUG}").get_data(as_text=True)
+    task = page[page.index('id="task"') :]
+    assert (
+        "customer churn prediction" in task
+        and "<h3>Mini-Project: ML System Health Check</h3>" in task
+    )
+    assert "<script" not in task
+
+
+def test_a_task_with_raw_html_is_shown_as_text():
+    from grader.service.render import rendered_task
+
+    html = str(rendered_task("**Scenario** <script>alert(1)</script> [x](javascript:alert(1))"))
+    assert "<strong>Scenario</strong>" in html and "<script" not in html
+    assert "&lt;script&gt;" in html and "href=" not in html  # text, and no unsafe link

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import nh3
@@ -345,6 +346,13 @@ def stored_render(html: str, anchors: dict[str, str] | None, *, marks: bool) -> 
     if marks:
         return Rendered(Markup(html), {int(n): a for n, a in (anchors or {}).items()})
     return Rendered(Markup(_MARK_TAG.sub("", html)), {})
+
+
+@lru_cache(maxsize=64)
+def rendered_task(source: str) -> Markup:
+    """An assignment's task (the rubric's exercise, Markdown) as safe HTML, rendered once per
+    text: the same rules as answers (no raw HTML, safe links only)."""
+    return render_markdown(source).html
 
 
 def plain_answer(source: str) -> Rendered:

@@ -40,6 +40,7 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
         "rubric_file": a.rubric_file,
         "rubric": rubric.to_dict(),
         "rubric_version": a.rubric_version,
+        "task": rubric.exercise.strip() or None,
         "created_at": a.created_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),
     }

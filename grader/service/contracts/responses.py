@@ -240,6 +240,10 @@ class Assignment(Response):
     rubric_file: str
     rubric: Annotated[Object, Field(description="Criteria and points, never the key.")]
     rubric_version: str
+    task: Annotated[
+        str | None,
+        Field(description="The task learners answer (Markdown: scenario, snapshot, steps)."),
+    ]
     created_at: Time
     updated_at: Time
 

@@ -22,7 +22,7 @@ from ..models import Assignment, Role, Status, Submission, User
 from ..operations import grades, rubrics, submissions
 from ..operations.assignments import get_assignment
 from ..operations.grades import grade_json
-from ..render import evidence_quotes
+from ..render import evidence_quotes, rendered_task
 from .blueprint import LEARNER_STATUS, TOO_LARGE_PAGES, bp, error_page
 from .session import current_user, load_user, signed_in
 
@@ -120,6 +120,7 @@ def render_assignment(
         limit_text=_kb(limit),
         submit_key=secrets.token_urlsafe(24),
         can_submit=user.role in SUBMITTERS,
+        task=rendered_task(rubric.exercise) if rubric.exercise.strip() else None,
     )
     return html, status
 
