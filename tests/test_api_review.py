@@ -497,3 +497,44 @@ def test_the_queue_by_cursor_is_the_queue_by_page(app, client, actors, assignmen
             query_string={**params, "sort": other, "cursor": bad},
         )
         assert r.status_code == 422 and r.get_json()["error"]["field"] == "cursor"
+
+
+def test_an_override_comment_reaches_the_learner_instead_of_the_automatic_feedback(
+    app, client, actors, assignment, enqueued
+):
+    (sid,) = _graded(app, client, actors, ["sub-020.md"])
+    staff = actors.h("instructor")
+    r = client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=staff,
+        json={
+            "criterion": "risk_management",
+            "points": 15,
+            "reason": "Grader missed the rollback table (audit only).",
+            "comment": "Your rollback plan is complete; the metrics are concrete.",
+        },
+    )
+    assert r.status_code == 201
+    client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=staff,
+        json={"criterion": "prioritization", "points": 20, "reason": "Order is justified."},
+    )
+    client.post(f"/api/v1/submissions/{sid}/release", headers=staff)
+    mine = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    by_id = {c["id"]: c for c in mine["grade"]["criteria"]}
+    rm, pr = by_id["risk_management"], by_id["prioritization"]
+    assert rm["feedback"] == "Your rollback plan is complete; the metrics are concrete."
+    assert rm["points"] == 15 and rm["evidence"] == [] and "override" not in rm
+    assert pr["feedback"] == "Your instructor reviewed this criterion and set its points."
+    assert "audit only" not in str(mine)  # the reason never reaches the learner
+    seen = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"]
+    staff_rm = next(c for c in seen["criteria"] if c["id"] == "risk_management")
+    assert staff_rm["override"]["comment"].startswith("Your rollback plan")
+    assert staff_rm["override"]["reason"].startswith("Grader missed")
+    too_long = client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=staff,
+        json={"criterion": "risk_management", "points": 1, "reason": "r", "comment": "x" * 6000},
+    )
+    assert too_long.status_code == 422 and too_long.get_json()["error"]["field"] == "comment"

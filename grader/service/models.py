@@ -284,6 +284,8 @@ class Override(Base):
     criterion: Mapped[str] = mapped_column(String(64))
     points: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
+    # What the learner is told instead of the automatic feedback (None: a neutral line).
+    comment: Mapped[str | None] = mapped_column(Text)
     instructor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

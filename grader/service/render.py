@@ -350,8 +350,7 @@ def stored_render(html: str, anchors: dict[str, str] | None, *, marks: bool) -> 
 
 @lru_cache(maxsize=64)
 def rendered_task(source: str) -> Markup:
-    """An assignment's task (the rubric's exercise, Markdown) as safe HTML, rendered once per
-    text: the same rules as answers (no raw HTML, safe links only)."""
+    """An assignment's task (the rubric's exercise) as safe HTML, by the answers' rules."""
     return render_markdown(source).html
 
 

@@ -257,7 +257,7 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     body = parse(OverrideRequest, json_body())
-    reviews.override(session, sub, user, body.criterion, body.points, body.reason)
+    reviews.override(session, sub, user, body.criterion, body.points, body.reason, body.comment)
     session.commit()
     return submission_json(sub, user), 201
 

@@ -180,6 +180,15 @@ class OverrideRequest(Body):
         Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
         Rule("reason_required", "'reason' must be a string"),
     ]
+    comment: Annotated[
+        str | None,
+        Field(
+            description="Shown to the learner instead of the automatic feedback for this "
+            "criterion (the reason stays in the audit trail only).",
+            json_schema_extra={"maxLength": MAX_REASON},
+        ),
+        Rule("invalid_comment", "'comment' must be a string"),
+    ] = None
 
 
 class PlatformCreate(Body):

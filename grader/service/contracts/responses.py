@@ -106,7 +106,8 @@ class Ready(Response):
 
 class Override(Response):
     points: float
-    reason: str
+    reason: Annotated[str, Field(description="Why, for the audit trail (staff only).")]
+    comment: Annotated[str | None, Field(description="What the learner reads.")] = OMITTED
     by: int
     at: Time
 

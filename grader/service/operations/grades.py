@@ -170,6 +170,7 @@ def effective_grade(
             entry["override"] = {
                 "points": o.points,
                 "reason": o.reason,
+                "comment": o.comment,
                 "by": o.instructor_id,
                 "at": o.created_at.isoformat(),
             }
@@ -254,6 +255,19 @@ def codes_text(codes: Iterable[str]) -> str:
     return "".join(f",{c}" for c in codes) + ","
 
 
+#: What a learner reads for a criterion an instructor overrode without a comment.
+OVERRIDDEN_FEEDBACK = "Your instructor reviewed this criterion and set its points."
+
+
+def learner_feedback(criterion: dict[str, Any]) -> str:
+    """What a learner (or their platform) reads for a criterion of an effective grade: the
+    automatic feedback may contradict an instructor's points, so an overridden criterion
+    shows the instructor's comment instead (or a neutral line without one)."""
+    if "override" in criterion:
+        return str(criterion["override"].get("comment") or OVERRIDDEN_FEEDBACK)
+    return str(criterion["feedback"])
+
+
 def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str, Any]:
     """The grade payload. Learners never see the answer key (missing concepts), unless the
     rubric reveals it in the feedback itself."""
@@ -261,6 +275,9 @@ def grade_json(eff: dict[str, Any], sub: Submission, *, staff: bool) -> dict[str
     for c in eff["criteria"]:
         entry = {k: c[k] for k in ("id", "name", "points", "max_points", "feedback", "source")}
         entry["evidence"] = c["evidence"]
+        if "override" in c and not staff:
+            entry["feedback"] = learner_feedback(c)
+            entry["evidence"] = []
         if staff:
             entry["grader_points"] = c["grader_points"]
             entry["missing"] = c["missing"]

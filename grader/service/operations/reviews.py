@@ -27,10 +27,26 @@ MAX_REASON = 5000
 
 
 def override(
-    session: Session, sub: Submission, instructor: User, criterion: str, points: float, reason: str
+    session: Session,
+    sub: Submission,
+    instructor: User,
+    criterion: str,
+    points: float,
+    reason: str,
+    comment: str | None = None,
 ) -> dict[str, Any]:
-    """Set an instructor's points for one criterion, with the reason, in the audit trail."""
+    """Set an instructor's points for one criterion, with the reason (the audit trail's) and
+    an optional comment (the learner's: it replaces the automatic feedback, which the new
+    points may contradict)."""
     reason = reason.strip()
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > MAX_REASON:
+        raise APIError(
+            422,
+            "comment_too_long",
+            f"the comment is limited to {MAX_REASON} characters",
+            field="comment",
+        )
     if not reason:
         raise APIError(
             422,
@@ -71,6 +87,7 @@ def override(
             criterion=criterion,
             points=points,
             reason=reason,
+            comment=comment,
             instructor_id=instructor.id,
         )
     )

@@ -239,7 +239,10 @@ def override(submission_id: int) -> Any:
     criterion = request.form.get("criterion", "")
     raw_points = request.form.get("points", "").strip().replace(",", ".")
     reason = request.form.get("reason", "").strip()
-    values = {criterion: {"points": request.form.get("points", ""), "reason": reason}}
+    comment = request.form.get("comment", "").strip()
+    values = {
+        criterion: {"points": request.form.get("points", ""), "reason": reason, "comment": comment}
+    }
 
     def fail(message: str, status: int = 400) -> tuple[str, int]:
         session.rollback()
@@ -254,7 +257,7 @@ def override(submission_id: int) -> Any:
     if not math.isfinite(points):
         return fail("Points must be a number, e.g. 12 or 12.5.")
     try:
-        reviews.override(session, sub, user, criterion, points, reason)
+        reviews.override(session, sub, user, criterion, points, reason, comment)
     except APIError as exc:
         return fail(exc.message[0].upper() + exc.message[1:] + ".", exc.status)
     session.commit()

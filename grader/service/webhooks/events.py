@@ -44,7 +44,7 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
         "metadata": sub.metadata_,
     }
     if event_type == GRADE_RELEASED:
-        from ..operations.grades import effective_grade
+        from ..operations.grades import effective_grade, learner_feedback
 
         eff = effective_grade(session, sub)
         if eff is not None:
@@ -54,7 +54,8 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
                 "rubric_version": eff["rubric_version"],
                 "released_at": sub.released_at.isoformat() if sub.released_at else None,
                 "criteria": [
-                    {k: c[k] for k in ("id", "name", "points", "max_points", "feedback")}
+                    {k: c[k] for k in ("id", "name", "points", "max_points")}
+                    | {"feedback": learner_feedback(c)}
                     for c in eff["criteria"]
                 ],
             }
