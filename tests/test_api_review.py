@@ -354,6 +354,33 @@ def test_gradebook_csv(app, client, actors, assignment, enqueued):
     assert rows[1]["learner"].startswith("'=")  # no formula injection
 
 
+def test_a_resubmission_after_release_keeps_the_released_grade_in_the_gradebook(
+    app, client, actors, assignment, enqueued
+):
+    import grader.service.models as m
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(m.User, actors.id("learner")).email = "lena@example.test"
+    (first,) = _graded(app, client, actors, ["sub-010.md"])
+    client.post(f"/api/v1/submissions/{first}/release", headers=actors.h("instructor"))
+    released = client.get(f"/api/v1/submissions/{first}", headers=actors.h("learner")).get_json()
+    # The learner sends a new version, still waiting for its grade.
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=(HEALTH / "sub-020.md").read_text(),
+        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
+    )
+    second = r.get_json()["id"]
+    text = client.get(
+        "/api/v1/assignments/ml-health-check/grades.csv", headers=actors.h("instructor")
+    ).get_data(as_text=True)
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert int(row["submission"]) == second and row["status"] == "queued" and row["total"] == ""
+    assert row["email"] == "lena@example.test"
+    assert row["released_version"] == "1"
+    assert float(row["released_total"]) == released["grade"]["total"]
+
+
 def test_gradebook_export_reads_in_pages_with_the_same_rows(
     app, client, actors, assignment, enqueued
 ):

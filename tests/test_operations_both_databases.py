@@ -149,10 +149,12 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
                 for st in grades.standings(session, ids["a"], batch=2)
             ]
             rows = list(csv.reader(exports.gradebook_csv(session, ids["a"], batch=2)))
+            col = {name: i for i, name in enumerate(rows[0])}
             for row in rows[1:]:  # ids are the database's own: name each by its answer
-                row[0] = str(ids["learners"].index(int(row[0])))
-                row[2] = str(subs.index(int(row[2])))
-                row[-1] = re.sub(r"^\d{4}-\d\d-\d\dT\S+$", "<time>", row[-1])
+                row[col["learner_id"]] = str(ids["learners"].index(int(row[col["learner_id"]])))
+                row[col["submission"]] = str(subs.index(int(row[col["submission"]])))
+                at = col["released_at"]
+                row[at] = re.sub(r"^\d{4}-\d\d-\d\dT\S+$", "<time>", row[at])
             out["csv"] = rows
             out["counts"] = statistics.counts(session, ids["a"])
             dist = statistics.distributions(session, ids["a"])

@@ -47,7 +47,9 @@ Lines = Iterator[str]
 
 def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> Lines:
     """The gradebook, line by line: one row per learner's current submission with each
-    criterion's points, the total, the status, where the points come from and the release."""
+    criterion's points, the total, the status, where the points come from and the release;
+    and the grade the learner has, their latest released version's (an earlier one when
+    they resubmitted after a release), so a resubmission never hides a released grade."""
     a = session.get(Assignment, assignment_id)
     if a is None:
         return
@@ -65,6 +67,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
         [
             "learner_id",
             "learner",
+            "email",
             "submission",
             "version",
             *ids,
@@ -74,6 +77,8 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             "source",
             "confidence",
             "released_at",
+            "released_version",
+            "released_total",
         ]
     )
     for row in standings(session, a.id, batch=batch):
@@ -82,6 +87,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             [
                 row.learner_id,
                 safe_cell(row.learner),
+                safe_cell(row.email or ""),
                 row.id,
                 row.version,
                 *[row.points.get(i, "") for i in ids],
@@ -91,5 +97,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
                 ("override" if row.overridden else "grader") if graded else "",
                 row.confidence if graded else "",
                 row.released_at.isoformat() if row.released_at else "",
+                row.released[0] if row.released else "",
+                row.released[1] if row.released and row.released[1] is not None else "",
             ]
         )

@@ -310,6 +310,7 @@ class Standing:
     id: int
     learner_id: int
     learner: str
+    email: str | None
     version: int
     status: Status
     total: float | None
@@ -318,6 +319,9 @@ class Standing:
     released_at: datetime | None
     points: dict[str, float]  # effective points per criterion ({} before a grade)
     overridden: bool  # some criterion's points come from an instructor
+    # The learner's latest released version of the assignment (the grade they have), which
+    # is an earlier one when they resubmitted after a release: (version, total, released at).
+    released: tuple[int, float | None, datetime] | None = None
 
 
 def standings(
@@ -335,6 +339,7 @@ def standings(
         Submission.id,
         Submission.learner_id,
         User.name,
+        User.email,
         Submission.version,
         Submission.status,
         Submission.total,
@@ -365,6 +370,23 @@ def standings(
                 select(Override.submission_id).where(Override.submission_id.in_(ids)).distinct()
             )
         )
+        released: dict[int, tuple[int, float | None, datetime]] = {}
+        for learner_id, version, total, at in session.execute(
+            select(
+                Submission.learner_id,
+                Submission.version,
+                Submission.total,
+                Submission.released_at,
+            )
+            .where(
+                Submission.assignment_id == assignment_id,
+                Submission.learner_id.in_({r.learner_id for r in rows}),
+                Submission.released_at.is_not(None),
+            )
+            .order_by(Submission.learner_id, Submission.version.desc())
+        ):
+            if at is not None:  # the query asks for released ones only
+                released.setdefault(learner_id, (version, total, at))
         for r in rows:
             points = r.points
             if points is None and r.total is not None:
@@ -375,6 +397,7 @@ def standings(
                 id=r.id,
                 learner_id=r.learner_id,
                 learner=r.name,
+                email=r.email,
                 version=r.version,
                 status=Status(r.status),
                 total=r.total,
@@ -383,6 +406,7 @@ def standings(
                 released_at=r.released_at,
                 points=dict(points or {}),
                 overridden=r.id in overridden,
+                released=released.get(r.learner_id),
             )
         if len(rows) < batch:
             return
