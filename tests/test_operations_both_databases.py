@@ -63,7 +63,7 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
     from grader.service.fields import parse_query
     from grader.service.grade_task import GradingSettings, grade_submission
     from grader.service.models import Assignment, Role, Submission, User
-    from grader.service.operations import exports, grades, releases, reviews, statistics
+    from grader.service.operations import exports, releases, reviews, standings, statistics
     from grader.service.operations.reviews import QueueFilter
     from grader.service.operations.rubrics import rubric_path, store_rubric
     from grader.service.operations.submissions import submit_and_commit
@@ -146,7 +146,7 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
             out["held"] = sorted(subs.index(i) for i in claimed)
             out["standings"] = [
                 (st.learner, st.version, st.status.value, st.total, st.points, st.overridden)
-                for st in grades.standings(session, ids["a"], batch=2)
+                for st in standings.standings(session, ids["a"], batch=2)
             ]
             rows = list(csv.reader(exports.gradebook_csv(session, ids["a"], batch=2)))
             col = {name: i for i, name in enumerate(rows[0])}

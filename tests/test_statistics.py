@@ -63,7 +63,8 @@ def test_a_row_graded_before_points_were_kept_is_read_from_its_grades(
     from sqlalchemy import update
 
     from grader.service.models import Submission
-    from grader.service.operations.grades import effective_grade, standings
+    from grader.service.operations.grades import effective_grade
+    from grader.service.operations.standings import standings
 
     sid = _submit(app, client, actors, "learner", "sub-010.md")
     client.post(

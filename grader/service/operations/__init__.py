@@ -14,6 +14,7 @@ committing to its caller unless its docstring says otherwise.
 - ``calibrations``: reviewed grades as labels, an assignment's calibration and applying it;
 - ``statistics``: counts and score distributions for the dashboard;
 - ``platforms``: registering course platforms, their endpoints and signing secrets;
+- ``standings``: every current submission with its grade as it stands, in pages;
 - ``exports``: the gradebook, streamed;
 - ``assignments``: finding an assignment;
 - ``rubrics``: rubric files, stored versions, parsed rubrics;

@@ -1,7 +1,7 @@
 """Exports: the gradebook as CSV, streamed in batches so that memory and each query stay
 small however many learners an assignment has.
 
-Rows come from :func:`~grader.service.operations.grades.standings`: pages of submission
+Rows come from :func:`~grader.service.operations.standings.standings`: pages of submission
 rows in learner order, two small queries a page. Text cells
 that a spreadsheet would run as formulas are neutralised (CSV injection).
 """
@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..models import Assignment
-from .grades import standings
 from .rubrics import rubric_for
+from .standings import standings
 
 #: Submissions per page of the export.
 BATCH = 500

@@ -4,7 +4,7 @@ were reviewed, and the score distributions (totals and each criterion, overrides
 Counts are SQL aggregates. The distributions need each grade as it stands (grader points
 with instructors' overrides applied), kept on each submission's row; they are read in one
 streamed query (rows graded before migration 0010 through
-:func:`~grader.service.operations.grades.standings`) and kept per assignment until
+:func:`~grader.service.operations.standings.standings`) and kept per assignment until
 any of its current submissions changes (an override, a release or a new grade touches
 ``updated_at``; a new version changes the count), so a dashboard reload costs two small
 queries, not a pass over every grade.
@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Status, Submission
-from .grades import standings
+from .standings import standings
 
 __all__ = ["Distributions", "counts", "distributions", "reviewed_count"]
 

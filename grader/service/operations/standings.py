@@ -1,0 +1,130 @@
+"""An assignment's standings: every current submission with its grade as it stands, read
+in keyset pages from the submission rows, for the gradebook and the score distributions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from ..models import Override, Status, Submission, User
+from .grades import effective_grade
+
+__all__ = ["BATCH", "Standing", "standings"]
+
+
+#: Submissions per page of :func:`standings`.
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A current submission and its grade as it stands, read from its own row."""
+
+    id: int
+    learner_id: int
+    learner: str
+    email: str | None
+    version: int
+    status: Status
+    total: float | None
+    max_total: float | None
+    confidence: float | None
+    released_at: datetime | None
+    points: dict[str, float]  # effective points per criterion ({} before a grade)
+    overridden: bool  # some criterion's points come from an instructor
+    # The learner's latest released version of the assignment (the grade they have), which
+    # is an earlier one when they resubmitted after a release: (version, total, released at).
+    released: tuple[int, float | None, datetime] | None = None
+
+
+def standings(
+    session: Session,
+    assignment_id: int,
+    statuses: Sequence[Status] = (),
+    batch: int = BATCH,
+) -> Iterator[Standing]:
+    """Every current submission of an assignment (of ``statuses``, or all) with its grade as
+    it stands, in learner order, in keyset pages of ``batch``: the submission rows carry the
+    effective total and points (see :func:`denormalize`), so a page is two small queries
+    and memory stays flat however large the assignment. (A row graded before the points
+    were kept on it is read from its grades and overrides.)"""
+    columns = (
+        Submission.id,
+        Submission.learner_id,
+        User.name,
+        User.email,
+        Submission.version,
+        Submission.status,
+        Submission.total,
+        Submission.max_total,
+        Submission.confidence,
+        Submission.released_at,
+        Submission.points,
+    )
+    after: tuple[int, int] | None = None
+    while True:
+        query = (
+            select(*columns)
+            .join(User, User.id == Submission.learner_id)
+            .where(Submission.assignment_id == assignment_id, Submission.current.is_(True))
+            .order_by(Submission.learner_id, Submission.id)
+            .limit(batch)
+        )
+        if statuses:
+            query = query.where(Submission.status.in_(list(statuses)))
+        if after is not None:
+            query = query.where(tuple_(Submission.learner_id, Submission.id) > tuple_(*after))
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        ids = [r.id for r in rows]
+        overridden = set(
+            session.scalars(
+                select(Override.submission_id).where(Override.submission_id.in_(ids)).distinct()
+            )
+        )
+        released: dict[int, tuple[int, float | None, datetime]] = {}
+        for learner_id, version, total, at in session.execute(
+            select(
+                Submission.learner_id,
+                Submission.version,
+                Submission.total,
+                Submission.released_at,
+            )
+            .where(
+                Submission.assignment_id == assignment_id,
+                Submission.learner_id.in_({r.learner_id for r in rows}),
+                Submission.released_at.is_not(None),
+            )
+            .order_by(Submission.learner_id, Submission.version.desc())
+        ):
+            if at is not None:  # the query asks for released ones only
+                released.setdefault(learner_id, (version, total, at))
+        for r in rows:
+            points = r.points
+            if points is None and r.total is not None:
+                sub = session.get(Submission, r.id)
+                eff = effective_grade(session, sub) if sub is not None else None
+                points = {c["id"]: c["points"] for c in eff["criteria"]} if eff else {}
+            yield Standing(
+                id=r.id,
+                learner_id=r.learner_id,
+                learner=r.name,
+                email=r.email,
+                version=r.version,
+                status=Status(r.status),
+                total=r.total,
+                max_total=r.max_total,
+                confidence=r.confidence,
+                released_at=r.released_at,
+                points=dict(points or {}),
+                overridden=r.id in overridden,
+                released=released.get(r.learner_id),
+            )
+        if len(rows) < batch:
+            return
+        after = (rows[-1].learner_id, rows[-1].id)
