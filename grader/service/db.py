@@ -7,8 +7,10 @@ the web process and the worker can write the same file.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -17,6 +19,11 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Assignment
+
+#: How long a process keeps an assignment's opening and due times before reading them again.
+WINDOW_SECONDS = 5.0
+#: (opens_at, due_at, late_policy)
+AssignmentTimes = tuple[datetime | None, datetime | None, str]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,7 +65,7 @@ class Database:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.sessionmaker: sessionmaker[Session] | None = None
-        self._assignment_ids: dict[str, int] = {}
+        self._windows: dict[str, tuple[float, int, AssignmentTimes]] = {}
 
     def init_app(self, app: Flask) -> None:
         cfg = app.config
@@ -97,16 +104,28 @@ class Database:
         session: Session = g.db_session
         return session
 
-    def assignment_id(self, slug: str) -> int | None:
-        """The id of the assignment with this slug, looked up once per process: slugs never
-        change and assignments are never deleted, so a found id stays right. Every
-        submission needs it; misses are not cached, so a new assignment is found at once."""
-        found = self._assignment_ids.get(slug)
-        if found is None:
-            found = self.session.scalar(select(Assignment.id).where(Assignment.slug == slug))
-            if found is not None:
-                self._assignment_ids[slug] = found
-        return found
+    def assignment_window(self, slug: str) -> tuple[int, AssignmentTimes] | None:
+        """The assignment's id and when it takes answers (opens_at, due_at, late_policy).
+        Its times can change (PATCH), so they are kept for WINDOW_SECONDS only: a change
+        reaches every process within that."""
+        now = time.monotonic()
+        hit = self._windows.get(slug)
+        if hit is not None and now - hit[0] < WINDOW_SECONDS:
+            return hit[1], hit[2]
+        row = self.session.execute(
+            select(
+                Assignment.id, Assignment.opens_at, Assignment.due_at, Assignment.late_policy
+            ).where(Assignment.slug == slug)
+        ).one_or_none()
+        if row is None:
+            return None
+        window: AssignmentTimes = (row.opens_at, row.due_at, row.late_policy)
+        self._windows[slug] = (now, row.id, window)
+        return row.id, window
+
+    def forget_window(self, slug: str) -> None:
+        """This process changed the assignment's times: read them again at once."""
+        self._windows.pop(slug, None)
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

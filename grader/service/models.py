@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -150,6 +151,11 @@ class Assignment(Base):
     rubric_version: Mapped[str] = mapped_column(ForeignKey("rubric_versions.version"))
     # The calibration new grades use (grader.service.operations.calibrations); None: none.
     calibration_version: Mapped[str | None] = mapped_column(String(32))
+    # When answers are taken (None: always) and what happens after the due time: "accept"
+    # (and mark late) or "refuse" (grader.service.operations.assignments.admit).
+    opens_at: Mapped[datetime | None]
+    due_at: Mapped[datetime | None]
+    late_policy: Mapped[str] = mapped_column(String(16), default="accept", server_default="accept")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -181,6 +187,8 @@ class Submission(Base):
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claim_expires_at: Mapped[datetime | None]
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sent after the assignment's due time (accepted by its late policy).
+    late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The effective grade's headline figures, copied here so the review queue can filter
     # and sort in SQL; the grades and overrides tables remain the source of truth.
     total: Mapped[float | None] = mapped_column(Float)

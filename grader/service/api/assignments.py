@@ -41,6 +41,9 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
         "rubric": rubric.to_dict(),
         "rubric_version": a.rubric_version,
         "task": rubric.exercise.strip() or None,
+        "opens_at": a.opens_at.isoformat() if a.opens_at else None,
+        "due_at": a.due_at.isoformat() if a.due_at else None,
+        "late_policy": a.late_policy,
         "created_at": a.created_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),
     }
@@ -94,6 +97,9 @@ def create() -> tuple[dict[str, Any], int]:
         rubric_file=rubric_file,
         rubric_version=version.version,
         created_by_id=user.id,
+        opens_at=body.opens_at,
+        due_at=body.due_at,
+        late_policy=body.late_policy or "accept",
     )
     session.add(a)
     session.commit()
@@ -125,7 +131,15 @@ def update(slug: str) -> dict[str, Any]:
         )
         a.rubric_file = body.rubric
         a.rubric_version = version.version
+    for name in ("opens_at", "due_at"):
+        if name in body.model_fields_set:
+            setattr(a, name, getattr(body, name))
+    if "late_policy" in body.model_fields_set:
+        a.late_policy = body.late_policy or "accept"
+    if a.opens_at and a.due_at and a.due_at <= a.opens_at:
+        raise APIError(422, "invalid_time", "'due_at' must be after opens_at", field="due_at")
     session.commit()
+    get_db().forget_window(a.slug)
     return assignment_json(a)
 
 

@@ -26,6 +26,7 @@ from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..operations import grades, releases, reviews, submissions
+from ..operations.assignments import Window
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
 
@@ -52,6 +53,8 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
         "released_at": sub.released_at.isoformat() if sub.released_at else None,
         "grade": None,
     }
+    if sub.late:
+        data["late"] = True
     if sub.superseded_by_id:
         data["superseded_by"] = sub.superseded_by_id
     if sub.status == Status.FAILED:
@@ -123,9 +126,10 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     user = current_user()
     db = get_db()
     session = db.session
-    assignment_id = db.assignment_id(slug)
-    if assignment_id is None:
+    found = db.assignment_window(slug)
+    if found is None:
         raise not_found("assignment")
+    assignment_id, times = found
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= _MAX_KEY):
         raise APIError(
@@ -142,6 +146,7 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         content,
         idempotency_key=key.strip() if key else None,
         metadata=metadata,
+        window=Window(*times),
     )
     if created:
         enqueue_grade(sub.id)

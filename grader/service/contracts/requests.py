@@ -9,9 +9,18 @@ naming the field: each field declares its error code and the sentence that state
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from ..errors import APIError
 from ..fields import Rule
@@ -60,11 +69,12 @@ def parse(model: type[M], data: Any) -> M:
             raise APIError(422, "unknown_field", f"unknown field {name!r}", field=name) from None
         field = model.model_fields.get(name)
         rule = next((m for m in field.metadata if isinstance(m, Rule)), None) if field else None
-        if rule is None:
-            raise APIError(
-                422, f"invalid_{name}", f"{name!r}: {error['msg']}", field=name
-            ) from None
-        raise APIError(422, rule.code, rule.message, field=name) from None
+        code = rule.code if rule else f"invalid_{name}"
+        if error["type"] == "value_error":  # a validator's own sentence
+            message = f"{name!r}: {error['ctx']['error']}"
+        else:
+            message = rule.message if rule else f"{name!r}: {error['msg']}"
+        raise APIError(422, code, message, field=name) from None
 
 
 def clean_schema(node: Any) -> Any:
@@ -105,7 +115,42 @@ _EVENTS_URL = Annotated[
 ]
 
 
-class AssignmentCreate(Body):
+def _aware(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-12-24T18:00:00Z")
+    return value
+
+
+_TIME = Annotated[
+    datetime | None,
+    Field(strict=False, description="ISO 8601 with a time zone; null: none."),
+    AfterValidator(_aware),
+    Rule("invalid_time", "times are ISO 8601 with a time zone, e.g. 2026-12-24T18:00:00Z"),
+]
+_LATE_POLICY = Annotated[
+    Literal["accept", "refuse"],
+    Field(description="After the due time: accept answers and mark them late, or refuse them."),
+    Rule("invalid_late_policy", "'late_policy' must be accept or refuse"),
+]
+
+
+class Window(Body):
+    """When an assignment takes answers (all optional)."""
+
+    opens_at: _TIME = None
+    due_at: _TIME = None
+    late_policy: _LATE_POLICY = None  # type: ignore[assignment]
+
+    @field_validator("due_at")
+    @classmethod
+    def _after_opening(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        opens = info.data.get("opens_at")
+        if value is not None and opens is not None and value <= opens:
+            raise ValueError("must be after opens_at")
+        return value
+
+
+class AssignmentCreate(Window):
     """Create an assignment from a rubric file in the rubrics folder."""
 
     slug: Annotated[str, Field(pattern=SLUG_PATTERN), _SLUG_RULE]
@@ -117,7 +162,7 @@ class AssignmentCreate(Body):
     title: _TITLE | None = None
 
 
-class AssignmentUpdate(Body):
+class AssignmentUpdate(Window):
     """Change the title, or point the assignment at a (changed) rubric file."""
 
     rubric: Annotated[str, Rule("invalid_rubric", "'rubric' must be a file name")] = None  # type: ignore[assignment]

@@ -190,6 +190,7 @@ class Submission(Response):
     grade: Annotated[
         Grade | None, Field(description="Staff always; learners and platforms once released.")
     ]
+    late: Annotated[bool, Field(description="Sent after the due time.")] = OMITTED
     superseded_by: int = OMITTED
     failure_reason: str | None = OMITTED
     metadata: Object = OMITTED
@@ -245,6 +246,9 @@ class Assignment(Response):
         str | None,
         Field(description="The task learners answer (Markdown: scenario, snapshot, steps)."),
     ]
+    opens_at: Annotated[OptionalTime, Field(description="Answers are taken from then on.")]
+    due_at: Annotated[OptionalTime, Field(description="Answers after it are late.")]
+    late_policy: Literal["accept", "refuse"]
     created_at: Time
     updated_at: Time
 

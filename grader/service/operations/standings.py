@@ -29,6 +29,7 @@ class Standing:
     learner: str
     email: str | None
     version: int
+    late: bool
     status: Status
     total: float | None
     max_total: float | None
@@ -58,6 +59,7 @@ def standings(
         User.name,
         User.email,
         Submission.version,
+        Submission.late,
         Submission.status,
         Submission.total,
         Submission.max_total,
@@ -116,6 +118,7 @@ def standings(
                 learner=r.name,
                 email=r.email,
                 version=r.version,
+                late=bool(r.late),
                 status=Status(r.status),
                 total=r.total,
                 max_total=r.max_total,

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from ..models import Assignment, AuditEvent, Grade, Status, Submission, utcnow
+from .assignments import Window, admit
 
 log = logging.getLogger(__name__)
 _SUB = cast(Table, Submission.__table__)
@@ -52,17 +53,38 @@ def submit(
     idempotency_key: str | None = None,
     platform_id: int | None = None,
     metadata: dict[str, Any] | None = None,
+    window: Window | None = None,
 ) -> tuple[Stored, bool]:
     """Store a submission as the learner's next version, superseding the previous one.
 
     Returns (stored, created). With an idempotency key already used for the same request,
     the first submission comes back and nothing is stored; the same key with a different
     request is a 409. Two submissions racing for one version number meet the unique key and
-    the loser takes the next number. The caller commits, then enqueues grading.
+    the loser takes the next number. ``window`` (the assignment's times) refuses an answer
+    before the opening or past a due time that takes no late ones, and marks a late one
+    (:func:`~grader.service.operations.assignments.admit`); a repeated request that was
+    stored in time still gets its answer. The caller commits, then enqueues grading.
     """
     conn = session.connection()
+    digest = content_hash(content)
+    late = False
+    if window is not None:
+        try:
+            late = admit(window, utcnow())
+        except APIError:
+            earlier = (
+                conn.execute(_BY_KEY, {"l_id": learner_id, "key": idempotency_key}).one_or_none()
+                if idempotency_key is not None
+                else None
+            )
+            if earlier is None or (earlier.assignment_id, earlier.content_sha256) != (
+                assignment_id,
+                digest,
+            ):
+                raise
+            return Stored(earlier.id, earlier.version, Status(earlier.status)), False
     new = _Submission(
-        assignment_id, learner_id, content, content_hash(content), idempotency_key, platform_id
+        assignment_id, learner_id, content, digest, idempotency_key, platform_id, late
     )
     insert_new = _insert_postgresql if conn.dialect.name == "postgresql" else _insert_generic
     for _ in range(_ATTEMPTS):
@@ -110,6 +132,7 @@ class _Submission:
     digest: str
     idempotency_key: str | None
     platform_id: int | None
+    late: bool = False
 
 
 _BY_KEY = select(
@@ -131,12 +154,12 @@ WITH prev AS (
 ), new AS (
     INSERT INTO submissions (
         assignment_id, learner_id, version, current, content, content_sha256, status,
-        deliveries, idempotency_key, platform_id, metadata, reviewed, flags_text,
+        deliveries, idempotency_key, platform_id, metadata, reviewed, flags_text, late,
         created_at, updated_at)
     VALUES (
         :a_id, :l_id, coalesce((SELECT version FROM prev), 0) + 1,
         true, :content, :digest, 'queued', 0, :key, :platform_id, CAST(:metadata AS json),
-        false, ',', :now, :now)
+        false, ',', :late, :now, :now)
     ON CONFLICT DO NOTHING
     RETURNING id, version
 ), old AS (
@@ -174,6 +197,7 @@ def _insert_postgresql(
             "key": new.idempotency_key,
             "platform_id": new.platform_id,
             "metadata": json.dumps(metadata),  # JSON null when absent, as the ORM writes
+            "late": new.late,
             "now": now,
         },
     ).one_or_none()
@@ -219,6 +243,7 @@ def _insert_generic(
             "idempotency_key": new.idempotency_key,
             "platform_id": new.platform_id,
             "metadata": metadata,
+            "late": new.late,
             "created_at": now,
             "updated_at": now,
         },

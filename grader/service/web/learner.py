@@ -18,9 +18,9 @@ from ..answers import AnswerError, clean_answer, shown_answer
 from ..auth import is_staff, load_submission
 from ..db import get_db
 from ..errors import APIError
-from ..models import Assignment, Role, Status, Submission, User
+from ..models import Assignment, Role, Status, Submission, User, utcnow
 from ..operations import grades, rubrics, submissions
-from ..operations.assignments import get_assignment
+from ..operations.assignments import Window, admit, get_assignment
 from ..operations.grades import grade_json
 from ..render import evidence_quotes, rendered_task
 from .blueprint import LEARNER_STATUS, TOO_LARGE_PAGES, bp, error_page
@@ -101,6 +101,15 @@ def _released_totals(subs: list[Submission]) -> dict[int, tuple[float, float]]:
     return out
 
 
+def _window_state(a: Assignment) -> dict[str, Any]:
+    """When the assignment takes answers, as the page says it: open now or not, and why."""
+    try:
+        late = admit(Window.of(a), utcnow())
+    except APIError as exc:
+        return {"open": False, "why": exc.message[0].upper() + exc.message[1:] + ".", "late": False}
+    return {"open": True, "why": "", "late": late}
+
+
 def render_assignment(
     assignment: Assignment, *, error: str | None = None, pasted: str = "", status: int = 200
 ) -> tuple[str, int]:
@@ -121,6 +130,7 @@ def render_assignment(
         submit_key=secrets.token_urlsafe(24),
         can_submit=user.role in SUBMITTERS,
         task=rendered_task(rubric.exercise) if rubric.exercise.strip() else None,
+        window=_window_state(assignment),
     )
     return html, status
 
@@ -153,7 +163,7 @@ def submit_answer(slug: str) -> Any:
     session = get_db().session
     try:
         sub, created = submissions.submit_and_commit(
-            session, a.id, user.id, content, idempotency_key=key
+            session, a.id, user.id, content, idempotency_key=key, window=Window.of(a)
         )
     except APIError as exc:
         session.rollback()
@@ -163,6 +173,9 @@ def submit_answer(slug: str) -> Any:
                 "Your answer is still below: send it again to store it as a new version."
             )
             return render_assignment(a, error=message, pasted=pasted, status=409)
+        if exc.code in ("not_open", "past_due"):
+            message = exc.message[0].upper() + exc.message[1:] + "."
+            return render_assignment(a, error=message, pasted=pasted, status=exc.status)
         raise
     if created:
         tasks.enqueue_grade(sub.id)

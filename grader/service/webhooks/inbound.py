@@ -25,6 +25,7 @@ from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Platform, Role, User
 from ..operations import submissions
+from ..operations.assignments import Window
 from ..tasks import enqueue_grade
 from .delivery import active_secrets
 from .models import WebhookReceipt
@@ -149,6 +150,7 @@ def _store(
         idempotency_key=f"webhook:{webhook_id}",
         platform_id=platform.id,
         metadata=data.get("metadata"),
+        window=Window.of(assignment),
     )
     body = {
         "id": sub.id,
