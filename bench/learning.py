@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.scoring import grade_text, load_rubric  # noqa: E402
 from grader.scoring.evaluate import load_dataset  # noqa: E402
-from grader.scoring.learning import Label, _scale, fit, read_grades  # noqa: E402
+from grader.scoring.learning import Calibration, Label, _scale, fit, read_grades  # noqa: E402
 from grader.scoring.rubric import reference_rubric  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -74,6 +74,25 @@ def saf_labels() -> list[tuple[list[Label], dict[str, float]]]:
     return out
 
 
+def measured(cal: Calibration, answers: list[Label]) -> dict[str, float]:
+    """A calibration on answers it was not fitted on: MAE before and after, the share of
+    instructors' totals inside the intervals, and their mean width."""
+    before, after, covered, width = [], [], [], []
+    for lb in answers:
+        applied = cal.apply(lb.grader, lb.confidence)
+        truth = sum(lb.instructor.values())
+        before.append(abs(sum(lb.grader.values()) - truth))
+        after.append(abs(applied.total - truth))
+        covered.append(applied.interval.low <= truth <= applied.interval.high)
+        width.append(applied.interval.high - applied.interval.low)
+    return {
+        "mae_before": mean(before),
+        "mae_after": mean(after),
+        "coverage": mean(covered),
+        "width": mean(width),
+    }
+
+
 def curve(
     labels: list[Label], criteria: dict[str, float], batches: list[int], orders: int, level: float
 ) -> dict[int, dict[str, float]]:
@@ -86,16 +105,8 @@ def curve(
             if k >= len(order):
                 break
             seen, rest = order[:k], order[k:]
-            cal = fit(seen, criteria, rubric_version="bench", level=level)
-            before, after, covered, width = [], [], [], []
-            for lb in rest:
-                applied = cal.apply(lb.grader, lb.confidence)
-                truth = sum(lb.instructor.values())
-                before.append(abs(sum(lb.grader.values()) - truth))
-                after.append(abs(applied.total - truth))
-                covered.append(applied.interval.low <= truth <= applied.interval.high)
-                width.append(applied.interval.high - applied.interval.low)
-            rows[k].append((mean(before), mean(after), mean(covered), mean(width)))
+            f = measured(fit(seen, criteria, rubric_version="bench", level=level), rest)
+            rows[k].append((f["mae_before"], f["mae_after"], f["coverage"], f["width"]))
     return {
         k: {
             "mae_before": mean(r[0] for r in v),
@@ -147,20 +158,9 @@ def applied_to(
 ) -> dict[str, float]:
     """Fit on labels (with a held-out floor), apply to other answers: MAE, coverage, width."""
     cal = fit(labels, criteria, rubric_version="bench", level=level, held_out=floor)
-    before, after, covered, width = [], [], [], []
-    for lb in held:
-        applied = cal.apply(lb.grader, lb.confidence)
-        truth = sum(lb.instructor.values())
-        before.append(abs(sum(lb.grader.values()) - truth))
-        after.append(abs(applied.total - truth))
-        covered.append(applied.interval.low <= truth <= applied.interval.high)
-        width.append(applied.interval.high - applied.interval.low)
     return {
+        **measured(cal, held),
         "answers": len(held),
-        "mae_before": mean(before),
-        "mae_after": mean(after),
-        "coverage": mean(covered),
-        "width": mean(width),
         "applied_maps": sum(m.applied for m in cal.maps),
     }
 

@@ -61,16 +61,17 @@ PG_URL = os.environ.get("GRADER_TEST_DATABASE_URL", "")
 
 
 @contextmanager
-def fresh_database(directory: Path) -> Iterator[str]:
-    """A URL for an empty database: a SQLite file in directory, or a new PostgreSQL schema
-    (dropped on exit, after the tests' engines have closed their connections)."""
-    if not PG_URL:
+def fresh_database(directory: Path, pg_url: str | None = PG_URL) -> Iterator[str]:
+    """A URL for an empty database: a SQLite file in directory, or a new schema of the
+    PostgreSQL server at pg_url (dropped on exit, after the tests' engines have closed their
+    connections)."""
+    if not pg_url:
         yield f"sqlite:///{directory / 'test.db'}"
         return
     from sqlalchemy import create_engine, text
 
     schema = f"t_{uuid.uuid4().hex[:12]}"
-    base = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1)
+    base = pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
     engine = create_engine(base, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -214,6 +215,21 @@ def enqueued(monkeypatch) -> list[int]:
 
     monkeypatch.setattr(s, "enqueue_grade", recording_sender(sent))
     return sent
+
+
+def learner_tokens(app, n: int) -> list[str]:
+    """n new learners' API tokens."""
+    from grader.service.auth import issue_token
+    from grader.service.models import Role, User
+
+    tokens = []
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        for i in range(n):
+            user = User(name=f"Learner {i}", role=Role.LEARNER)
+            session.add(user)
+            session.flush()
+            tokens.append(issue_token(session, user, f"learner-{i}"))
+    return tokens
 
 
 def run_worker_inline(app, submission_id: int) -> str:

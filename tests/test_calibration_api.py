@@ -4,7 +4,7 @@ interval every grade carries."""
 
 from __future__ import annotations
 
-from .conftest import ADVERSARIAL, HEALTH, run_worker_inline
+from .conftest import ADVERSARIAL, HEALTH, learner_tokens, run_worker_inline
 
 SLUG = "ml-health-check"
 ANSWERS = (
@@ -12,27 +12,13 @@ ANSWERS = (
 )
 
 
-def _learners(app, n):
-    from grader.service.auth import issue_token
-    from grader.service.models import Role, User
-
-    out = []
-    with app.app_context(), app.extensions["db"].session_scope() as session:
-        for i in range(n):
-            user = User(name=f"Learner {i}", role=Role.LEARNER)
-            session.add(user)
-            session.flush()
-            out.append({"Authorization": f"Bearer {issue_token(session, user, f'l{i}')}"})
-    return out
-
-
 def _submit_all(app, client):
     ids = []
-    for headers, path in zip(_learners(app, len(ANSWERS)), ANSWERS, strict=True):
+    for token, path in zip(learner_tokens(app, len(ANSWERS)), ANSWERS, strict=True):
         r = client.post(
             f"/api/v1/assignments/{SLUG}/submissions",
             data=path.read_text(),
-            headers={**headers, "Content-Type": "text/markdown"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
         )
         assert r.status_code == 202
         ids.append(r.get_json()["id"])

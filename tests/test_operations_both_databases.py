@@ -17,15 +17,13 @@ from __future__ import annotations
 import csv
 import os
 import re
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, select, text
 
-from .conftest import HEALTH, ROOT, make_app
+from .conftest import HEALTH, ROOT, fresh_database, make_app
 
 PG = os.environ.get("GRADER_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 ANSWERS = ["sub-029.md", "sub-010.md", "sub-020.md", "sub-030.md", "sub-042.md", "sub-003.md"]
@@ -40,22 +38,6 @@ def _pg_answers() -> bool:
         return True
     except Exception:
         return False
-
-
-@contextmanager
-def _postgres_schema():
-    base = PG.replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
@@ -171,7 +153,7 @@ def test_the_same_operations_give_the_same_results_on_sqlite_and_postgresql(tmp_
             pytest.fail(f"PostgreSQL does not answer at {PG}")
         pytest.skip(f"PostgreSQL does not answer at {PG}")
     on_sqlite = _scenario(tmp_path / "sqlite", f"sqlite:///{tmp_path / 'ops.db'}")
-    with _postgres_schema() as url:
+    with fresh_database(tmp_path, pg_url=PG) as url:
         on_postgres = _scenario(tmp_path / "pg", url)
     assert on_sqlite["graded"] == ["graded"] * len(ANSWERS)
     assert on_sqlite["idempotent"] == (True, False)

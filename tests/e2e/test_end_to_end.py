@@ -179,22 +179,6 @@ def test_poison_submission_fails_after_three_deliveries_and_worker_survives(serv
     )
 
 
-def _learner_tokens(service: Service, n: int) -> list[str]:
-    from grader.service.auth import issue_token
-    from grader.service.models import Role, User
-
-    app = service.app()
-    tokens = []
-    with app.app_context(), app.extensions["db"].session_scope() as session:
-        for i in range(n):
-            user = User(name=f"E2E calibration learner {i}", role=Role.LEARNER)
-            session.add(user)
-            session.flush()
-            tokens.append(issue_token(session, user, f"cal-{i}"))
-    app.extensions["db"].engine.dispose()
-    return tokens
-
-
 def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(service: Service):
     """Confirm and override answers, see the dry run's improvement, apply it: the worker
     regrades what is not released, grades carry the interval and both versions, and the
@@ -208,7 +192,7 @@ def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(se
     service.start_worker()
     staff = service.tokens["instructor"]
     ids = []
-    for token, path in zip(_learner_tokens(service, len(answers)), answers, strict=True):
+    for token, path in zip(_tokens(service, len(answers)), answers, strict=True):
         code, body = request(port, "POST", SUBMIT, token=token, body=path.read_text())
         assert code == 202
         ids.append(body["id"])
@@ -266,3 +250,13 @@ def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(se
     assert _status(service, port, released)["grade"] == before  # released: unchanged
     code, state = request(port, "GET", url, token=staff)
     assert state["current"]["version"] == version and state["labels"] == 17
+
+
+def _tokens(service: Service, n: int) -> list[str]:
+    from ..conftest import learner_tokens
+
+    app = service.app()
+    try:
+        return learner_tokens(app, n)
+    finally:
+        app.extensions["db"].engine.dispose()

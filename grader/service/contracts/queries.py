@@ -87,11 +87,16 @@ class SubmissionQuery(Query):
     ] = None  # type: ignore[assignment]
 
 
+_DRY_RUN = Annotated[
+    Literal["0", "1", "true", "false", "yes", "no"],
+    Rule("invalid_parameter", "dry_run must be 1, true, yes, 0, false or no"),
+]
+
+
 class RegradeQuery(Query):
     dry_run: Annotated[
-        Literal["0", "1", "true", "false", "yes", "no"],
+        _DRY_RUN,
         Field(description="1, true or yes: the job reports what would change and writes nothing."),
-        Rule("invalid_parameter", "dry_run must be 1, true, yes, 0, false or no"),
     ] = "0"
 
     @property
@@ -101,9 +106,8 @@ class RegradeQuery(Query):
 
 class CalibrationQuery(Query):
     dry_run: Annotated[
-        Literal["0", "1", "true", "false", "yes", "no"],
+        _DRY_RUN,
         Field(description="1, true or yes: report the calibration and what it would change."),
-        Rule("invalid_parameter", "dry_run must be 1, true, yes, 0, false or no"),
     ] = "0"
     level: Annotated[
         float,
