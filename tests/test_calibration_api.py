@@ -4,6 +4,8 @@ interval every grade carries."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from .conftest import ADVERSARIAL, HEALTH, learner_tokens, run_worker_inline
 
 SLUG = "ml-health-check"
@@ -105,6 +107,48 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     assert after_release["grade"] == before_release["grade"]
     # The same answer, rubric version and calibration version: the same grade.
     assert run_worker_inline(app, ids[21]) == "already-graded"
+    # The regrade put calibrated points on the confirmed answers' grades, but the labels
+    # are still what the instructors saw and kept: fitting again gives the same calibration.
+    again = client.post(url + "?dry_run=1", headers=staff).get_json()["calibration"]
+    assert again["version"] == cal["version"] and again["labels"] == 20
+
+    # A lost recalibration task is found by the reconciler (released answers are not).
+    from datetime import timedelta
+
+    from grader.service.models import Assignment, Submission, utcnow
+    from grader.service.operations.submissions import stuck_submissions
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.scalar(select(Assignment)).calibration_version = "f" * 12  # as if never sent
+        for sub in s.scalars(select(Submission)):
+            sub.updated_at = utcnow() - timedelta(hours=1)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert set(stuck_submissions(s, stuck_after=60)) == set(ids) - {released}
+
+
+def test_a_rubric_change_ends_the_calibration(app, client, actors, assignment, enqueued, tmp_path):
+    import shutil
+
+    from grader.service.models import Assignment
+
+    from .conftest import ROOT
+
+    rubrics = tmp_path / "rub"
+    rubrics.mkdir()
+    shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", rubrics / "ml-health-check.toml")
+    shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", rubrics / "other.toml")
+    path = rubrics / "other.toml"
+    path.write_text(path.read_text().replace("min_words = 60", "min_words = 50"))
+    app.config["RUBRICS_DIR"] = str(rubrics)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.scalar(select(Assignment)).calibration_version = "a" * 12
+    r = client.patch(
+        f"/api/v1/assignments/{SLUG}", json={"rubric": "other.toml"}, headers=actors.h("instructor")
+    )
+    assert r.status_code == 200
+    with app.app_context():
+        a = app.extensions["db"].session.scalar(select(Assignment))
+        assert a.calibration_version is None  # it was fitted on the old rubric's grades
 
 
 def test_confirm_needs_a_grade_and_respects_claims(app, client, actors, assignment, enqueued):

@@ -300,6 +300,8 @@ def apply_to(grade: Grade, calibration: Calibration) -> Grade:
         review_reasons=reasons,
         interval=applied.interval.to_dict(),
         calibration_version=calibration.version if calibration.labels else "",
+        # The grader's own confidence stays with the grade: later labels pair with it.
+        grader_confidence=grade.confidence,
     )
 
 

@@ -96,6 +96,7 @@ class Grade:
     # Set by an instructor calibration (grader.scoring.learning): the interval and its version.
     interval: dict[str, Any] | None = None
     calibration_version: str = ""
+    grader_confidence: float | None = None  # before a calibration replaced it
 
     def to_dict(self) -> dict[str, Any]:
         return {

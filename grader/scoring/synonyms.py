@@ -4,7 +4,7 @@ Learners paraphrase: "the diameter is reduced tenfold" answers "the diameter dec
 factor of 10" as fully as the reference's own words do. Each class below maps its members'
 stems to one term, on the reference's side and the answer's alike, so a paraphrase finds the
 concept. The classes are few and deliberately narrow: directions of change, start and end,
-sending, cost and effort, need, permission, prevention, sameness, speed and size. Opposites
+sending, cost and effort, need, permission, prevention, speed and size. Opposites
 stay apart ("increase" never meets "decrease"), and positional words ("lower layer",
 "higher layer") are left out because they name things rather than changes.
 
@@ -45,7 +45,6 @@ _CLASSES: tuple[tuple[str, ...], ...] = (
     ("complex", "complicated"),
     ("allow", "enable", "permit"),
     ("prevent", "avoid"),
-    ("same", "identical"),
     ("require", "need"),
     ("fast", "faster", "quick", "quicker", "rapid"),
     ("large", "big", "huge"),

@@ -130,6 +130,8 @@ def update(slug: str) -> dict[str, Any]:
             session, rubrics.rubric_path(current_app.config["RUBRICS_DIR"], body.rubric)
         )
         a.rubric_file = body.rubric
+        if version.version != a.rubric_version:
+            a.calibration_version = None  # fitted for the old rubric's grades
         a.rubric_version = version.version
     for name in ("opens_at", "due_at"):
         if name in body.model_fields_set:

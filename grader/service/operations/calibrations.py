@@ -30,7 +30,16 @@ from grader.scoring.learning import (
 from grader.scoring.rubric import Rubric
 
 from ..errors import APIError
-from ..models import Assignment, CalibrationVersion, Job, Status, Submission, User
+from ..models import (
+    Assignment,
+    AuditEvent,
+    CalibrationVersion,
+    Grade,
+    Job,
+    Status,
+    Submission,
+    User,
+)
 from . import grades, regrades, rubrics
 
 __all__ = [
@@ -69,7 +78,9 @@ def calibration_for(
                 .where(CalibrationVersion.version == version)
                 .limit(1)
             )
-        found = Calibration.from_dict(data) if data is not None else from_held_out(rubric)
+        found = Calibration.from_dict(data) if data is not None else None
+        if found is None or found.rubric_version != rubric.version:
+            found = from_held_out(rubric)  # a calibration only serves its own rubric
     else:
         found = from_held_out(rubric)
     with _LOCK:
@@ -78,7 +89,11 @@ def calibration_for(
 
 
 def labels(session: Session, a: Assignment) -> list[Label]:
-    """The assignment's reviewed current grades for its rubric version, as labels."""
+    """The assignment's reviewed current answers for its rubric version, as labels: the
+    grade an instructor looked at (the raw points and confidence the grader gave it) beside
+    the points they kept. A confirmation names its grade, so a later regrade cannot put
+    points in the instructor's mouth; an answer only overridden counts when the overrides
+    came after its latest grade."""
     subs = session.scalars(
         select(Submission)
         .where(
@@ -91,18 +106,63 @@ def labels(session: Session, a: Assignment) -> list[Label]:
     ).all()
     out = []
     for sub in subs:
-        grade = grades.latest_grade(session, sub.id)
-        if grade is None or grade.rubric_version != a.rubric_version:
-            continue
-        eff = grades.effective_grade(session, sub, grade=grade)
-        assert eff is not None
-        raw = {
-            c["id"]: float(c.get("signals", {}).get("grader_points", c["points"]))
-            for c in grade.criteria
-        }
-        stands = {c["id"]: float(c["points"]) for c in eff["criteria"]}
-        out.append(Label(f"submission-{sub.id}", raw, stands, float(grade.confidence)))
+        found = _reviewed(session, a, sub)
+        if found is not None:
+            grade, kept = found
+            out.append(
+                Label(f"submission-{sub.id}", _raw_points(grade), kept, _raw_confidence(grade))
+            )
     return out
+
+
+def _reviewed(
+    session: Session, a: Assignment, sub: Submission
+) -> tuple[Grade, dict[str, float]] | None:
+    """The grade an instructor reviewed and the points they kept, or None."""
+    latest = grades.latest_grade(session, sub.id)
+    if latest is None or latest.rubric_version != a.rubric_version:
+        return None
+    overrides = grades.latest_overrides(session, sub.id)
+    confirmed = session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.submission_id == sub.id, AuditEvent.action == "confirmed")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    seen = (confirmed.after or {}) if confirmed is not None else {}
+    if seen.get("grade_id"):
+        grade = session.get(Grade, seen["grade_id"])
+        if grade is None or grade.rubric_version != a.rubric_version:
+            return None
+        kept = {str(k): float(v) for k, v in seen.get("criteria", {}).items()}
+        assert confirmed is not None
+        for cid, o in overrides.items():  # changed after the confirmation: those count
+            if o.created_at > confirmed.created_at:
+                kept[cid] = float(o.points)
+    elif overrides and max(o.created_at for o in overrides.values()) >= latest.created_at:
+        grade = latest
+        eff = grades.effective_grade(session, sub, grade=grade, overrides=overrides)
+        assert eff is not None
+        kept = {c["id"]: float(c["points"]) for c in eff["criteria"]}
+    else:
+        return None
+    if set(_raw_points(grade)) != set(kept):
+        return None
+    return grade, kept
+
+
+def _raw_points(grade: Grade) -> dict[str, float]:
+    """The grader's own points per criterion (before any calibration)."""
+    return {
+        c["id"]: float(c.get("signals", {}).get("grader_points", c["points"]))
+        for c in grade.criteria
+    }
+
+
+def _raw_confidence(grade: Grade) -> float:
+    """The grader's own confidence (a calibrated grade's is the calibration's)."""
+    interval = grade.interval or {}
+    return float(interval.get("grader_confidence", grade.confidence))
 
 
 def _fit(session: Session, a: Assignment, level: float) -> tuple[Calibration, Rubric]:
@@ -141,7 +201,7 @@ def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
             kept += 1
             continue
         grade = grades.latest_grade(session, sub.id)
-        if grade is None:
+        if grade is None or grade.rubric_version != a.rubric_version:
             continue
         raw = {
             c["id"]: float(c.get("signals", {}).get("grader_points", c["points"]))
@@ -189,6 +249,16 @@ def apply(
             CalibrationVersion.assignment_id == a.id, CalibrationVersion.version == cal.version
         )
     )
+    if exists is not None and a.calibration_version != cal.version:
+        # Its grades exist already (one per submission and version): they cannot be made
+        # current again without a newer grade. Review more answers to fit a new version.
+        raise APIError(
+            409,
+            "calibration_used_before",
+            f"this calibration (version {cal.version}) was applied before and replaced; "
+            "confirm or override more grades to fit a new one",
+            field="labels",
+        )
     if exists is None:
         session.add(
             CalibrationVersion(
@@ -237,14 +307,21 @@ def release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
     ).scalars()
     confidences = [c for c in waiting if c is not None]
     reviewed = []
-    for label in labels(session, a):
-        sid = int(label.key.removeprefix("submission-"))
-        grade = grades.latest_grade(session, sid)
-        if grade is None:
+    for sub in session.scalars(
+        select(Submission).where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.reviewed.is_(True),
+            Submission.status.in_([Status.GRADED, Status.RELEASED]),
+        )
+    ):
+        found = _reviewed(session, a, sub)
+        if found is None:
             continue
+        grade, kept = found  # the grade as the instructor saw it, against what they kept
         scale = 100.0 / (grade.max_total or 100.0)
-        truth = sum(label.instructor.values())
-        reviewed.append((float(grade.confidence), abs(float(grade.total) - truth) * scale))
+        error = abs(float(grade.total) - sum(kept.values())) * scale
+        reviewed.append((float(grade.confidence), error))
     rows = []
     for level in RISK_LEVELS:
         above = [e for c, e in reviewed if c >= level]

@@ -74,7 +74,13 @@ def grade_values(
         "warnings": data["warnings"],
         "plan": data["plan"],
         "calibration_version": scored.calibration_version,
-        "interval": scored.interval,
+        # Stored with the interval: the grader's own confidence, which labels pair with
+        # (operations.calibrations); the API's interval leaves it out.
+        "interval": (
+            scored.interval | {"grader_confidence": scored.grader_confidence}
+            if scored.interval is not None and scored.grader_confidence is not None
+            else scored.interval
+        ),
     }
 
 
@@ -195,6 +201,7 @@ def _interval(
     instructor's and carry no uncertainty, so the interval shrinks with their share."""
     if stored is None:
         return None
+    stored = {k: v for k, v in stored.items() if k != "grader_confidence"}
     total = sum(c["points"] for c in criteria)
     top = sum(c["max_points"] for c in criteria) or 1.0
     open_share = sum(c["max_points"] for c in criteria if c["source"] == "grader") / top

@@ -56,6 +56,8 @@ def start(
     path = rubrics.rubric_path(rubrics_dir, a.rubric_file)
     if kind == REGRADE:
         version = rubrics.store_rubric(session, path).version
+        if version != a.rubric_version:
+            a.calibration_version = None  # fitted for the old rubric's grades
         a.rubric_version = version
     elif kind == RECALIBRATE:
         version = a.rubric_version

@@ -145,7 +145,11 @@ def confirm(session: Session, sub: Submission, instructor: User) -> dict[str, An
         sub,
         "confirmed",
         actor=instructor,
-        after={"total": eff["total"], "criteria": {c["id"]: c["points"] for c in eff["criteria"]}},
+        after={
+            "grade_id": eff["grade_id"],
+            "total": eff["total"],
+            "criteria": {c["id"]: c["points"] for c in eff["criteria"]},
+        },
         reason="grade checked and kept",
     )
     return eff
