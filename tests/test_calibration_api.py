@@ -94,6 +94,16 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     assert all(outcomes[sid] == "graded" for sid in ids if sid != released)
     state = client.get(url, headers=staff).get_json()
     assert state["current"]["version"] == cal["version"]
+    # The dashboard draws the calibration's out-of-fold errors, two bars a criterion.
+    from .browser.support import add_web_users, login
+
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    page = web.get(f"/dashboard/{SLUG}").get_data(as_text=True)
+    chart = page[page.index('id="calibration-chart"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert chart.count('class="bar before"') == chart.count('class="bar after"') == 4
     unreviewed = client.get(f"/api/v1/submissions/{ids[21]}", headers=staff).get_json()["grade"]
     assert unreviewed["calibration_version"] == cal["version"]
     assert unreviewed["interval"]["level"] == 0.9

@@ -89,3 +89,49 @@ def histogram(
         mean=sum(ordered) / n if n else None,
         median=median,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    label: str
+    before: Bar
+    after: Bar
+
+
+@dataclass(frozen=True, slots=True)
+class PairedBars:
+    """Two bars per group (e.g. a criterion's error before and after calibration)."""
+
+    width: int
+    height: int
+    plot_top: int
+    plot_bottom: int
+    pairs: list[Pair]
+    y_max: float
+
+
+def paired_bars(
+    groups: Sequence[tuple[str, float, float]], *, width: int = 480, height: int = 180
+) -> PairedBars:
+    """Geometry for (label, before, after) groups on one scale from 0."""
+    left, right, top, bottom = 36, 8, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    y_max = max([max(b, a) for _, b, a in groups] + [0.0]) or 1.0
+    slot = plot_w / max(1, len(groups))
+    bar_w = max(2.0, slot / 2 - 4)
+    pairs = []
+    for i, (label, before, after) in enumerate(groups):
+        x = left + i * slot + 2
+        bars = [
+            Bar(
+                x=round(x + k * (bar_w + 2), 2),
+                y=round(top + plot_h - plot_h * v / y_max, 2),
+                width=round(bar_w, 2),
+                height=round(plot_h * v / y_max, 2),
+                count=0,
+                label=f"{label}: {_fmt(v)}",
+            )
+            for k, v in enumerate((before, after))
+        ]
+        pairs.append(Pair(label, bars[0], bars[1]))
+    return PairedBars(width, height, top, top + plot_h, pairs, round(y_max, 2))

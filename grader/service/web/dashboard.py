@@ -18,7 +18,7 @@ from ..models import Assignment, JobStatus, Status, Submission
 from ..operations import calibrations, exports, regrades, releases, rubrics, statistics
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
-from .charts import histogram
+from .charts import histogram, paired_bars
 from .session import current_user, signed_in
 
 MAX_IDS = 1000
@@ -66,6 +66,7 @@ def render_dashboard(
             .limit(PAGE)
         )
     )
+    calibration = calibrations.current(session, a)
     html = render_template(
         "web/dashboard.html",
         assignment=a,
@@ -82,7 +83,15 @@ def render_dashboard(
         preview=preview,
         pending=pending,
         risk=calibrations.release_risk(session, a),
-        calibration=calibrations.current(session, a),
+        calibration=calibration,
+        calibration_chart=paired_bars(
+            [
+                (c["id"].replace("_", " "), c["mae_before"] or 0.0, c["mae_after"] or 0.0)
+                for c in calibration["criteria"]
+            ]
+        )
+        if calibration
+        else None,
     )
     return html, status
 
