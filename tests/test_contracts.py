@@ -63,7 +63,7 @@ def test_every_json_body_is_covered_here(client):
         and "application/json" in op.get("requestBody", {}).get("content", {})
         and "/webhooks/" not in path
     }
-    assert with_json == {(m, p) for m, p, *_ in BODIES}
+    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND}
 
 
 @pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
@@ -79,6 +79,19 @@ def test_unknown_fields_are_refused_everywhere(client, actors, world, method, pa
     }
     ok = getattr(client, method)(url, json=body, headers=actors.h(who))
     assert ok.status_code < 300, ok.get_json()
+
+
+# Grading by hand takes a failed submission only: its unknown-field test stands alone.
+HAND = ("post", "/api/v1/submissions/{submission_id}/grade-by-hand")
+
+
+def test_grade_by_hand_refuses_unknown_fields_too(client, actors, world):
+    r = client.post(
+        f"/api/v1/submissions/{world}/grade-by-hand",
+        json={"points": {}, "reason": "r", "surprise": 1},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "unknown_field"
 
 
 @pytest.mark.parametrize(

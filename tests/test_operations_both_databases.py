@@ -46,7 +46,8 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
     from grader.service.grade_task import GradingSettings, grade_submission
     from grader.service.models import Assignment, Role, Submission, User
     from grader.service.operations import exports, releases, reviews, standings, statistics
-    from grader.service.operations.reviews import QueueFilter
+    from grader.service.operations import queue as review_queue
+    from grader.service.operations.queue import QueueFilter
     from grader.service.operations.rubrics import rubric_path, store_rubric
     from grader.service.operations.submissions import submit_and_commit
 
@@ -106,12 +107,14 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
 
             def queue(args: dict[str, str]) -> list[list[Any]]:
                 filters = parse_query(QueueFilter, args)
-                query, sort = reviews.queue_query(filters)
+                query, sort = review_queue.queue_query(filters)
                 pages, rows, cursor = [], session.scalars(query.limit(2)).all(), None
                 while rows:
                     pages.append([subs.index(r.id) for r in rows])
-                    cursor = reviews.queue_cursor(rows[-1], sort)
-                    rows = session.scalars(reviews.queue_after(query, sort, cursor).limit(2)).all()
+                    cursor = review_queue.queue_cursor(rows[-1], sort)
+                    rows = session.scalars(
+                        review_queue.queue_after(query, sort, cursor).limit(2)
+                    ).all()
                 offset = [subs.index(r.id) for r in session.scalars(query.offset(1).limit(3))]
                 return [pages, offset]
 

@@ -553,3 +553,65 @@ def test_a_grading_keeps_its_lease_while_it_runs_and_a_dead_ones_runs_out(
         with app.app_context(), db.session_scope() as s:
             assert stuck_submissions(s, stuck_after=120) == []  # re-sent: wait before again
     assert renewer.renew_now() == 0  # released: nothing is renewed any more
+
+
+def test_a_failed_submission_is_graded_by_hand_and_the_learner_is_told_the_truth(
+    app, client, actors, assignment, enqueued
+):
+    from grader.service.models import Submission
+
+    sid = _submit(client, actors)
+    db = app.extensions["db"]
+    with app.app_context(), db.session_scope() as s:
+        s.get(Submission, sid).deliveries = 3
+    from grader.service.grade_task import GradingSettings, grade_submission
+
+    assert grade_submission(db.engine, db.sessionmaker, sid, GradingSettings(3, 60)) == "failed"
+    mine = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert "grade it by hand" in mine["failure_reason"]
+    staff = actors.h("instructor")
+    url = f"/api/v1/submissions/{sid}/grade-by-hand"
+    points = {"problem_identification": 25, "prioritization": 20, "solution_design": 18}
+    missing = client.post(url, json={"points": points, "reason": "read it"}, headers=staff)
+    assert (
+        missing.status_code == 422 and "risk_management" in missing.get_json()["error"]["message"]
+    )
+    too_many = {**points, "risk_management": 21}
+    assert (
+        client.post(url, json={"points": too_many, "reason": "r"}, headers=staff).status_code == 422
+    )
+    assert (
+        client.post(
+            url, json={"points": points, "reason": "r"}, headers=actors.h("learner")
+        ).status_code
+        == 403
+    )
+    r = client.post(
+        url,
+        json={
+            "points": {**points, "risk_management": 12},
+            "reason": "The worker crashed on this answer; read and graded by hand.",
+            "comment": "A solid plan; the rollback needs numbers.",
+        },
+        headers=staff,
+    )
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["status"] == "graded" and body["grade"]["total"] == 75
+    assert all(c["source"] == "override" for c in body["grade"]["criteria"])
+    history = client.get(f"/api/v1/submissions/{sid}/history", headers=staff).get_json()["events"]
+    assert history[-1]["action"] == "graded_by_hand" and history[-1]["reason"].startswith(
+        "The worker"
+    )
+    # Only a failed one: a graded submission is overridden instead.
+    again = client.post(
+        url, json={"points": {**points, "risk_management": 1}, "reason": "r"}, headers=staff
+    )
+    assert again.status_code == 409
+    # The worker leaves it alone: it has a grade for the assignment's versions.
+    assert run_worker_inline(app, sid) == "already-graded"
+    client.post(f"/api/v1/submissions/{sid}/release", headers=staff)
+    seen = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert {c["feedback"] for c in seen["grade"]["criteria"]} == {
+        "A solid plan; the rollback needs numbers."
+    }

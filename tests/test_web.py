@@ -832,3 +832,31 @@ def test_a_task_with_raw_html_is_shown_as_text():
     html = str(rendered_task("**Scenario** <script>alert(1)</script> [x](javascript:alert(1))"))
     assert "<strong>Scenario</strong>" in html and "<script" not in html
     assert "&lt;script&gt;" in html and "href=" not in html  # text, and no unsafe link
+
+
+def test_a_failed_submission_can_be_graded_by_hand_from_the_review_page(app, people):
+    from grader.service.models import Status, Submission
+
+    sid = submit_as(app, people["learner"].id, GOOD)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        sub = s.get(Submission, sid)
+        sub.status, sub.failure_reason = Status.FAILED, "grading raised RuntimeError"
+    staff = _client(app, people, "instructor")
+    page = staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    assert 'id="hand-form"' in page and 'name="points-risk_management"' in page
+    form = {
+        "csrf_token": _token(staff),
+        "points-problem_identification": "20",
+        "points-prioritization": "15",
+        "points-solution_design": "15",
+        "points-risk_management": "abc",
+        "reason": "read by hand",
+    }
+    r = staff.post(f"/review/submissions/{sid}/grade-by-hand", data=form, follow_redirects=True)
+    assert "must be a number" in r.get_data(as_text=True)
+    assert _submission(app, sid).status.value == "failed"
+    form["points-risk_management"] = "10"
+    r = staff.post(f"/review/submissions/{sid}/grade-by-hand", data=form, follow_redirects=True)
+    assert "Graded by hand" in r.get_data(as_text=True)
+    sub = _submission(app, sid)
+    assert sub.status.value == "graded" and sub.total == 60

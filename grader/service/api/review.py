@@ -12,6 +12,7 @@ from ..contracts import STAFF_ONLY, operation, parse_query
 from ..contracts import responses as out
 from ..contracts.queries import QueueQuery
 from ..db import get_db
+from ..operations import queue as review_queue
 from ..operations import reviews
 from .params import page_size
 from .submissions import submission_json
@@ -36,12 +37,14 @@ def queue() -> dict[str, Any]:
     fast however deep the page."""
     session = get_db().session
     args = parse_query(QueueQuery, request.args)
-    query, sort = reviews.queue_query(args)
+    query, sort = review_queue.queue_query(args)
     page, per_page = args.page, page_size(args)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     cursor = args.cursor
     if cursor:  # a keyset page: as fast at the end of the queue as at its start
-        rows = session.scalars(reviews.queue_after(query, sort, cursor).limit(per_page + 1)).all()
+        rows = session.scalars(
+            review_queue.queue_after(query, sort, cursor).limit(per_page + 1)
+        ).all()
     else:
         rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
     more = len(rows) > per_page
@@ -78,7 +81,7 @@ def queue() -> dict[str, Any]:
         "total": total,
         "sort": sort,
         "pages": (total + per_page - 1) // per_page if total else 0,
-        "next_cursor": reviews.queue_cursor(rows[-1], sort) if more else None,
+        "next_cursor": review_queue.queue_cursor(rows[-1], sort) if more else None,
     }
 
 

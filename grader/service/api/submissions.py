@@ -12,6 +12,7 @@ from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..contracts import (
     STAFF_ONLY,
+    HandGradeRequest,
     Header,
     OverrideRequest,
     Reply,
@@ -35,7 +36,10 @@ bp = Blueprint("submissions", __name__)
 _MAX_KEY = 200
 
 # What a learner (or a platform) is told about a failed grading: never grader's internals.
-LEARNER_FAILURE = "grading could not finish; an instructor will grade this answer"
+LEARNER_FAILURE = (
+    "grading could not finish; your instructor sees it and will have it graded again or "
+    "grade it by hand"
+)
 
 
 def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
@@ -282,6 +286,27 @@ def release(submission_id: int) -> dict[str, Any]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     releases.release(session, sub, user)
+    session.commit()
+    return submission_json(sub, user)
+
+
+@bp.post("/submissions/<int:submission_id>/grade-by-hand")
+@operation(
+    "gradeByHand",
+    "Grade a failed submission by hand (every criterion)",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    body=HandGradeRequest,
+    description=STAFF_ONLY + " The points are kept as overrides, so a later regrade keeps them.",
+)
+@require(*STAFF)
+def grade_by_hand(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    body = parse(HandGradeRequest, json_body())
+    reviews.grade_by_hand(session, sub, user, body.points, body.reason, body.comment)
     session.commit()
     return submission_json(sub, user)
 

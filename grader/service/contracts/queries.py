@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from ..fields import Query, Rule, parse_query
-from ..operations.reviews import QueueFilter
+from ..operations.queue import QueueFilter
 
 __all__ = [
     "CalibrationQuery",

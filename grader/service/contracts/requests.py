@@ -31,6 +31,7 @@ __all__ = [
     "AssignmentCreate",
     "AssignmentUpdate",
     "Body",
+    "HandGradeRequest",
     "OverrideRequest",
     "PlatformCreate",
     "PlatformUpdate",
@@ -232,6 +233,27 @@ class OverrideRequest(Body):
             "criterion (the reason stays in the audit trail only).",
             json_schema_extra={"maxLength": MAX_REASON},
         ),
+        Rule("invalid_comment", "'comment' must be a string"),
+    ] = None
+
+
+class HandGradeRequest(Body):
+    """Grade a failed submission by hand: every criterion's points, a reason for the history
+    and, optionally, a comment the learner reads."""
+
+    points: Annotated[
+        dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]],
+        Field(description="Each criterion id of the rubric with its points."),
+        Rule("invalid_points", "'points' must map each criterion id to its points"),
+    ]
+    reason: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
+        Rule("reason_required", "'reason' must be a string"),
+    ]
+    comment: Annotated[
+        str | None,
+        Field(json_schema_extra={"maxLength": MAX_REASON}),
         Rule("invalid_comment", "'comment' must be a string"),
     ] = None
 

@@ -7,8 +7,9 @@ committing to its caller unless its docstring says otherwise.
 
 - ``submissions``: taking answers in (a learner's next version), and which need (re-)sending;
 - ``grades``: storing the grader's output; a grade as it stands, versions, audit trail;
-- ``reviews``: the review queue, claims, overrides, confirming a grade, retrying a failed
-  grading;
+- ``reviews``: claims, overrides, confirming a grade, grading a failed one by hand,
+  retrying a failed grading;
+- ``queue``: the review queue's filters, sort orders and keyset cursor;
 - ``releases``: releasing grades to learners;
 - ``regrades``: a regrade's dry run and its sending, as jobs the worker runs;
 - ``calibrations``: reviewed grades as labels, an assignment's calibration and applying it;

@@ -3,24 +3,18 @@ every entry point) and retrying a failed grading."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
 
-from pydantic import Field, field_validator
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
-from ..fields import Query, Rule
-from ..models import Assignment, AuditEvent, Override, Status, Submission, User, utcnow
-from .events import audit
+from ..models import AuditEvent, Grade, Override, Status, Submission, User, utcnow
+from .events import audit, emit
 from .grades import denormalize, effective_grade, summary
-
-_ONE = "(queued|grading|graded|released|failed)"
-STATUS_LIST = f"^,*(all|{_ONE}(,+{_ONE})*)?,*$"  # empty pieces are ignored
+from .rubrics import rubric_for
 
 #: The longest reason an override may give.
 MAX_REASON = 5000
@@ -155,6 +149,109 @@ def confirm(session: Session, sub: Submission, instructor: User) -> dict[str, An
     return eff
 
 
+def grade_by_hand(
+    session: Session,
+    sub: Submission,
+    instructor: User,
+    points: Mapping[str, float],
+    reason: str,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Grade a failed submission by hand: every criterion's points, with the reason in the
+    audit trail. The points are kept as overrides too, so a later regrade keeps them."""
+    if sub.status != Status.FAILED:
+        raise APIError(
+            409, "not_failed", "only a failed submission is graded by hand; override a grade"
+        )
+    reason = reason.strip()
+    if not reason:
+        raise APIError(422, "reason_required", "give a reason for the history", field="reason")
+    ensure_unclaimed(session, sub, instructor)
+    a = sub.assignment
+    rubric = rubric_for(a.rubric)
+    criteria: list[dict[str, Any]] = []
+    for c in rubric.criteria:
+        value = points.get(c.id)
+        if value is None or not 0 <= value <= c.points:
+            raise APIError(
+                422,
+                "invalid_points",
+                f"give {c.id} points between 0 and {c.points:g}",
+                field="points",
+            )
+        criteria.append(
+            {
+                "id": c.id,
+                "name": c.name,
+                "points": float(value),
+                "max_points": float(c.points),
+                "feedback": (comment or "").strip() or "Graded by your instructor.",
+                "evidence": [],
+                "missing": [],
+                "signals": {},
+            }
+        )
+    unknown = sorted(set(points) - {c.id for c in rubric.criteria})
+    if unknown:
+        raise APIError(
+            422, "invalid_criterion", f"unknown criterion {unknown[0]!r}", field="points"
+        )
+    grade = Grade(
+        submission_id=sub.id,
+        rubric_version=a.rubric_version,
+        calibration_version=a.calibration_version or "",
+        total=round(sum(float(e["points"]) for e in criteria), 2),
+        max_total=float(rubric.max_total),
+        confidence=1.0,
+        flags=[],
+        review_reasons=[],
+        criteria=criteria,
+        warnings=[],
+        plan={},
+    )
+    taken = session.scalar(
+        select(Grade.id).where(
+            Grade.submission_id == sub.id,
+            Grade.rubric_version == grade.rubric_version,
+            Grade.calibration_version == grade.calibration_version,
+        )
+    )
+    if taken is not None:  # a grade for these versions exists: override it instead
+        raise APIError(409, "graded", "this submission already has a grade; override it")
+    session.add(grade)
+    for entry in criteria:
+        session.add(
+            Override(
+                submission_id=sub.id,
+                criterion=entry["id"],
+                points=entry["points"],
+                reason=reason,
+                comment=(comment or "").strip() or None,
+                instructor_id=instructor.id,
+            )
+        )
+    failure = sub.failure_reason
+    sub.status = Status.GRADED
+    sub.failure_reason = None
+    sub.lease_until = None
+    sub.reviewed = True
+    session.flush()
+    eff = effective_grade(session, sub, grade=grade)
+    assert eff is not None
+    denormalize(sub, eff)
+    audit(
+        session,
+        sub,
+        "graded_by_hand",
+        actor=instructor,
+        before={"failure_reason": failure},
+        after=summary(eff),
+        reason=reason,
+    )
+    emit(session, "submission.graded", sub)
+    return eff
+
+
 def retry(session: Session, sub: Submission, actor: User) -> None:
     """Put a failed submission back in the queue (an instructor's decision)."""
     if sub.status != Status.FAILED:
@@ -165,139 +262,6 @@ def retry(session: Session, sub: Submission, actor: User) -> None:
     sub.deliveries = 0
     sub.lease_until = None
     audit(session, sub, "retried", actor=actor, before={"failure_reason": reason})
-
-
-_TOTAL_RULE = Rule("invalid_parameter", "min_total and max_total must be numbers")
-
-
-class QueueFilter(Query):
-    """What the review queue shows and in which order (the API and the review pages)."""
-
-    assignment: Annotated[str, Field(description="An assignment slug.")] = None  # type: ignore[assignment]
-    status: Annotated[
-        str,
-        Field(
-            description="Comma-separated statuses, or all (default graded).",
-            json_schema_extra={"pattern": STATUS_LIST},
-        ),
-    ] = "graded"
-    flag: Annotated[str, Field(description="Only answers with this flag.")] = None  # type: ignore[assignment]
-    reason: Annotated[str, Field(description="Only answers with this review reason code.")] = None  # type: ignore[assignment]
-    min_total: Annotated[
-        float, Field(allow_inf_nan=False, description="Lowest total."), _TOTAL_RULE
-    ] = None  # type: ignore[assignment]
-    max_total: Annotated[
-        float, Field(allow_inf_nan=False, description="Highest total."), _TOTAL_RULE
-    ] = None  # type: ignore[assignment]
-    reviewed: Annotated[
-        Literal["0", "1"],
-        Field(description="0 or 1: only (un)reviewed."),
-        Rule("invalid_parameter", "reviewed must be 0 or 1"),
-    ] = None  # type: ignore[assignment]
-    unclaimed: Annotated[
-        Literal["0", "1"],
-        Field(description="1: only unclaimed."),
-        Rule("invalid_parameter", "unclaimed must be 0 or 1"),
-    ] = None  # type: ignore[assignment]
-    sort: Annotated[
-        Literal["confidence", "-confidence", "time", "-time", "total", "-total"],
-        Field(description="Sort key; '-' for descending."),
-        Rule("invalid_parameter", "sort must be one of confidence, time, total (or -key)"),
-    ] = "confidence"
-
-    @field_validator("status")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        """Known statuses, or all alone; the sentence names the first one that is not."""
-        names = [s for s in value.split(",") if s]
-        valid = {s.value for s in Status}
-        bad = [s for s in names if s not in valid and not (s == "all" and len(names) == 1)]
-        if bad:
-            raise ValueError(
-                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(valid))} or all"
-            )
-        return value
-
-    @property
-    def statuses(self) -> list[Status] | None:
-        """The statuses asked for; None for all."""
-        names = [s for s in self.status.split(",") if s] or ["graded"]
-        return None if names == ["all"] else [Status(s) for s in dict.fromkeys(names)]
-
-
-def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
-    """The review queue's filtered, sorted select (the API and the pages share the filters)."""
-    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
-    if filters.assignment:
-        query = query.where(Assignment.slug == filters.assignment)
-    statuses = filters.statuses
-    if statuses is not None:
-        query = query.where(Submission.status.in_(statuses))
-    if filters.flag:
-        query = query.where(Submission.flags_text.contains(f",{filters.flag},"))
-    if filters.reason:
-        query = query.where(Submission.review_codes.contains(f",{filters.reason},"))
-    if filters.min_total is not None:
-        query = query.where(Submission.total >= filters.min_total)
-    if filters.max_total is not None:
-        query = query.where(Submission.total <= filters.max_total)
-    if filters.reviewed is not None:
-        query = query.where(Submission.reviewed.is_(filters.reviewed == "1"))
-    if filters.unclaimed == "1":
-        now = utcnow()
-        query = query.where(
-            (Submission.claimed_by_id.is_(None)) | (Submission.claim_expires_at < now)
-        )
-    sort = filters.sort
-    column = _SORT_COLUMNS[sort.lstrip("-")]
-    # Ungraded rows (no confidence yet) go last; the id makes the order total, so a keyset
-    # cursor (queue_after) starts a page exactly where the previous one ended.
-    if sort.startswith("-"):
-        query = query.order_by(column.desc().nulls_last(), Submission.id.desc())
-    else:
-        query = query.order_by(column.asc().nulls_last(), Submission.id.asc())
-    return query, sort
-
-
-_SORT_COLUMNS: dict[str, Any] = {
-    "confidence": Submission.confidence,
-    "time": Submission.created_at,
-    "total": Submission.total,
-}
-_BAD_CURSOR = "cursor must be a next_cursor value from this queue and sort"
-
-
-def queue_cursor(sub: Submission, sort: str) -> str:
-    """The opaque cursor of the page that follows sub in the queue sorted by sort."""
-    value = getattr(sub, _SORT_COLUMNS[sort.lstrip("-")].key)
-    if isinstance(value, datetime):
-        value = value.isoformat()
-    raw = json.dumps([sort, value, sub.id], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
-    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort)."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, last_id = json.loads(raw)
-    except (ValueError, TypeError, binascii.Error):
-        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
-    column = _SORT_COLUMNS[sort.lstrip("-")]
-    ok_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**31
-    if cursor_sort != sort or not ok_id:
-        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor")
-    descending = sort.startswith("-")
-    if value is None:  # in the ungraded tail, which is ordered by id alone
-        beyond = Submission.id < last_id if descending else Submission.id > last_id
-        return query.where(column.is_(None), beyond)
-    try:
-        value = datetime.fromisoformat(value) if column.key == "created_at" else float(value)
-    except (ValueError, TypeError):
-        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
-    key = tuple_(column, Submission.id)
-    after = key < tuple_(value, last_id) if descending else key > tuple_(value, last_id)
-    return query.where(or_(after, column.is_(None)))
 
 
 def claim_submission(session: Session, sub: Submission, user: User, seconds: int) -> None:

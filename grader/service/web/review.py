@@ -1,9 +1,15 @@
 """Instructors' review pages: the queue and one submission (answer, parse, points, evidence,
-overrides, release, history), with next/previous through the queue as filtered."""
+overrides, release, history), with next/previous through the queue as filtered.
+
+Long because: the queue page and the page of one submission under review share the
+queue's filters, its neighbours and the actions the review page posts (claim, confirm,
+override, release, retry, grade by hand), each a few lines that call the operations.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,9 +24,10 @@ from ..auth import STAFF, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..fields import parse_query
-from ..models import Assignment, Grade, Submission, User, utcnow
-from ..operations import grades, releases, reviews
-from ..operations.reviews import QueueFilter, claim_submission, queue_query
+from ..models import Assignment, Grade, Status, Submission, User, utcnow
+from ..operations import grades, releases, reviews, rubrics
+from ..operations.queue import QueueFilter, queue_query
+from ..operations.reviews import claim_submission
 from ..render import evidence_quotes
 from .blueprint import FLAG_LABELS, bp, notify
 from .session import current_user, signed_in
@@ -218,6 +225,10 @@ def render_review(
         other_errors=[m for k, m in (form_errors or {}).items() if k not in ids],
         form_values=form_values or {},
         max_reason=reviews.MAX_REASON,
+        # A failed submission can be graded by hand: one field per criterion.
+        hand_criteria=rubrics.rubric_for(sub.assignment.rubric).criteria
+        if sub.status == Status.FAILED
+        else (),
     )
     return html, status
 
@@ -321,6 +332,42 @@ def release(submission_id: int) -> Response:
         return "Released: the learner can see the grade now."
 
     return _action(submission_id, act, "Released.")
+
+
+_NUMBER = re.compile(r"^\d{1,6}(?:\.\d{1,3})?$")
+
+
+@bp.post("/review/submissions/<int:submission_id>/grade-by-hand")
+@signed_in(*STAFF)
+def grade_by_hand(submission_id: int) -> Response:
+    """Every criterion's points for a failed submission, with the reason (required)."""
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    points: dict[str, float] = {}
+    for c in rubrics.rubric_for(sub.assignment.rubric).criteria:
+        raw = request.form.get(f"points-{c.id}", "").strip().replace(",", ".")
+        value = float(raw) if _NUMBER.match(raw) else math.nan
+        if not math.isfinite(value):
+            notify(f"Points for {c.name} must be a number, e.g. 12 or 12.5.", "error")
+            return redirect(_here(sub), code=303)
+        points[c.id] = value
+    try:
+        reviews.grade_by_hand(
+            session,
+            sub,
+            user,
+            points,
+            request.form.get("reason", ""),
+            request.form.get("comment", ""),
+        )
+        session.commit()
+    except APIError as exc:
+        session.rollback()
+        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        return redirect(_here(sub), code=303)
+    notify("Graded by hand: the grade waits for release like any other.")
+    return redirect(_here(sub), code=303)
 
 
 @bp.post("/review/submissions/<int:submission_id>/retry")

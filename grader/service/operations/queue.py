@@ -1,0 +1,154 @@
+"""The review queue: which current submissions it shows, in which order, and its keyset
+cursor (the API and the review pages share the filters, :class:`QueueFilter`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+from sqlalchemy import Select, or_, select, tuple_
+
+from ..errors import APIError
+from ..fields import Query, Rule
+from ..models import Assignment, Status, Submission, utcnow
+
+__all__ = ["STATUS_LIST", "QueueFilter", "queue_after", "queue_cursor", "queue_query"]
+
+_ONE = "(queued|grading|graded|released|failed)"
+STATUS_LIST = f"^,*(all|{_ONE}(,+{_ONE})*)?,*$"  # empty pieces are ignored
+
+_TOTAL_RULE = Rule("invalid_parameter", "min_total and max_total must be numbers")
+
+
+class QueueFilter(Query):
+    """What the review queue shows and in which order (the API and the review pages)."""
+
+    assignment: Annotated[str, Field(description="An assignment slug.")] = None  # type: ignore[assignment]
+    status: Annotated[
+        str,
+        Field(
+            description="Comma-separated statuses, or all (default graded).",
+            json_schema_extra={"pattern": STATUS_LIST},
+        ),
+    ] = "graded"
+    flag: Annotated[str, Field(description="Only answers with this flag.")] = None  # type: ignore[assignment]
+    reason: Annotated[str, Field(description="Only answers with this review reason code.")] = None  # type: ignore[assignment]
+    min_total: Annotated[
+        float, Field(allow_inf_nan=False, description="Lowest total."), _TOTAL_RULE
+    ] = None  # type: ignore[assignment]
+    max_total: Annotated[
+        float, Field(allow_inf_nan=False, description="Highest total."), _TOTAL_RULE
+    ] = None  # type: ignore[assignment]
+    reviewed: Annotated[
+        Literal["0", "1"],
+        Field(description="0 or 1: only (un)reviewed."),
+        Rule("invalid_parameter", "reviewed must be 0 or 1"),
+    ] = None  # type: ignore[assignment]
+    unclaimed: Annotated[
+        Literal["0", "1"],
+        Field(description="1: only unclaimed."),
+        Rule("invalid_parameter", "unclaimed must be 0 or 1"),
+    ] = None  # type: ignore[assignment]
+    sort: Annotated[
+        Literal["confidence", "-confidence", "time", "-time", "total", "-total"],
+        Field(description="Sort key; '-' for descending."),
+        Rule("invalid_parameter", "sort must be one of confidence, time, total (or -key)"),
+    ] = "confidence"
+
+    @field_validator("status")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        """Known statuses, or all alone; the sentence names the first one that is not."""
+        names = [s for s in value.split(",") if s]
+        valid = {s.value for s in Status}
+        bad = [s for s in names if s not in valid and not (s == "all" and len(names) == 1)]
+        if bad:
+            raise ValueError(
+                f"unknown status {bad[0]!r}; use one of {', '.join(sorted(valid))} or all"
+            )
+        return value
+
+    @property
+    def statuses(self) -> list[Status] | None:
+        """The statuses asked for; None for all."""
+        names = [s for s in self.status.split(",") if s] or ["graded"]
+        return None if names == ["all"] else [Status(s) for s in dict.fromkeys(names)]
+
+
+def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
+    """The review queue's filtered, sorted select (the API and the pages share the filters)."""
+    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
+    if filters.assignment:
+        query = query.where(Assignment.slug == filters.assignment)
+    statuses = filters.statuses
+    if statuses is not None:
+        query = query.where(Submission.status.in_(statuses))
+    if filters.flag:
+        query = query.where(Submission.flags_text.contains(f",{filters.flag},"))
+    if filters.reason:
+        query = query.where(Submission.review_codes.contains(f",{filters.reason},"))
+    if filters.min_total is not None:
+        query = query.where(Submission.total >= filters.min_total)
+    if filters.max_total is not None:
+        query = query.where(Submission.total <= filters.max_total)
+    if filters.reviewed is not None:
+        query = query.where(Submission.reviewed.is_(filters.reviewed == "1"))
+    if filters.unclaimed == "1":
+        now = utcnow()
+        query = query.where(
+            (Submission.claimed_by_id.is_(None)) | (Submission.claim_expires_at < now)
+        )
+    sort = filters.sort
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    # Ungraded rows (no confidence yet) go last; the id makes the order total, so a keyset
+    # cursor (queue_after) starts a page exactly where the previous one ended.
+    if sort.startswith("-"):
+        query = query.order_by(column.desc().nulls_last(), Submission.id.desc())
+    else:
+        query = query.order_by(column.asc().nulls_last(), Submission.id.asc())
+    return query, sort
+
+
+_SORT_COLUMNS: dict[str, Any] = {
+    "confidence": Submission.confidence,
+    "time": Submission.created_at,
+    "total": Submission.total,
+}
+_BAD_CURSOR = "cursor must be a next_cursor value from this queue and sort"
+
+
+def queue_cursor(sub: Submission, sort: str) -> str:
+    """The opaque cursor of the page that follows sub in the queue sorted by sort."""
+    value = getattr(sub, _SORT_COLUMNS[sort.lstrip("-")].key)
+    if isinstance(value, datetime):
+        value = value.isoformat()
+    raw = json.dumps([sort, value, sub.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
+    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort)."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, value, last_id = json.loads(raw)
+    except (ValueError, TypeError, binascii.Error):
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
+    column = _SORT_COLUMNS[sort.lstrip("-")]
+    ok_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**31
+    if cursor_sort != sort or not ok_id:
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor")
+    descending = sort.startswith("-")
+    if value is None:  # in the ungraded tail, which is ordered by id alone
+        beyond = Submission.id < last_id if descending else Submission.id > last_id
+        return query.where(column.is_(None), beyond)
+    try:
+        value = datetime.fromisoformat(value) if column.key == "created_at" else float(value)
+    except (ValueError, TypeError):
+        raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
+    key = tuple_(column, Submission.id)
+    after = key < tuple_(value, last_id) if descending else key > tuple_(value, last_id)
+    return query.where(or_(after, column.is_(None)))
