@@ -207,6 +207,19 @@ class SubmissionRequest(Body):
     ] = None
 
 
+# Why, for the audit trail; and what the learner reads.
+_REASON = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
+    Rule("reason_required", "'reason' must be a string"),
+]
+_COMMENT = Annotated[
+    str | None,
+    Field(json_schema_extra={"maxLength": MAX_REASON}),
+    Rule("invalid_comment", "'comment' must be a string"),
+]
+
+
 class OverrideRequest(Body):
     """Set one criterion's points, with the reason (kept in the audit trail)."""
 
@@ -221,19 +234,13 @@ class OverrideRequest(Body):
         Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
     ]
     # Its length and content are the override's own rule (operations.reviews.override).
-    reason: Annotated[
-        str,
-        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
-        Rule("reason_required", "'reason' must be a string"),
-    ]
+    reason: _REASON
     comment: Annotated[
-        str | None,
+        _COMMENT,
         Field(
             description="Shown to the learner instead of the automatic feedback for this "
-            "criterion (the reason stays in the audit trail only).",
-            json_schema_extra={"maxLength": MAX_REASON},
+            "criterion (the reason stays in the audit trail only)."
         ),
-        Rule("invalid_comment", "'comment' must be a string"),
     ] = None
 
 
@@ -246,16 +253,8 @@ class HandGradeRequest(Body):
         Field(description="Each criterion id of the rubric with its points."),
         Rule("invalid_points", "'points' must map each criterion id to its points"),
     ]
-    reason: Annotated[
-        str,
-        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
-        Rule("reason_required", "'reason' must be a string"),
-    ]
-    comment: Annotated[
-        str | None,
-        Field(json_schema_extra={"maxLength": MAX_REASON}),
-        Rule("invalid_comment", "'comment' must be a string"),
-    ] = None
+    reason: _REASON
+    comment: _COMMENT = None
 
 
 class PlatformCreate(Body):
