@@ -29,6 +29,9 @@ def world(app, client, actors, assignment, enqueued):
     )
     sid = r.get_json()["id"]
     run_worker_inline(app, sid)
+    # Released, so that a learner may ask for a regrade.
+    r = client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
+    assert r.status_code == 200
     r = client.post("/api/v1/platforms", json={"name": "lms"}, headers=actors.h("admin"))
     assert r.status_code == 201
     return sid
@@ -50,6 +53,10 @@ BODIES = [
     ("post", "/api/v1/platforms", "/api/v1/platforms", "admin", {"name": "other"}),
     ("patch", "/api/v1/platforms/{name}", "/api/v1/platforms/lms", "admin", {}),
     ("post", "/api/v1/platforms/{name}/secrets", "/api/v1/platforms/lms/secrets", "admin", {}),
+    ("post", "/api/v1/submissions/{submission_id}/regrade-requests",
+     "/api/v1/submissions/{sid}/regrade-requests", "learner",
+     {"criterion": "risk_management", "message": "please"}),
+    ("post", "/api/v1/notifications/read", "/api/v1/notifications/read", "learner", {}),
 ]  # fmt: skip
 
 
@@ -63,7 +70,7 @@ def test_every_json_body_is_covered_here(client):
         and "application/json" in op.get("requestBody", {}).get("content", {})
         and "/webhooks/" not in path
     }
-    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND}
+    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND, ANSWER}
 
 
 @pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
@@ -83,6 +90,27 @@ def test_unknown_fields_are_refused_everywhere(client, actors, world, method, pa
 
 # Grading by hand takes a failed submission only: its unknown-field test stands alone.
 HAND = ("post", "/api/v1/submissions/{submission_id}/grade-by-hand")
+ANSWER = ("post", "/api/v1/regrade-requests/{request_id}/answer")
+
+
+def test_answering_a_regrade_request_refuses_unknown_fields_too(client, actors, world):
+    req = client.post(
+        f"/api/v1/submissions/{world}/regrade-requests",
+        json={"criterion": "risk_management", "message": "please"},
+        headers=actors.h("learner"),
+    ).get_json()
+    r = client.post(
+        f"/api/v1/regrade-requests/{req['id']}/answer",
+        json={"outcome": "kept", "reply": "r", "surprise": 1},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "unknown_field"
+    r = client.post(
+        f"/api/v1/regrade-requests/{req['id']}/answer",
+        json={"outcome": "maybe", "reply": "r"},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "outcome"
 
 
 def test_grade_by_hand_refuses_unknown_fields_too(client, actors, world):

@@ -80,7 +80,13 @@ def test_operations_are_complete(client):
         "webhook-timestamp",
         "webhook-signature",
     }
-    assert set(spec["webhooks"]) == {"submission.graded", "grade.released", "submission.failed"}
+    assert set(spec["webhooks"]) == {
+        "submission.graded",
+        "grade.released",
+        "submission.failed",
+        "regrade.requested",
+        "regrade.answered",
+    }
 
 
 def test_errors_match_the_documented_envelope(client):

@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import errors, web, webhooks
+    from . import errors, mail, web, webhooks
     from .api import init_app as init_api
     from .celery_setup import init_celery
 
@@ -41,4 +41,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_api(app)
     webhooks.init_app(app)  # course platforms' webhooks, admin API, OpenAPI document
     web.init_app(app)  # pages for learners and instructors
+    mail.install()  # notifications by mail, when SMTP_HOST is set
     return app

@@ -79,8 +79,12 @@ def init_celery(app: Flask) -> Celery:
                 "task": "grader.webhooks.sweep",
                 "schedule": float(cfg["WEBHOOK_SWEEP_INTERVAL"]),
             },
+            "mail-sweep": {
+                "task": "grader.mail.sweep",
+                "schedule": float(cfg["MAIL_SWEEP_INTERVAL"]),
+            },
         },
-        imports=("grader.service.tasks", "grader.service.webhooks.tasks"),
+        imports=("grader.service.tasks", "grader.service.webhooks.tasks", "grader.service.mail"),
     )
     celery.set_default()
     app.extensions["celery"] = celery

@@ -99,6 +99,23 @@ class Settings(BaseSettings):
     WEBHOOK_SWEEP_INTERVAL: PositiveInt = 30
     WEBHOOK_RECEIPT_DAYS: PositiveInt = 4
     WEBHOOK_SECRET_GRACE: NonNegativeInt = 24 * 3600
+    # Regrade requests: a learner may ask within this many days of a grade's release.
+    REGRADE_REQUEST_DAYS: NonNegativeFloat = 14.0
+    # Mail (grader.service.mail): off unless SMTP_HOST is set. Notifications are always kept
+    # in the app; with SMTP they are also mailed, by a worker task that retries up to
+    # MAIL_MAX_TRIES times. PUBLIC_URL is the service's address as users reach it, for the
+    # links in mails (e.g. https://grader.example.edu).
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(25, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_STARTTLS: bool = False
+    SMTP_TIMEOUT: PositiveFloat = 10.0
+    MAIL_FROM: str = "grader@localhost"
+    MAIL_MAX_TRIES: PositiveInt = 5
+    MAIL_RETRY_SECONDS: NonNegativeFloat = 30.0
+    MAIL_SWEEP_INTERVAL: PositiveInt = 60
+    PUBLIC_URL: str = "http://127.0.0.1:5000"
 
     @model_validator(mode="after")
     def _limits_nest(self) -> Settings:

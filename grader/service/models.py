@@ -3,6 +3,9 @@
 Submissions move queued -> grading -> graded -> released, or to failed. A grade is keyed by
 (submission, rubric version), so a redelivered task can never write twice. Overrides and the
 audit trail are append-only: the ORM refuses to update or delete them.
+
+Long because: the schema is read as a whole (every table, its keys and indexes beside the
+migrations that made them); each model is short.
 """
 
 from __future__ import annotations
@@ -187,6 +190,9 @@ class Submission(Base):
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claim_expires_at: Mapped[datetime | None]
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Regrade requests not answered yet (grader.service.operations.regrade_requests), so the
+    # review queue can filter and flag them in SQL.
+    open_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Sent after the assignment's due time (accepted by its late policy).
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The effective grade's headline figures, copied here so the review queue can filter
@@ -296,6 +302,60 @@ class Override(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     instructor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RegradeRequest(Base):
+    """A learner's request to look again at one criterion of a released grade, and the
+    instructor's answer; one per criterion and submission version."""
+
+    __tablename__ = "regrade_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    criterion: Mapped[str] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # None while open; then "kept" or "changed", with the reply the learner reads.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    reply: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    answered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("submission_id", "criterion", name="uq_regrade_requests_criterion"),
+    )
+
+
+class Notification(Base):
+    """Something a user should know (a grade released, a request answered or arriving): read
+    in the app, and mailed when SMTP is configured (grader.service.mail)."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    # The page it is about, relative to the service's address (e.g. "/submissions/7").
+    link: Mapped[str | None] = mapped_column(String(300))
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    read_at: Mapped[datetime | None]
+    # Mail: None (not mailed), "pending", "sent" or "failed" (after MAIL_MAX_TRIES).
+    email_status: Mapped[str | None] = mapped_column(String(16))
+    email_to: Mapped[str | None] = mapped_column(String(320))
+    email_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When a pending mail is due (after a failed try: the retry time); while "sending", when
+    # the sweep may take it back (a worker died mid-send).
+    email_next_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_notifications_user_read", "user_id", "read_at", "id"),
+        Index("ix_notifications_email_status", "email_status", "email_next_at"),
+    )
 
 
 class AuditEvent(Base):

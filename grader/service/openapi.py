@@ -41,6 +41,7 @@ _PATH_PARAMS: dict[str, tuple[Schema, Any, str]] = {
     "platform_name": ({"type": "string"}, "lms", "The platform's registered name."),
     "delivery_id": (_INT_ID, 1, "A delivery id."),
     "secret_id": (_INT_ID, 1, "A signing secret's id."),
+    "request_id": (_INT_ID, 1, "A regrade request's id."),
 }
 _ERRORS = {
     400: "The request is malformed.",

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import assignments, calibrations, health, review, submissions
+from . import (
+    assignments,
+    calibrations,
+    health,
+    notifications,
+    regrade_requests,
+    review,
+    submissions,
+)
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(health.bp)
-    for module in (assignments, calibrations, submissions, review):
+    for module in (
+        assignments,
+        calibrations,
+        submissions,
+        review,
+        regrade_requests,
+        notifications,
+    ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

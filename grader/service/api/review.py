@@ -67,6 +67,7 @@ def queue() -> dict[str, Any]:
                 if sub.interval_low is not None
                 else None,
                 "reviewed": sub.reviewed,
+                "open_requests": sub.open_requests,
                 "claimed_by": sub.claimed_by_id,
                 "claim_expires_at": sub.claim_expires_at.isoformat()
                 if sub.claim_expires_at

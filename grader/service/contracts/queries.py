@@ -20,6 +20,7 @@ from ..operations.queue import QueueFilter
 __all__ = [
     "CalibrationQuery",
     "DeliveryQuery",
+    "NotificationQuery",
     "Paging",
     "Query",
     "QueueFilter",
@@ -48,6 +49,14 @@ class Paging(Query):
         int,
         Field(ge=1, description="Items per page (default PAGE_SIZE, at most MAX_PAGE_SIZE)."),
         Rule("invalid_parameter", "per_page must be a positive integer up to MAX_PAGE_SIZE"),
+    ] = None  # type: ignore[assignment]
+
+
+class NotificationQuery(Query):
+    unread: Annotated[
+        Literal["0", "1"],
+        Field(description="1: only unread ones."),
+        Rule("invalid_parameter", "unread must be 0 or 1"),
     ] = None  # type: ignore[assignment]
 
 

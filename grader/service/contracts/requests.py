@@ -33,8 +33,11 @@ __all__ = [
     "Body",
     "HandGradeRequest",
     "OverrideRequest",
+    "NotificationsRead",
     "PlatformCreate",
     "PlatformUpdate",
+    "RegradeAnswer",
+    "RegradeRequestCreate",
     "ReleaseRequest",
     "Rule",
     "SecretRotation",
@@ -255,6 +258,53 @@ class HandGradeRequest(Body):
     ]
     reason: _REASON
     comment: _COMMENT = None
+
+
+class RegradeRequestCreate(Body):
+    """A learner asks an instructor to look again at one criterion of a released grade."""
+
+    criterion: Annotated[
+        str,
+        Field(min_length=1, description="A criterion id of the grade."),
+        Rule("invalid_criterion", "'criterion' is required"),
+    ]
+    message: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
+        Rule("message_required", "'message' must be a string"),
+    ]
+
+
+class RegradeAnswer(Body):
+    """The instructor's answer to a regrade request: keep the points, or change them."""
+
+    outcome: Annotated[
+        Literal["kept", "changed"],
+        Rule("invalid_outcome", "'outcome' must be kept or changed"),
+    ]
+    reply: Annotated[
+        str,
+        Field(
+            json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON},
+            description="The learner reads it.",
+        ),
+        Rule("reply_required", "'reply' must be a string"),
+    ]
+    points: Annotated[
+        float | None,
+        Field(ge=0, allow_inf_nan=False, description="The new points (outcome changed only)."),
+        Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
+    ] = None
+
+
+class NotificationsRead(Body):
+    """Mark notifications read: those listed, or all of the caller's."""
+
+    ids: Annotated[
+        list[Annotated[int, Field(ge=1)]] | None,
+        Field(max_length=1000, description="Notification ids; omit for all."),
+        Rule("invalid_ids", "'ids' must be a list of notification ids"),
+    ] = None
 
 
 class PlatformCreate(Body):

@@ -279,9 +279,50 @@ class QueueItem(Response):
         QueueInterval | None, Field(description="Around the total as it stands.")
     ] = OMITTED
     reviewed: bool
+    open_requests: Annotated[int, Field(description="Regrade requests not answered yet.")]
     claimed_by: int | None
     claim_expires_at: OptionalTime
     created_at: Time
+
+
+class RegradeRequest(Response):
+    id: int
+    submission_id: int
+    criterion: str
+    message: str
+    status: Literal["open", "answered"]
+    outcome: Annotated[Literal["kept", "changed"] | None, Field(description="null while open.")]
+    reply: str | None
+    created_at: Time
+    answered_at: OptionalTime
+
+
+class RegradeRequestList(Response):
+    items: list[RegradeRequest]
+    window_closes_at: Annotated[
+        OptionalTime, Field(description="Until when the learner may ask (null: not released).")
+    ]
+
+
+class Notification(Response):
+    id: int
+    kind: Literal["grade_released", "regrade_answered", "regrade_requested"]
+    subject: str
+    body: str
+    link: Annotated[str | None, Field(description="The page it is about, on this service.")]
+    submission_id: int | None
+    read: bool
+    created_at: Time
+
+
+class NotificationList(Response):
+    items: list[Notification]
+    unread: int
+
+
+class NotificationsMarked(Response):
+    marked: int
+    unread: int
 
 
 class Page(Response):
@@ -513,6 +554,14 @@ class EventGrade(Response):
     criteria: list[EventCriterion]
 
 
+class EventRegradeRequest(Response):
+    id: int
+    criterion: str
+    message: str
+    outcome: Annotated[str | None, Field(description="kept or changed; null while open.")]
+    reply: str | None
+
+
 class EventData(Response):
     submission_id: int
     assignment: str
@@ -522,6 +571,9 @@ class EventData(Response):
     metadata: Object | None
     reason: Annotated[str, Field(description="submission.failed only.")] = OMITTED
     grade: EventGrade = OMITTED
+    regrade_request: Annotated[
+        EventRegradeRequest, Field(description="regrade.requested and regrade.answered only.")
+    ] = OMITTED
 
 
 class Event(Response):

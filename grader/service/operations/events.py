@@ -19,7 +19,15 @@ from ..models import (
 SUBMISSION_GRADED = "submission.graded"
 GRADE_RELEASED = "grade.released"
 SUBMISSION_FAILED = "submission.failed"
-EVENT_TYPES = (SUBMISSION_GRADED, GRADE_RELEASED, SUBMISSION_FAILED)
+REGRADE_REQUESTED = "regrade.requested"
+REGRADE_ANSWERED = "regrade.answered"
+EVENT_TYPES = (
+    SUBMISSION_GRADED,
+    GRADE_RELEASED,
+    SUBMISSION_FAILED,
+    REGRADE_REQUESTED,
+    REGRADE_ANSWERED,
+)
 
 # Called as hook(session, event_type, submission) after a state change is flushed, inside the
 # same transaction (webhooks use it to record outbound events atomically with the change).

@@ -53,6 +53,11 @@ class QueueFilter(Query):
         Field(description="1: only unclaimed."),
         Rule("invalid_parameter", "unclaimed must be 0 or 1"),
     ] = None  # type: ignore[assignment]
+    requests: Annotated[
+        Literal["open"],
+        Field(description="open: only answers with regrade requests not answered yet."),
+        Rule("invalid_parameter", "requests must be open"),
+    ] = None  # type: ignore[assignment]
     sort: Annotated[
         Literal["confidence", "-confidence", "time", "-time", "total", "-total"],
         Field(description="Sort key; '-' for descending."),
@@ -97,6 +102,8 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
         query = query.where(Submission.total <= filters.max_total)
     if filters.reviewed is not None:
         query = query.where(Submission.reviewed.is_(filters.reviewed == "1"))
+    if filters.requests == "open":
+        query = query.where(Submission.open_requests > 0)
     if filters.unclaimed == "1":
         now = utcnow()
         query = query.where(

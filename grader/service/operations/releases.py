@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 from ..errors import APIError
 from ..models import (
     MAX_ID,
+    Role,
     Status,
     Submission,
     User,
     utcnow,
 )
+from . import notifications
 from .events import audit, emit
 from .grades import effective_grade, summary
 from .reviews import claimed_by_other, ensure_unclaimed
@@ -38,6 +40,18 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
     eff = effective_grade(session, sub)
     audit(session, sub, "released", actor=actor, after=summary(eff) if eff else None)
     emit(session, "grade.released", sub)
+    learner = session.get(User, sub.learner_id)
+    if learner is not None and learner.role == Role.LEARNER:
+        total = f"{eff['total']:g} / {eff['max_total']:g}" if eff else "your grade"
+        notifications.notify(
+            session,
+            [learner],
+            notifications.GRADE_RELEASED,
+            f"Your grade for {sub.assignment.title} is released",
+            f"Your grade for {sub.assignment.title} is released: {total}.",
+            submission=sub,
+            link=f"/submissions/{sub.id}",
+        )
     return True
 
 

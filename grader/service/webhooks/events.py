@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session
 
 from ..contracts.responses import Event
 from ..models import Platform, Submission, User, utcnow
-from ..operations.events import EVENT_TYPES, GRADE_RELEASED, SUBMISSION_FAILED
+from ..operations.events import (
+    EVENT_TYPES,
+    GRADE_RELEASED,
+    REGRADE_ANSWERED,
+    REGRADE_REQUESTED,
+    SUBMISSION_FAILED,
+)
 from .models import Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,18 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
                     | {"feedback": learner_feedback(c)}
                     for c in eff["criteria"]
                 ],
+            }
+    elif event_type in (REGRADE_REQUESTED, REGRADE_ANSWERED):
+        from ..operations.regrade_requests import latest
+
+        req = latest(session, sub.id, answered=event_type == REGRADE_ANSWERED)
+        if req is not None:
+            data["regrade_request"] = {
+                "id": req.id,
+                "criterion": req.criterion,
+                "message": req.message,
+                "outcome": req.outcome,
+                "reply": req.reply,
             }
     elif event_type == SUBMISSION_FAILED:
         # The internal reason (an exception, a crashed worker) stays with the instructors.
