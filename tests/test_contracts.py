@@ -57,6 +57,8 @@ BODIES = [
      "/api/v1/submissions/{sid}/regrade-requests", "learner",
      {"criterion": "risk_management", "message": "please"}),
     ("post", "/api/v1/notifications/read", "/api/v1/notifications/read", "learner", {}),
+    ("post", "/api/v1/users", "/api/v1/users", "instructor",
+     {"name": "Nia New", "email": "nia@course.example"}),
 ]  # fmt: skip
 
 

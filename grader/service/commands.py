@@ -34,12 +34,15 @@ DEMO_USERS = (
 
 
 def register(main: click.Group) -> None:
+    from .account_commands import user_group
+
     main.add_command(db_group)
     main.add_command(token_group)
     main.add_command(seed)
     main.add_command(run)
     main.add_command(reconcile)
     main.add_command(platform_group)
+    main.add_command(user_group)
 
 
 @click.group("db")

@@ -98,6 +98,12 @@ def deliver(msg: EmailMessage, config: Any) -> None:
         s.send_message(msg)
 
 
+def _scrub(note: Notification) -> None:
+    """A mailed one-time link is not kept once its mail is sent or given up."""
+    if note.kind == "account_link":
+        note.link = None
+
+
 def _permanent(exc: Exception) -> bool:
     """A refusal that a retry would meet again (SMTP 5xx)."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -131,10 +137,12 @@ def send_one(notification_id: int, config: Any) -> tuple[str, float | None]:
         note.email_tries += 1
         if error is None:
             note.email_status, note.email_error, note.email_next_at = "sent", None, None
+            _scrub(note)
             return "sent", None
         note.email_error = f"{type(error).__name__}: {error}"[:500]
         if _permanent(error) or note.email_tries >= config["MAIL_MAX_TRIES"]:
             note.email_status, note.email_next_at = "failed", None
+            _scrub(note)
             log.warning("mail %s failed for good: %s", notification_id, note.email_error)
             return "failed", None
         delay = min(MAX_DELAY, config["MAIL_RETRY_SECONDS"] * 2 ** (note.email_tries - 1))

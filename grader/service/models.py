@@ -117,6 +117,22 @@ class SignInFailure(Base):
     __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
 
 
+class AccountLink(Base):
+    """A one-time link to set a password (a new account) or reset it (forgot password): only
+    the hash of its token is kept; it works once, until it expires."""
+
+    __tablename__ = "account_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # "welcome" or "reset"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

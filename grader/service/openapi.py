@@ -157,13 +157,14 @@ def _entry(path: str, declared: Operation, max_page_size: int) -> Schema:
     params = _parameters(path, declared, max_page_size)
     if params:
         entry["parameters"] = params
-    if declared.body is not None:
+    if declared.body is not None or declared.body_media:
         content: Schema = {
             media: {"schema": dict(schema)} for media, schema in declared.body_media.items()
         }
-        content["application/json"] = {
-            "schema": {"$ref": _REF.format(model=declared.body.__name__)}
-        }
+        if declared.body is not None:
+            content["application/json"] = {
+                "schema": {"$ref": _REF.format(model=declared.body.__name__)}
+            }
         entry["requestBody"] = {"required": declared.body_required, "content": content}
     return entry
 

@@ -12,6 +12,7 @@ from . import (
     regrade_requests,
     review,
     submissions,
+    users,
 )
 
 
@@ -24,5 +25,6 @@ def init_app(app: Flask) -> None:
         review,
         regrade_requests,
         notifications,
+        users,
     ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

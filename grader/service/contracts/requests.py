@@ -24,6 +24,7 @@ from pydantic import (
 
 from ..errors import APIError
 from ..fields import Rule
+from ..operations.accounts import EMAIL_PATTERN
 from ..operations.events import EVENT_TYPES
 from ..operations.reviews import MAX_REASON
 
@@ -42,6 +43,7 @@ __all__ = [
     "Rule",
     "SecretRotation",
     "SubmissionRequest",
+    "UserCreate",
     "WebhookSubmission",
     "clean_schema",
     "parse",
@@ -295,6 +297,26 @@ class RegradeAnswer(Body):
         Field(ge=0, allow_inf_nan=False, description="The new points (outcome changed only)."),
         Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
     ] = None
+
+
+class UserCreate(Body):
+    """A new web account; its one-time link is mailed (SMTP on) or returned once."""
+
+    name: Annotated[
+        str,
+        Field(max_length=200, pattern=_TEXT),
+        Rule("invalid_name", "'name' must be a non-empty string of at most 200 characters"),
+    ]
+    email: Annotated[
+        str,
+        Field(max_length=320, json_schema_extra={"pattern": EMAIL_PATTERN}),
+        Rule("invalid_email", "'email' must be an email address"),
+    ]
+    role: Annotated[
+        Literal["learner", "instructor", "admin"],
+        Field(description="Instructors create learners; admins any of these."),
+        Rule("invalid_role", "'role' must be learner, instructor or admin"),
+    ] = "learner"
 
 
 class NotificationsRead(Body):

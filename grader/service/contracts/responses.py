@@ -325,6 +325,26 @@ class NotificationsMarked(Response):
     unread: int
 
 
+class UserCreated(Response):
+    id: int
+    name: str
+    email: str
+    role: Literal["learner", "instructor", "admin"]
+    mailed: Annotated[bool, Field(description="The one-time link was mailed to the person.")]
+    link: Annotated[
+        str,
+        Field(
+            description="The one-time link to set a password, when it was not mailed; "
+            "shown only now."
+        ),
+    ] = OMITTED
+
+
+class RosterImported(Response):
+    created: list[UserCreated]
+    existing: Annotated[list[str], Field(description="Addresses that had an account already.")]
+
+
 class Page(Response):
     page: int
     per_page: int

@@ -71,10 +71,18 @@ def inbox(
     session: Session, user: User, *, unread_only: bool = False, limit: int = 50
 ) -> list[Notification]:
     """A user's notifications, newest first."""
-    query = select(Notification).where(Notification.user_id == user.id)
+    query = select(Notification).where(
+        Notification.user_id == user.id, Notification.kind.in_(KINDS)
+    )
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def get_own(session: Session, user: User, note_id: int) -> Notification | None:
+    """One of the user's notifications by id; others' do not exist for them."""
+    note = session.get(Notification, note_id) if 0 < note_id <= MAX_ID else None
+    return note if note is not None and note.user_id == user.id and note.kind in KINDS else None
 
 
 def unread_count(session: Session, user: User) -> int:

@@ -12,7 +12,15 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the pages and make the session cookie HttpOnly and SameSite=Lax."""
-    from . import account, dashboard, learner, review  # noqa: F401  (they add routes to bp)
+    from . import (  # noqa: F401  (they add routes to bp)
+        account,
+        accounts,
+        dashboard,
+        learner,
+        notifications,
+        regrade_requests,
+        review,
+    )
     from .blueprint import bp
 
     app.config["SESSION_COOKIE_HTTPONLY"] = True

@@ -20,7 +20,8 @@ from grader.scoring import FLAG_MESSAGES
 
 from ..db import get_db
 from ..errors import RETRY_AFTER, APIError, is_outage
-from ..models import Role, Status
+from ..models import Role, Status, User
+from ..operations.notifications import unread_count
 from .session import CSRF_FIELD, CSRFError, check_csrf, csrf_token, load_user
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def format_percent(value: float | None) -> str:
 def _template_context() -> dict[str, Any]:
     user = load_user()
     return {
+        "unread_notifications": _unread(user),
         "csrf_token": csrf_token,
         "web_user": user,
         "is_staff": user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN),
@@ -140,6 +142,17 @@ def _template_context() -> dict[str, Any]:
         "flag_messages": FLAG_MESSAGES,
         "learner_status": LEARNER_STATUS,
     }
+
+
+def _unread(user: User | None) -> int:
+    """The badge in the header; 0 when the database is out (the error page still renders)."""
+    if user is None:
+        return 0
+    try:
+        return unread_count(get_db().session, user)
+    except (DBAPIError, PoolTimeout):
+        get_db().session.rollback()
+        return 0
 
 
 def error_page(status: int, title: str, message: str) -> tuple[str, int]:

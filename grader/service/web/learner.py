@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..auth import is_staff, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Role, Status, Submission, User, utcnow
-from ..operations import grades, rubrics, submissions
+from ..operations import grades, regrade_requests, rubrics, submissions
 from ..operations.assignments import Window, admit, get_assignment
 from ..operations.grades import grade_json
 from ..render import evidence_quotes, rendered_task
@@ -216,8 +217,24 @@ def submission(submission_id: int) -> str:
     positions = evidence_quotes(grade["criteria"])[1] if grade else []
     rendered = shown_answer(session, sub, marks=grade is not None)
     versions = grades.versions(session, sub.assignment_id, sub.learner_id)
+    asked = {r.criterion: r for r in regrade_requests.requests_for(session, sub.id)}
+    closes = (
+        sub.released_at + timedelta(days=current_app.config["REGRADE_REQUEST_DAYS"])
+        if sub.released_at
+        else None
+    )
     return render_template(
         "web/submission.html",
+        requests=asked,
+        # The learner may ask (once per criterion) while the window is open.
+        can_ask=grade is not None
+        and user.id == sub.learner_id
+        and user.role == Role.LEARNER
+        and sub.current
+        and closes is not None
+        and utcnow() <= closes,
+        requests_close=closes,
+        max_message=regrade_requests.MAX_MESSAGE,
         sub=sub,
         grade=grade,
         answer=rendered.html,

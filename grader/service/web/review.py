@@ -25,7 +25,7 @@ from ..db import get_db
 from ..errors import APIError
 from ..fields import parse_query
 from ..models import Assignment, Grade, Status, Submission, User, utcnow
-from ..operations import grades, releases, reviews, rubrics
+from ..operations import grades, regrade_requests, releases, reviews, rubrics
 from ..operations.queue import QueueFilter, queue_query
 from ..operations.reviews import claim_submission
 from ..render import evidence_quotes
@@ -42,6 +42,7 @@ FILTERS = (
     "max_total",
     "reviewed",
     "unclaimed",
+    "requests",
     "sort",
 )
 STATUS_CHOICES = ("graded", "queued", "grading", "released", "failed", "all")
@@ -179,6 +180,8 @@ def render_review(
     *,
     form_errors: dict[str, str] | None = None,
     form_values: dict[str, dict[str, str]] | None = None,
+    request_errors: dict[int, str] | None = None,
+    request_values: dict[int, dict[str, str]] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = get_db().session
@@ -225,6 +228,10 @@ def render_review(
         other_errors=[m for k, m in (form_errors or {}).items() if k not in ids],
         form_values=form_values or {},
         max_reason=reviews.MAX_REASON,
+        requests=regrade_requests.requests_for(session, sub.id),
+        request_errors=request_errors or {},
+        request_values=request_values or {},
+        criterion_names={c["id"]: c["name"] for c in criteria},
         # A failed submission can be graded by hand: one field per criterion.
         hand_criteria=rubrics.rubric_for(sub.assignment.rubric).criteria
         if sub.status == Status.FAILED

@@ -21,20 +21,27 @@ from sqlalchemy.orm import Session
 
 from ..models import SignInFailure, utcnow
 
-__all__ = ["clear_account", "record_failure", "retry_after"]
+__all__ = ["RESET", "clear_account", "record_failure", "retry_after"]
 
 
-def _keys(email: str, client: str) -> tuple[str, str]:
+def _keys(email: str, client: str, scope: str = "") -> tuple[str, str]:
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:40]
-    return f"email:{digest}", f"client:{client[:64]}"
+    return f"{scope}email:{digest}", f"{scope}client:{client[:64]}"
 
 
-def retry_after(session: Session, email: str, client: str, config: Any) -> int | None:
+#: Password-reset requests are counted apart from sign-in failures (asking for a victim's
+#: reset must not lock them out of signing in), with the same limits.
+RESET = "reset-"
+
+
+def retry_after(
+    session: Session, email: str, client: str, config: Any, scope: str = ""
+) -> int | None:
     """Seconds until this account and client may try again, or None when they may now."""
     window = int(config["SIGN_IN_WINDOW"])
     now = utcnow()
     since = now - timedelta(seconds=window)
-    account, address = _keys(email, client)
+    account, address = _keys(email, client, scope)
     wait = 0.0
     for key, limit in (
         (account, int(config["SIGN_IN_MAX_PER_ACCOUNT"])),
@@ -50,7 +57,7 @@ def retry_after(session: Session, email: str, client: str, config: Any) -> int |
     return max(1, math.ceil(wait)) if wait > 0 else None
 
 
-def record_failure(session: Session, email: str, client: str, config: Any) -> None:
+def record_failure(session: Session, email: str, client: str, config: Any, scope: str = "") -> None:
     """Note a failed sign-in for the account and the client; forget those past the window."""
     now = utcnow()
     session.execute(
@@ -58,7 +65,7 @@ def record_failure(session: Session, email: str, client: str, config: Any) -> No
             SignInFailure.at < now - timedelta(seconds=int(config["SIGN_IN_WINDOW"]))
         )
     )
-    session.add_all(SignInFailure(key=key, at=now) for key in _keys(email, client))
+    session.add_all(SignInFailure(key=key, at=now) for key in _keys(email, client, scope))
     session.commit()
 
 
