@@ -381,6 +381,41 @@ def test_a_resubmission_after_release_keeps_the_released_grade_in_the_gradebook(
     assert float(row["released_total"]) == released["grade"]["total"]
 
 
+def test_the_gradebook_counts_the_latest_or_the_best_released_grade(
+    app, client, actors, assignment, enqueued
+):
+    def submit_and_release(name: str) -> float:
+        (sid,) = _graded(app, client, actors, [name])
+        client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
+        mine = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+        return mine["grade"]["total"]
+
+    def counted() -> tuple[str, float]:
+        text = client.get(
+            "/api/v1/assignments/ml-health-check/grades.csv", headers=actors.h("instructor")
+        ).get_data(as_text=True)
+        (row,) = list(csv.DictReader(io.StringIO(text)))
+        return row["released_version"], float(row["released_total"])
+
+    good = submit_and_release("sub-010.md")  # version 1, the better answer
+    weak = submit_and_release("sub-020.md")  # version 2, released later
+    assert good > weak
+    assert counted() == ("2", weak)  # the default: the latest released
+    r = client.patch(
+        "/api/v1/assignments/ml-health-check",
+        json={"counted_grade": "best"},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 200 and r.get_json()["counted_grade"] == "best"
+    assert counted() == ("1", good)
+    r = client.patch(
+        "/api/v1/assignments/ml-health-check",
+        json={"counted_grade": "highest"},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "counted_grade"
+
+
 def test_gradebook_export_reads_in_pages_with_the_same_rows(
     app, client, actors, assignment, enqueued
 ):

@@ -20,6 +20,8 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
+from grader.service.operations.events import EVENT_TYPES
+
 from .conftest import HEALTH, make_app
 
 GOOD = (HEALTH / "sub-029.md").read_text()
@@ -212,7 +214,8 @@ def receiver() -> Iterator[Receiver]:
 def test_register_platform_returns_secret_once(client, actors):
     created = register(client, actors, url="https://127.0.0.1/hooks")
     assert created["secret"].startswith("whsec_") and created["token"].startswith("grd_")
-    assert created["events"] == ["submission.graded", "grade.released", "submission.failed"]
+    assert created["events"] == list(EVENT_TYPES)  # every event, regrade requests included
+    assert "regrade.answered" in created["events"]
     shown = client.get("/api/v1/platforms/lms", headers=actors.h("admin"))
     listed = client.get("/api/v1/platforms", headers=actors.h("admin"))
     for r in (shown, listed):

@@ -28,6 +28,7 @@ from grader.service.commands import seed_demo  # noqa: E402
 from grader.service.grade_task import GradingSettings, grade_submission  # noqa: E402
 from grader.service.migrate import upgrade  # noqa: E402
 from grader.service.models import Assignment, Role, Submission, User  # noqa: E402
+from grader.service.operations import accounts, regrade_requests  # noqa: E402
 from grader.service.operations.releases import release  # noqa: E402
 from grader.service.operations.reviews import override  # noqa: E402
 from grader.service.operations.submissions import submit  # noqa: E402
@@ -97,15 +98,54 @@ def build(workdir: Path) -> tuple[Any, dict[str, str]]:
                 "risk_management",
                 19,
                 "Rollback names both the DAG and the model registry; canary thresholds given.",
+                "Your rollback plan is complete: it names the DAG and the model registry.",
             )
             release(session, mine, instructor)
+            learner = session.get(User, mine.learner_id)
+            asked = regrade_requests.ask(
+                session,
+                mine,
+                learner,
+                "prioritization",
+                "I put drift detection first because the AUC drop comes from the schema changes.",
+                window_days=14,
+            )
+            regrade_requests.answer(
+                session,
+                asked,
+                instructor,
+                "changed",
+                "Agreed: you tie the drift to the schema changes. Two more points.",
+                min(25.0, _points(session, mine, "prioritization") + 2),
+            )
             for sid in ids[3:7]:
                 sub = session.get(Submission, sid)
                 sub.reviewed = True
                 release(session, sub, instructor)
+            other = session.get(Submission, ids[3])
+            regrade_requests.ask(
+                session,
+                other,
+                session.get(User, other.learner_id),
+                "risk_management",
+                "My step 3 says we roll back when the AUC drops under 0.80: is that not a trigger?",
+                window_days=14,
+            )
+            admin = session.scalar(select(User).where(User.email == "admin@example.test"))
+            accounts.import_roster(
+                session, admin, "name,email\nNia New,nia@example.test\nOmar Ode,omar@example.test\n"
+            )
             second = session.get(Submission, ids[1])
             override(session, second, instructor, "prioritization", 20, "Good root-cause argument.")
     return app, passwords
+
+
+def _points(session: Any, sub: Submission, criterion: str) -> float:
+    from grader.service.operations.grades import effective_grade
+
+    eff = effective_grade(session, sub)
+    assert eff is not None
+    return float(next(c["points"] for c in eff["criteria"] if c["id"] == criterion))
 
 
 def sign_in(page: Any, email: str, password: str) -> None:
@@ -173,6 +213,38 @@ def shoot(app: Any, passwords: dict[str, str], out: Path) -> list[Path]:
         staff.set_viewport_size({"width": 1440, "height": 900})
         staff.goto("/dashboard/ml-health-check")
         snap(staff, "dashboard.png", full=True)
+
+        # The learner's side (regrade requests, notifications) and accounts, at 1280 and 390.
+        with app.app_context(), app.extensions["db"].session_scope() as session:
+            open_request = session.scalar(
+                select(Submission.id).where(Submission.open_requests > 0).limit(1)
+            )
+            token = accounts.issue_link(
+                session,
+                session.scalar(select(User).where(User.email == "nia@example.test")),
+                "welcome",
+            )
+        admin = page_for(1280, 900)
+        sign_in(admin, "admin@example.test", passwords["admin@example.test"])
+        for width, suffix in ((1280, ""), (390, "-390")):
+            for p in (page, staff, admin):
+                p.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"/submissions/{first}#criterion-prioritization")
+            snap(page, f"learner-regrade{suffix}.png", full=True)
+            page.goto("/notifications")
+            snap(page, f"notifications{suffix}.png")
+            staff.goto(f"/review/submissions/{open_request}#requests")
+            staff.locator("#requests").scroll_into_view_if_needed()
+            snap(staff, f"review-request{suffix}.png")
+            staff.goto("/review?status=released&requests=open")
+            snap(staff, f"review-queue-requests{suffix}.png")
+            admin.goto("/people")
+            snap(admin, f"people{suffix}.png", full=True)
+        fresh = page_for(1280, 720)
+        fresh.goto(f"/account/password/{token}")
+        snap(fresh, "set-password.png")
+        fresh.set_viewport_size({"width": 390, "height": 720})
+        snap(fresh, "set-password-390.png")
         browser.close()
     return files
 

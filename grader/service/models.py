@@ -175,6 +175,9 @@ class Assignment(Base):
     opens_at: Mapped[datetime | None]
     due_at: Mapped[datetime | None]
     late_policy: Mapped[str] = mapped_column(String(16), default="accept", server_default="accept")
+    # Which released version the gradebook counts when a learner has several: "latest" or
+    # "best" (the highest released total).
+    counted_grade: Mapped[str] = mapped_column(String(8), default="latest", server_default="latest")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

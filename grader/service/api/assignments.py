@@ -44,6 +44,7 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
         "opens_at": a.opens_at.isoformat() if a.opens_at else None,
         "due_at": a.due_at.isoformat() if a.due_at else None,
         "late_policy": a.late_policy,
+        "counted_grade": a.counted_grade,
         "created_at": a.created_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),
     }
@@ -100,6 +101,7 @@ def create() -> tuple[dict[str, Any], int]:
         opens_at=body.opens_at,
         due_at=body.due_at,
         late_policy=body.late_policy or "accept",
+        counted_grade=body.counted_grade or "latest",
     )
     session.add(a)
     session.commit()
@@ -138,6 +140,8 @@ def update(slug: str) -> dict[str, Any]:
             setattr(a, name, getattr(body, name))
     if "late_policy" in body.model_fields_set:
         a.late_policy = body.late_policy or "accept"
+    if "counted_grade" in body.model_fields_set:
+        a.counted_grade = body.counted_grade or "latest"
     if a.opens_at and a.due_at and a.due_at <= a.opens_at:
         raise APIError(422, "invalid_time", "'due_at' must be after opens_at", field="due_at")
     session.commit()

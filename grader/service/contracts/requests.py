@@ -5,6 +5,9 @@ Every body refuses unknown fields and takes JSON's types as they are (``strict``
 ``"5"`` for 5, no ``true`` for 1). A refused body is a 422 in the service's error envelope
 naming the field: each field declares its error code and the sentence that states its rule
 (:class:`Rule`); an unknown field is ``unknown_field``.
+
+Long because: every body the API takes is here, read as one contract beside the responses
+(:mod:`.responses`); each model is a few lines.
 """
 
 from __future__ import annotations
@@ -140,12 +143,23 @@ _LATE_POLICY = Annotated[
 ]
 
 
+_COUNTED = Annotated[
+    Literal["latest", "best"],
+    Field(
+        description="Which released version the gradebook counts for a learner with several: "
+        "the latest, or the best (highest total)."
+    ),
+    Rule("invalid_counted_grade", "'counted_grade' must be latest or best"),
+]
+
+
 class Window(Body):
-    """When an assignment takes answers (all optional)."""
+    """When an assignment takes answers, and which grade counts (all optional)."""
 
     opens_at: _TIME = None
     due_at: _TIME = None
     late_policy: _LATE_POLICY = None  # type: ignore[assignment]
+    counted_grade: _COUNTED = None  # type: ignore[assignment]
 
     @field_validator("due_at")
     @classmethod

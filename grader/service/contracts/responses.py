@@ -249,6 +249,10 @@ class Assignment(Response):
     opens_at: Annotated[OptionalTime, Field(description="Answers are taken from then on.")]
     due_at: Annotated[OptionalTime, Field(description="Answers after it are late.")]
     late_policy: Literal["accept", "refuse"]
+    counted_grade: Annotated[
+        Literal["latest", "best"],
+        Field(description="Which released version the gradebook counts: latest or best."),
+    ]
     created_at: Time
     updated_at: Time
 

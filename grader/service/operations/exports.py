@@ -48,8 +48,9 @@ Lines = Iterator[str]
 def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> Lines:
     """The gradebook, line by line: one row per learner's current submission with each
     criterion's points, the total, the status, where the points come from and the release;
-    and the grade the learner has, their latest released version's (an earlier one when
-    they resubmitted after a release), so a resubmission never hides a released grade."""
+    and the grade the learner has: their counted released version's (the latest, or the
+    best by the assignment's counted_grade; an earlier one when they resubmitted after a
+    release), so a resubmission never hides a released grade."""
     a = session.get(Assignment, assignment_id)
     if a is None:
         return
@@ -80,9 +81,10 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             "released_at",
             "released_version",
             "released_total",
+            "released_late",
         ]
     )
-    for row in standings(session, a.id, batch=batch):
+    for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
         graded = row.total is not None
         yield line(
             [
@@ -101,5 +103,6 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
                 row.released_at.isoformat() if row.released_at else "",
                 row.released[0] if row.released else "",
                 row.released[1] if row.released and row.released[1] is not None else "",
+                ("yes" if row.released[3] else "") if row.released else "",
             ]
         )

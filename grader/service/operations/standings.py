@@ -37,9 +37,10 @@ class Standing:
     released_at: datetime | None
     points: dict[str, float]  # effective points per criterion ({} before a grade)
     overridden: bool  # some criterion's points come from an instructor
-    # The learner's latest released version of the assignment (the grade they have), which
-    # is an earlier one when they resubmitted after a release: (version, total, released at).
-    released: tuple[int, float | None, datetime] | None = None
+    # The learner's counted released version of the assignment (the grade they have: the
+    # latest released one, or the best by the assignment's counted_grade), an earlier one
+    # when they resubmitted after a release: (version, total, released at, late).
+    released: tuple[int, float | None, datetime, bool] | None = None
 
 
 def standings(
@@ -47,6 +48,7 @@ def standings(
     assignment_id: int,
     statuses: Sequence[Status] = (),
     batch: int = BATCH,
+    counted: str = "latest",
 ) -> Iterator[Standing]:
     """Every current submission of an assignment (of ``statuses``, or all) with its grade as
     it stands, in learner order, in keyset pages of ``batch``: the submission rows carry the
@@ -89,13 +91,14 @@ def standings(
                 select(Override.submission_id).where(Override.submission_id.in_(ids)).distinct()
             )
         )
-        released: dict[int, tuple[int, float | None, datetime]] = {}
-        for learner_id, version, total, at in session.execute(
+        released: dict[int, tuple[int, float | None, datetime, bool]] = {}
+        for learner_id, version, total, at, late in session.execute(
             select(
                 Submission.learner_id,
                 Submission.version,
                 Submission.total,
                 Submission.released_at,
+                Submission.late,
             )
             .where(
                 Submission.assignment_id == assignment_id,
@@ -104,8 +107,13 @@ def standings(
             )
             .order_by(Submission.learner_id, Submission.version.desc())
         ):
-            if at is not None:  # the query asks for released ones only
-                released.setdefault(learner_id, (version, total, at))
+            if at is None:  # the query asks for released ones only
+                continue
+            have = released.get(learner_id)
+            # Newest first: the latest is the first seen; the best is the highest total,
+            # the later version on a tie.
+            if have is None or (counted == "best" and (total or 0.0) > (have[1] or 0.0)):
+                released[learner_id] = (version, total, at, bool(late))
         for r in rows:
             points = r.points
             if points is None and r.total is not None:
