@@ -600,3 +600,33 @@ def test_an_override_comment_reaches_the_learner_instead_of_the_automatic_feedba
         json={"criterion": "risk_management", "points": 1, "reason": "r", "comment": "x" * 6000},
     )
     assert too_long.status_code == 422 and too_long.get_json()["error"]["field"] == "comment"
+
+
+def test_gradebook_as_json_lines_has_typed_values_and_the_counted_grade(
+    app, client, actors, assignment, enqueued
+):
+    import json
+
+    import grader.service.models as m
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(m.User, actors.id("learner")).external_id = "stu-7"
+    ids = _graded(app, client, actors, ["sub-010.md", "sub-020.md"], who=["learner", "learner2"])
+    client.post(f"/api/v1/submissions/{ids[0]}/release", headers=actors.h("instructor"))
+    r = client.get(
+        "/api/v1/assignments/ml-health-check/grades.jsonl", headers=actors.h("instructor")
+    )
+    assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
+    rows = [json.loads(line) for line in r.get_data(as_text=True).splitlines()]
+    assert [row["submission"] for row in rows] == ids
+    first, second = rows
+    assert first["external_id"] == "stu-7" and first["status"] == "released"
+    assert isinstance(first["total"], float) and set(first["points"]) >= {"risk_management"}
+    assert first["counted"]["version"] == 1 and first["counted"]["total"] == first["total"]
+    assert second["counted"] is None and second["late"] is False
+    assert (
+        client.get(
+            "/api/v1/assignments/ml-health-check/grades.jsonl", headers=actors.h("learner")
+        ).status_code
+        == 403
+    )

@@ -34,6 +34,10 @@ def world(app, client, actors, assignment, enqueued):
     assert r.status_code == 200
     r = client.post("/api/v1/platforms", json={"name": "lms"}, headers=actors.h("admin"))
     assert r.status_code == 201
+    from grader.service.models import User
+
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        session.get(User, actors.id("learner")).email = "learner@contracts.example"
     return sid
 
 
@@ -57,6 +61,10 @@ BODIES = [
      "/api/v1/submissions/{sid}/regrade-requests", "learner",
      {"criterion": "risk_management", "message": "please"}),
     ("post", "/api/v1/notifications/read", "/api/v1/notifications/read", "learner", {}),
+    ("post", "/api/v1/assignments/{slug}/learners", f"/api/v1/assignments/{SLUG}/learners",
+     "instructor", {"emails": ["learner@contracts.example"]}),
+    ("post", "/api/v1/submissions/{submission_id}/unrelease",
+     "/api/v1/submissions/{sid}/unrelease", "instructor", {"reason": "graded on the wrong file"}),
     ("post", "/api/v1/users", "/api/v1/users", "instructor",
      {"name": "Nia New", "email": "nia@course.example"}),
 ]  # fmt: skip

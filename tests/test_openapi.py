@@ -86,6 +86,7 @@ def test_operations_are_complete(client):
         "submission.failed",
         "regrade.requested",
         "regrade.answered",
+        "grade.unreleased",
     }
 
 

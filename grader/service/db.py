@@ -23,7 +23,8 @@ from .models import Assignment
 #: How long a process keeps an assignment's opening and due times before reading them again.
 WINDOW_SECONDS = 5.0
 #: (opens_at, due_at, late_policy)
-AssignmentTimes = tuple[datetime | None, datetime | None, str]
+# (opens_at, due_at, late_policy, restricted): what the submit path needs of an assignment.
+AssignmentTimes = tuple[datetime | None, datetime | None, str, bool]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,12 +115,16 @@ class Database:
             return hit[1], hit[2]
         row = self.session.execute(
             select(
-                Assignment.id, Assignment.opens_at, Assignment.due_at, Assignment.late_policy
+                Assignment.id,
+                Assignment.opens_at,
+                Assignment.due_at,
+                Assignment.late_policy,
+                Assignment.restricted,
             ).where(Assignment.slug == slug)
         ).one_or_none()
         if row is None:
             return None
-        window: AssignmentTimes = (row.opens_at, row.due_at, row.late_policy)
+        window: AssignmentTimes = (row.opens_at, row.due_at, row.late_policy, row.restricted)
         self._windows[slug] = (now, row.id, window)
         return row.id, window
 

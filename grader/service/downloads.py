@@ -10,8 +10,13 @@ from .db import get_db
 from .operations.exports import Lines
 
 
-def csv_download(lines: Callable[..., Iterator[str]], *args: object, filename: str) -> Response:
-    """``lines(session, *args)`` streamed as a CSV attachment.
+def stream_download(
+    lines: Callable[..., Iterator[str]],
+    *args: object,
+    filename: str,
+    mimetype: str = "text/csv",
+) -> Response:
+    """``lines(session, *args)`` streamed as an attachment (CSV unless told otherwise).
 
     The lines are produced after the view has returned, when the request's own session is
     already closed, so they are given the session of the streaming context.
@@ -22,6 +27,6 @@ def csv_download(lines: Callable[..., Iterator[str]], *args: object, filename: s
 
     return Response(
         stream_with_context(stream()),
-        mimetype="text/csv",
+        mimetype=mimetype,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

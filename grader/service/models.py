@@ -178,11 +178,30 @@ class Assignment(Base):
     # Which released version the gradebook counts when a learner has several: "latest" or
     # "best" (the highest released total).
     counted_grade: Mapped[str] = mapped_column(String(8), default="latest", server_default="latest")
+    # Only enrolled learners see and answer it (grader.service.operations.enrolments); staff
+    # and course platforms (which keep their own rosters) always may.
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An embargo: no grade of the assignment is released before this time (None: none).
+    release_after: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     rubric: Mapped[RubricVersion] = relationship(lazy="joined")
+
+
+class Enrolment(Base):
+    """A learner in an assignment's course (what counts when the assignment is restricted)."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("assignment_id", "user_id", name="uq_enrolments"),)
 
 
 class Submission(Base):

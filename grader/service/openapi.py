@@ -42,6 +42,7 @@ _PATH_PARAMS: dict[str, tuple[Schema, Any, str]] = {
     "delivery_id": (_INT_ID, 1, "A delivery id."),
     "secret_id": (_INT_ID, 1, "A signing secret's id."),
     "request_id": (_INT_ID, 1, "A regrade request's id."),
+    "user_id": (_INT_ID, 1, "A user's id."),
 }
 _ERRORS = {
     400: "The request is malformed.",

@@ -7,6 +7,7 @@ from flask import Flask
 from . import (
     assignments,
     calibrations,
+    enrolments,
     health,
     notifications,
     regrade_requests,
@@ -21,6 +22,7 @@ def init_app(app: Flask) -> None:
     for module in (
         assignments,
         calibrations,
+        enrolments,
         submissions,
         review,
         regrade_requests,

@@ -21,10 +21,10 @@ from ..contracts import (
 from ..contracts import responses as out
 from ..contracts.queries import RegradeQuery
 from ..db import get_db
-from ..downloads import csv_download
+from ..downloads import stream_download
 from ..errors import APIError
 from ..models import Assignment
-from ..operations import exports, regrades, releases, rubrics
+from ..operations import enrolments, exports, regrades, releases, rubrics
 from ..operations.assignments import get_assignment
 from ..tasks import enqueue_job
 from .body import json_body
@@ -45,6 +45,8 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
         "due_at": a.due_at.isoformat() if a.due_at else None,
         "late_policy": a.late_policy,
         "counted_grade": a.counted_grade,
+        "restricted": a.restricted,
+        "release_after": a.release_after.isoformat() if a.release_after else None,
         "created_at": a.created_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),
     }
@@ -56,8 +58,10 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
 )
 @require()
 def index() -> dict[str, Any]:
-    rows = get_db().session.scalars(select(Assignment).order_by(Assignment.slug)).all()
-    return {"items": [assignment_json(a) for a in rows]}
+    session = get_db().session
+    rows = session.scalars(select(Assignment).order_by(Assignment.slug)).all()
+    visible = enrolments.visible_ids(session, current_user())
+    return {"items": [assignment_json(a) for a in rows if visible is None or a.id in visible]}
 
 
 @bp.get("/assignments/<slug>")
@@ -66,7 +70,10 @@ def index() -> dict[str, Any]:
 )
 @require()
 def show(slug: str) -> dict[str, Any]:
-    return assignment_json(get_assignment(get_db().session, slug))
+    session = get_db().session
+    a = get_assignment(session, slug)
+    enrolments.ensure_may_take(session, a.id, a.restricted, current_user())
+    return assignment_json(a)
 
 
 @bp.post("/assignments")
@@ -102,6 +109,8 @@ def create() -> tuple[dict[str, Any], int]:
         due_at=body.due_at,
         late_policy=body.late_policy or "accept",
         counted_grade=body.counted_grade or "latest",
+        restricted=bool(body.restricted),
+        release_after=body.release_after,
     )
     session.add(a)
     session.commit()
@@ -135,13 +144,15 @@ def update(slug: str) -> dict[str, Any]:
         if version.version != a.rubric_version:
             a.calibration_version = None  # fitted for the old rubric's grades
         a.rubric_version = version.version
-    for name in ("opens_at", "due_at"):
+    for name in ("opens_at", "due_at", "release_after"):
         if name in body.model_fields_set:
             setattr(a, name, getattr(body, name))
     if "late_policy" in body.model_fields_set:
         a.late_policy = body.late_policy or "accept"
     if "counted_grade" in body.model_fields_set:
         a.counted_grade = body.counted_grade or "latest"
+    if "restricted" in body.model_fields_set:
+        a.restricted = bool(body.restricted)
     if a.opens_at and a.due_at and a.due_at <= a.opens_at:
         raise APIError(422, "invalid_time", "'due_at' must be after opens_at", field="due_at")
     session.commit()
@@ -250,4 +261,31 @@ def gradebook(slug: str) -> Response:
     """One row per learner's current submission: each criterion's points, total, status."""
     session = get_db().session
     a = get_assignment(session, slug)
-    return csv_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))
+    return stream_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))
+
+
+@bp.get("/assignments/<slug>/grades.jsonl")
+@operation(
+    "gradebookLines",
+    "Gradebook as JSON lines (for platforms)",
+    "review",
+    {
+        200: Reply(
+            description="One JSON object per line and per learner's current submission, "
+            "with the counted released grade.",
+            media="application/x-ndjson",
+        )
+    },
+    errors=(401, 403, 404),
+    description=STAFF_ONLY + " Streamed in constant memory, like the CSV.",
+)
+@require(*STAFF)
+def gradebook_lines(slug: str) -> Response:
+    session = get_db().session
+    a = get_assignment(session, slug)
+    return stream_download(
+        exports.gradebook_jsonl,
+        a.id,
+        filename=f"{a.slug}-grades.jsonl",
+        mimetype="application/x-ndjson",
+    )

@@ -26,7 +26,7 @@ bp = Blueprint("review", __name__)
     "Current submissions to review, least confident first",
     "review",
     {200: out.QueuePage},
-    errors=(401, 403, 422),
+    errors=(400, 401, 403, 422),
     query=QueueQuery,
     description=STAFF_ONLY,
 )

@@ -17,6 +17,7 @@ from ..contracts import (
     OverrideRequest,
     Reply,
     SubmissionRequest,
+    UnreleaseRequest,
     operation,
     parse,
     parse_query,
@@ -26,7 +27,7 @@ from ..contracts.queries import SubmissionListQuery, SubmissionQuery
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
-from ..operations import grades, releases, reviews, submissions
+from ..operations import enrolments, grades, releases, reviews, submissions
 from ..operations.assignments import Window
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
@@ -134,6 +135,8 @@ def create(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     if found is None:
         raise not_found("assignment")
     assignment_id, times = found
+    if times[3]:  # restricted to its course
+        enrolments.ensure_may_take(session, assignment_id, True, user)
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (0 < len(key.strip()) <= _MAX_KEY):
         raise APIError(
@@ -286,6 +289,28 @@ def release(submission_id: int) -> dict[str, Any]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     releases.release(session, sub, user)
+    session.commit()
+    return submission_json(sub, user)
+
+
+@bp.post("/submissions/<int:submission_id>/unrelease")
+@operation(
+    "unrelease",
+    "Withdraw a released grade, with a reason the learner is told",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    body=UnreleaseRequest,
+    description=STAFF_ONLY + " Back to graded; the history records it and the learner is "
+    "notified (a platform gets grade.unreleased).",
+)
+@require(*STAFF)
+def unrelease(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    body = parse(UnreleaseRequest, json_body())
+    releases.unrelease(session, sub, user, body.reason)
     session.commit()
     return submission_json(sub, user)
 

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -35,6 +36,7 @@ __all__ = [
     "AssignmentCreate",
     "AssignmentUpdate",
     "Body",
+    "EnrolRequest",
     "HandGradeRequest",
     "OverrideRequest",
     "NotificationsRead",
@@ -46,6 +48,7 @@ __all__ = [
     "Rule",
     "SecretRotation",
     "SubmissionRequest",
+    "UnreleaseRequest",
     "UserCreate",
     "WebhookSubmission",
     "clean_schema",
@@ -124,15 +127,28 @@ _EVENTS_URL = Annotated[
 ]
 
 
+def _whole(value: Any) -> Any:
+    """JSON Schema's integers include 250.0: taken as 250 (still no "250" or true)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise ValueError("give a time zone, e.g. 2026-12-24T18:00:00Z")
     return value
 
 
+def _text_time(value: Any) -> Any:
+    """Times come as ISO 8601 text (JSON has no time type): not as numbers."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("give the time as ISO 8601 text, e.g. 2026-12-24T18:00:00Z")
+    return value
+
+
 _TIME = Annotated[
     datetime | None,
     Field(strict=False, description="ISO 8601 with a time zone; null: none."),
+    BeforeValidator(_text_time),
     AfterValidator(_aware),
     Rule("invalid_time", "times are ISO 8601 with a time zone, e.g. 2026-12-24T18:00:00Z"),
 ]
@@ -160,6 +176,14 @@ class Window(Body):
     due_at: _TIME = None
     late_policy: _LATE_POLICY = None  # type: ignore[assignment]
     counted_grade: _COUNTED = None  # type: ignore[assignment]
+    release_after: Annotated[
+        _TIME, Field(description="An embargo: no grade is released before it (null: none).")
+    ] = None
+    restricted: Annotated[
+        bool,
+        Field(description="Only the learners enrolled in its course see and answer it."),
+        Rule("invalid_restricted", "'restricted' must be true or false"),
+    ] = None  # type: ignore[assignment]
 
     @field_validator("due_at")
     @classmethod
@@ -313,6 +337,12 @@ class RegradeAnswer(Body):
     ] = None
 
 
+class UnreleaseRequest(Body):
+    """Withdraw a released grade, with the reason the learner is told."""
+
+    reason: _REASON
+
+
 class UserCreate(Body):
     """A new web account; its one-time link is mailed (SMTP on) or returned once."""
 
@@ -333,11 +363,21 @@ class UserCreate(Body):
     ] = "learner"
 
 
+class EnrolRequest(Body):
+    """Enrol learners in an assignment's course, by their accounts' email addresses."""
+
+    emails: Annotated[
+        list[Annotated[str, Field(max_length=320)]],
+        Field(min_length=1, max_length=5000, description="Learners' email addresses."),
+        Rule("invalid_emails", "'emails' must be a list of email addresses"),
+    ]
+
+
 class NotificationsRead(Body):
     """Mark notifications read: those listed, or all of the caller's."""
 
     ids: Annotated[
-        list[Annotated[int, Field(ge=1)]] | None,
+        list[Annotated[int, Field(ge=1), BeforeValidator(_whole)]] | None,
         Field(max_length=1000, description="Notification ids; omit for all."),
         Rule("invalid_ids", "'ids' must be a list of notification ids"),
     ] = None

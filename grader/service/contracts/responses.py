@@ -253,6 +253,12 @@ class Assignment(Response):
         Literal["latest", "best"],
         Field(description="Which released version the gradebook counts: latest or best."),
     ]
+    restricted: Annotated[
+        bool, Field(description="Only the learners enrolled in its course see and answer it.")
+    ]
+    release_after: Annotated[
+        OptionalTime, Field(description="An embargo: no grade is released before it.")
+    ]
     created_at: Time
     updated_at: Time
 
@@ -310,7 +316,7 @@ class RegradeRequestList(Response):
 
 class Notification(Response):
     id: int
-    kind: Literal["grade_released", "regrade_answered", "regrade_requested"]
+    kind: Literal["grade_released", "regrade_answered", "regrade_requested", "grade_unreleased"]
     subject: str
     body: str
     link: Annotated[str | None, Field(description="The page it is about, on this service.")]
@@ -327,6 +333,23 @@ class NotificationList(Response):
 class NotificationsMarked(Response):
     marked: int
     unread: int
+
+
+class CourseLearner(Response):
+    id: int
+    name: str
+    email: str | None
+
+
+class CourseLearners(Response):
+    restricted: bool
+    total: int
+    items: Annotated[list[CourseLearner], Field(description="The first 1000, by name.")]
+
+
+class Enrolled(Response):
+    added: list[CourseLearner]
+    already: Annotated[list[CourseLearner], Field(description="Enrolled before.")]
 
 
 class UserCreated(Response):

@@ -23,10 +23,12 @@ class Window:
     opens_at: datetime | None = None
     due_at: datetime | None = None
     late_policy: str = "accept"
+    # Only enrolled learners may answer (grader.service.operations.enrolments).
+    restricted: bool = False
 
     @classmethod
     def of(cls, a: Assignment) -> Window:
-        return cls(a.opens_at, a.due_at, a.late_policy)
+        return cls(a.opens_at, a.due_at, a.late_policy, a.restricted)
 
 
 def get_assignment(session: Session, slug: str) -> Assignment:

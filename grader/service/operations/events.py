@@ -21,9 +21,11 @@ GRADE_RELEASED = "grade.released"
 SUBMISSION_FAILED = "submission.failed"
 REGRADE_REQUESTED = "regrade.requested"
 REGRADE_ANSWERED = "regrade.answered"
+GRADE_UNRELEASED = "grade.unreleased"
 EVENT_TYPES = (
     SUBMISSION_GRADED,
     GRADE_RELEASED,
+    GRADE_UNRELEASED,
     SUBMISSION_FAILED,
     REGRADE_REQUESTED,
     REGRADE_ANSWERED,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import unicodedata
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,49 @@ def gradebook_filename(a: Assignment) -> str:
 
 
 Lines = Iterator[str]
+
+
+def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) -> Lines:
+    """The gradebook as JSON lines, for platforms: one object per learner's current
+    submission, the same facts as the CSV with typed values (numbers, null, booleans) and
+    the learner's platform id, and no spreadsheet escaping (nothing here is a formula)."""
+    a = session.get(Assignment, assignment_id)
+    if a is None:
+        return
+    for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
+        graded = row.total is not None
+        counted = row.released
+        yield (
+            json.dumps(
+                {
+                    "learner_id": row.learner_id,
+                    "learner": row.learner,
+                    "email": row.email,
+                    "external_id": row.external_id,
+                    "submission": row.id,
+                    "version": row.version,
+                    "points": row.points if graded else None,
+                    "total": row.total if graded else None,
+                    "max_total": row.max_total if graded else None,
+                    "status": row.status.value,
+                    "late": row.late,
+                    "source": ("override" if row.overridden else "grader") if graded else None,
+                    "confidence": row.confidence if graded else None,
+                    "released_at": row.released_at.isoformat() if row.released_at else None,
+                    "counted": {
+                        "version": counted[0],
+                        "total": counted[1],
+                        "released_at": counted[2].isoformat(),
+                        "late": counted[3],
+                    }
+                    if counted
+                    else None,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            )
+            + "\n"
+        )
 
 
 def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> Lines:

@@ -15,7 +15,8 @@ from ..models import MAX_ID, Assignment, Notification, Role, Submission, User, u
 GRADE_RELEASED = "grade_released"
 REQUEST_ANSWERED = "regrade_answered"
 REQUEST_ARRIVED = "regrade_requested"
-KINDS = (GRADE_RELEASED, REQUEST_ANSWERED, REQUEST_ARRIVED)
+GRADE_UNRELEASED = "grade_unreleased"
+KINDS = (GRADE_RELEASED, REQUEST_ANSWERED, REQUEST_ARRIVED, GRADE_UNRELEASED)
 
 
 def notify(

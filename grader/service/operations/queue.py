@@ -10,11 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
-from sqlalchemy import Select, or_, select, tuple_
+from sqlalchemy import Select, func, or_, select, tuple_
 
 from ..errors import APIError
 from ..fields import Query, Rule
-from ..models import Assignment, Status, Submission, utcnow
+from ..models import Assignment, Status, Submission, User, utcnow
 
 __all__ = ["STATUS_LIST", "QueueFilter", "queue_after", "queue_cursor", "queue_query"]
 
@@ -52,6 +52,19 @@ class QueueFilter(Query):
         Literal["0", "1"],
         Field(description="1: only unclaimed."),
         Rule("invalid_parameter", "unclaimed must be 0 or 1"),
+    ] = None  # type: ignore[assignment]
+    learner: Annotated[
+        str,
+        Field(
+            max_length=200,
+            description="Part of the learner's name or email, or their platform id.",
+        ),
+        Rule("invalid_parameter", "learner must be at most 200 characters"),
+    ] = None  # type: ignore[assignment]
+    text: Annotated[
+        str,
+        Field(max_length=200, description="Words that appear in the answer (case ignored)."),
+        Rule("invalid_parameter", "text must be at most 200 characters"),
     ] = None  # type: ignore[assignment]
     requests: Annotated[
         Literal["open"],
@@ -102,6 +115,20 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
         query = query.where(Submission.total <= filters.max_total)
     if filters.reviewed is not None:
         query = query.where(Submission.reviewed.is_(filters.reviewed == "1"))
+    if filters.learner and filters.learner.strip():
+        needle = filters.learner.strip().lower()
+        query = query.join(User, User.id == Submission.learner_id).where(
+            or_(
+                func.lower(User.name).contains(needle, autoescape=True),
+                func.lower(User.email).contains(needle, autoescape=True),
+                User.external_id == filters.learner.strip(),
+            )
+        )
+    if filters.text and filters.text.strip():
+        # A scan of the answers' text (no index serves it): narrow by assignment first
+        # for large courses.
+        needle = " ".join(filters.text.split()).lower()
+        query = query.where(func.lower(Submission.content).contains(needle, autoescape=True))
     if filters.requests == "open":
         query = query.where(Submission.open_requests > 0)
     if filters.unclaimed == "1":

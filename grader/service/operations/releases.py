@@ -17,9 +17,9 @@ from ..models import (
     utcnow,
 )
 from . import notifications
-from .events import audit, emit
+from .events import GRADE_UNRELEASED, audit, emit
 from .grades import effective_grade, summary
-from .reviews import claimed_by_other, ensure_unclaimed
+from .reviews import MAX_REASON, claimed_by_other, ensure_unclaimed
 
 
 def release(session: Session, sub: Submission, actor: User) -> bool:
@@ -29,6 +29,13 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
     if sub.status == Status.RELEASED:
         return False
     ensure_unclaimed(session, sub, actor)
+    embargo = sub.assignment.release_after
+    if embargo is not None and utcnow() < embargo:
+        raise APIError(
+            409,
+            "embargoed",
+            f"grades of this assignment are released from {embargo:%Y-%m-%d %H:%M} UTC",
+        )
     if sub.status != Status.GRADED:
         raise APIError(
             409,
@@ -53,6 +60,48 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
             link=f"/submissions/{sub.id}",
         )
     return True
+
+
+def unrelease(session: Session, sub: Submission, actor: User, reason: str) -> None:
+    """Withdraw a released grade (back to graded, for review), with the reason, which the
+    learner is told; the history records it, and a course platform hears of it."""
+    reason = reason.strip()
+    if not reason:
+        raise APIError(
+            422,
+            "reason_required",
+            "give the learner a reason for withdrawing the grade",
+            field="reason",
+        )
+    if len(reason) > MAX_REASON:
+        raise APIError(
+            422,
+            "reason_too_long",
+            f"the reason is limited to {MAX_REASON} characters",
+            field="reason",
+        )
+    if sub.status != Status.RELEASED:
+        raise APIError(409, "not_released", "only a released grade can be withdrawn")
+    ensure_unclaimed(session, sub, actor)
+    sub.status = Status.GRADED
+    sub.released_at = None
+    eff = effective_grade(session, sub)
+    audit(
+        session, sub, "unreleased", actor=actor, before=summary(eff) if eff else None, reason=reason
+    )
+    emit(session, GRADE_UNRELEASED, sub)
+    learner = session.get(User, sub.learner_id)
+    if learner is not None and learner.role == Role.LEARNER:
+        notifications.notify(
+            session,
+            [learner],
+            notifications.GRADE_UNRELEASED,
+            f"Your grade for {sub.assignment.title} was withdrawn",
+            f"Your instructor withdrew your grade for {sub.assignment.title} to look at it "
+            f"again:\n\n{reason}",
+            submission=sub,
+            link=f"/submissions/{sub.id}",
+        )
 
 
 def release_many(

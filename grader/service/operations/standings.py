@@ -28,6 +28,7 @@ class Standing:
     learner_id: int
     learner: str
     email: str | None
+    external_id: str | None  # the learner's id on their course platform
     version: int
     late: bool
     status: Status
@@ -60,6 +61,7 @@ def standings(
         Submission.learner_id,
         User.name,
         User.email,
+        User.external_id,
         Submission.version,
         Submission.late,
         Submission.status,
@@ -125,6 +127,7 @@ def standings(
                 learner_id=r.learner_id,
                 learner=r.name,
                 email=r.email,
+                external_id=r.external_id,
                 version=r.version,
                 late=bool(r.late),
                 status=Status(r.status),

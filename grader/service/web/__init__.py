@@ -15,11 +15,13 @@ def init_app(app: Flask) -> None:
     from . import (  # noqa: F401  (they add routes to bp)
         account,
         accounts,
+        course,
         dashboard,
         learner,
         notifications,
         regrade_requests,
         review,
+        withdraw,
     )
     from .blueprint import bp
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from ..auth import STAFF
 from ..db import get_db
 from ..models import Assignment, Role, Status, Submission
-from ..operations import grades
+from ..operations import enrolments, grades
 from . import throttle
 from .blueprint import bp
 from .session import authenticate, load_user, safe_next, sign_in, sign_out, signed_in
@@ -75,7 +75,12 @@ def home() -> Response | str:
     user = load_user()
     assert user is not None
     session = get_db().session
-    assignments = session.scalars(select(Assignment).order_by(Assignment.title)).all()
+    visible = enrolments.visible_ids(session, user)
+    assignments = [
+        a
+        for a in session.scalars(select(Assignment).order_by(Assignment.title))
+        if visible is None or a.id in visible
+    ]
     if user.role in STAFF:
         counts: dict[int, dict[str, int]] = {}
         rows = session.execute(

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 from .. import tasks
 from ..auth import STAFF
 from ..db import get_db
-from ..downloads import csv_download
+from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment, JobStatus, Status, Submission
+from ..models import Assignment, JobStatus, Status, Submission, utcnow
 from ..operations import calibrations, exports, regrades, releases, rubrics, statistics
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
@@ -70,6 +70,7 @@ def render_dashboard(
     html = render_template(
         "web/dashboard.html",
         assignment=a,
+        now=utcnow(),
         rubric=rubric,
         counts=counts,
         current_total=sum(counts.values()),
@@ -218,4 +219,4 @@ def gradebook(slug: str) -> Response:
     """The gradebook for a signed-in instructor: the API's export, through the same operation."""
     session = get_db().session
     a = get_assignment(session, slug)
-    return csv_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))
+    return stream_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))

@@ -20,7 +20,7 @@ from ..auth import is_staff, load_submission
 from ..db import get_db
 from ..errors import APIError
 from ..models import Assignment, Role, Status, Submission, User, utcnow
-from ..operations import grades, regrade_requests, rubrics, submissions
+from ..operations import enrolments, grades, regrade_requests, rubrics, submissions
 from ..operations.assignments import Window, admit, get_assignment
 from ..operations.grades import grade_json
 from ..render import evidence_quotes, rendered_task
@@ -139,7 +139,10 @@ def render_assignment(
 @bp.get("/assignments/<slug>")
 @signed_in()
 def assignment(slug: str) -> tuple[str, int]:
-    return render_assignment(get_assignment(get_db().session, slug))
+    session = get_db().session
+    a = get_assignment(session, slug)
+    enrolments.ensure_may_take(session, a.id, a.restricted, current_user())
+    return render_assignment(a)
 
 
 @bp.post("/assignments/<slug>/submit")
@@ -152,6 +155,7 @@ def submit_answer(slug: str) -> Any:
     """
     user = current_user()
     a = get_assignment(get_db().session, slug)
+    enrolments.ensure_may_take(get_db().session, a.id, a.restricted, user)
     pasted = request.form.get("content", "")
     try:
         content = read_answer(

@@ -43,6 +43,8 @@ FILTERS = (
     "reviewed",
     "unclaimed",
     "requests",
+    "learner",
+    "text",
     "sort",
 )
 STATUS_CHOICES = ("graded", "queued", "grading", "released", "failed", "all")
