@@ -245,6 +245,35 @@ def run_worker_inline(app, submission_id: int) -> str:
     )
 
 
+def graded(
+    app,
+    client,
+    actors,
+    who: str = "learner",
+    name: str = "sub-029.md",
+    *,
+    key: str | None = None,
+    release: bool = False,
+) -> int:
+    """A sample answer submitted through the API by ``who``, graded inline and, with
+    ``release``, released by the instructor; returns its id."""
+    headers = {**actors.h(who), "Content-Type": "text/markdown"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=(HEALTH / name).read_text(),
+        headers=headers,
+    )
+    assert r.status_code == 202, r.get_json()
+    sid = r.get_json()["id"]
+    assert run_worker_inline(app, sid) == "graded"
+    if release:
+        r = client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
+        assert r.status_code == 200, r.get_json()
+    return sid
+
+
 @pytest.fixture()
 def jobs_inline(app, monkeypatch) -> list[int]:
     """Jobs (a regrade's dry run, sending a regrade) run at once in the test process, as the

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from grader.service import mail
 from grader.service.models import AccountLink, Notification, User, utcnow
 
-from .browser.support import WebUser, add_web_users, csrf_from, login
+from .browser.support import WebUser, add_web_users, csrf_from, login, signed_in_client
 from .conftest import make_app
 from .smtp import SMTPServer
 
@@ -25,10 +25,8 @@ def people(app) -> dict[str, WebUser]:
     return add_web_users(app)
 
 
-def _client(app, people, who):
-    client = app.test_client()
-    assert login(client, people[who]).status_code == 303
-    return client
+def _client(app, people, who: str):
+    return signed_in_client(app, people[who])
 
 
 def _token(client, path="/people") -> str:

@@ -9,10 +9,8 @@ from sqlalchemy import select
 from grader.service import mail
 from grader.service.models import Notification, User
 
-from .conftest import HEALTH, make_app, run_worker_inline
+from .conftest import graded, make_app
 from .smtp import SMTPServer
-
-SUBMIT = "/api/v1/assignments/ml-health-check/submissions"
 
 
 @pytest.fixture()
@@ -47,15 +45,7 @@ def _release(app, client, actors, learner_email="learner@course.example"):
     with app.app_context():
         with app.extensions["db"].session_scope() as session:
             session.get(User, actors.id("learner")).email = learner_email
-    r = client.post(
-        SUBMIT,
-        data=(HEALTH / "sub-029.md").read_text(),
-        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
-    )
-    sid = r.get_json()["id"]
-    run_worker_inline(app, sid)
-    assert client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
-    return sid
+    return graded(app, client, actors, release=True)
 
 
 def _note(app, ident):

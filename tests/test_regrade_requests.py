@@ -7,23 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from .conftest import HEALTH, run_worker_inline
+from .conftest import HEALTH, graded, run_worker_inline
 
 SUBMIT = "/api/v1/assignments/ml-health-check/submissions"
 
 
 def _released(app, client, actors, who="learner", name="sub-029.md", key="k1") -> int:
-    r = client.post(
-        SUBMIT,
-        data=(HEALTH / name).read_text(),
-        headers={**actors.h(who), "Content-Type": "text/markdown", "Idempotency-Key": key},
-    )
-    assert r.status_code == 202
-    sid = r.get_json()["id"]
-    run_worker_inline(app, sid)
-    r = client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
-    assert r.status_code == 200, r.get_json()
-    return sid
+    return graded(app, client, actors, who, name, key=key, release=True)
 
 
 def _ask(

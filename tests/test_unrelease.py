@@ -6,20 +6,11 @@ from datetime import timedelta
 
 from grader.service.models import utcnow
 
-from .conftest import HEALTH, run_worker_inline
-
-SUBMIT = "/api/v1/assignments/ml-health-check/submissions"
+from .conftest import graded
 
 
 def _graded(app, client, actors) -> int:
-    r = client.post(
-        SUBMIT,
-        data=(HEALTH / "sub-029.md").read_text(),
-        headers={**actors.h("learner"), "Content-Type": "text/markdown"},
-    )
-    sid = r.get_json()["id"]
-    run_worker_inline(app, sid)
-    return sid
+    return graded(app, client, actors)
 
 
 def test_a_withdrawn_grade_is_hidden_again_and_the_learner_is_told(

@@ -15,6 +15,7 @@ from .browser.support import (
     add_web_users,
     csrf_from,
     login,
+    signed_in_client,
     submit_as,
 )
 from .conftest import GAMING, HEALTH, recording_sender, run_worker_inline
@@ -40,9 +41,7 @@ def sent(monkeypatch) -> list[int]:
 
 
 def _client(app, people, who: str):
-    client = app.test_client()
-    assert login(client, people[who]).status_code == 303
-    return client
+    return signed_in_client(app, people[who])
 
 
 def _token(client, path: str = "/") -> str:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from .browser.support import WebUser, add_assignment, add_web_users, csrf_from, login, submit_as
+from .browser.support import (
+    WebUser,
+    add_assignment,
+    add_web_users,
+    csrf_from,
+    signed_in_client,
+    submit_as,
+)
 from .conftest import HEALTH, run_worker_inline
 
 GOOD = (HEALTH / "sub-029.md").read_text()
@@ -18,9 +25,7 @@ def people(app) -> dict[str, WebUser]:
 
 
 def _client(app, people, who: str):
-    client = app.test_client()
-    assert login(client, people[who]).status_code == 303
-    return client
+    return signed_in_client(app, people[who])
 
 
 def _token(client, path: str = "/") -> str:
@@ -31,7 +36,7 @@ def _released(app, people) -> int:
     sid = submit_as(app, people["learner"].id, GOOD)
     assert run_worker_inline(app, sid) == "graded"
     staff = _client(app, people, "instructor")
-    staff.post(f"/review/submissions/{sid}/release", data={"csrf_token": _token(staff)})
+    assert staff.post(f"/review/submissions/{sid}/release", data={"csrf_token": _token(staff)})
     return sid
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from .db import get_db
 from .models import Notification, utcnow
+from .tasks import send_task
 
 log = logging.getLogger(__name__)
 
@@ -191,13 +192,4 @@ def sweep() -> int:
 def enqueue_mail(notification_id: int) -> bool:
     """Send send(notification_id); False (logged) if the broker is unreachable: the row stays
     pending and the sweep sends it later."""
-    try:
-        send.apply_async(
-            args=[notification_id],
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        )
-    except Exception:
-        log.exception("could not enqueue mail %s; the sweep will", notification_id)
-        return False
-    return True
+    return send_task(send, notification_id)

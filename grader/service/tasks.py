@@ -66,14 +66,14 @@ def reconcile() -> int:
 def enqueue_grade(submission_id: int) -> bool:
     """Send grade(submission_id); False (logged) if the broker is unreachable: the row is
     committed as queued and the reconciler will send it later."""
-    if _send(grade, submission_id):
+    if send_task(grade, submission_id):
         return True
     log.error("could not enqueue submission %s; the reconciler will retry", submission_id)
     _mark_unsent(submission_id)
     return False
 
 
-def _send(task: Task, ident: int) -> bool:
+def send_task(task: Task, ident: int) -> bool:
     """Publish task(ident), retrying the broker briefly; False (logged) if it is unreachable."""
     try:
         task.apply_async(
@@ -109,4 +109,4 @@ def job(job_id: int) -> str:
 
 def enqueue_job(job_id: int) -> bool:
     """Send job(job_id); False (logged) if the broker is unreachable."""
-    return _send(job, job_id)
+    return send_task(job, job_id)

@@ -96,6 +96,13 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def signed_in_client(app: Any, user: WebUser) -> Any:
+    """A test client signed in as user through the form."""
+    client = app.test_client()
+    assert login(client, user).status_code == 303
+    return client
+
+
 def login(client: Any, user: WebUser, password: str | None = None) -> Any:
     """Sign in through the form, as a browser would; returns the POST's response."""
     page = client.get("/login")

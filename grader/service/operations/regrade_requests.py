@@ -17,7 +17,7 @@ from ..models import MAX_ID, RegradeRequest, Status, Submission, User, utcnow
 from . import notifications
 from .events import REGRADE_ANSWERED, REGRADE_REQUESTED, audit, emit
 from .grades import effective_grade
-from .reviews import MAX_REASON, ensure_unclaimed, override
+from .reviews import MAX_REASON, ensure_unclaimed, override, written
 
 #: The longest message or reply.
 MAX_MESSAGE = MAX_REASON
@@ -25,17 +25,7 @@ OUTCOMES = ("kept", "changed")
 
 
 def _text(value: str | None, field: str, what: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise APIError(422, f"{field}_required", f"write {what}", field=field)
-    if len(value) > MAX_MESSAGE:
-        raise APIError(
-            422,
-            f"{field}_too_long",
-            f"the {field} is limited to {MAX_MESSAGE} characters",
-            field=field,
-        )
-    return value
+    return str(written(value, field, f"write {what}"))
 
 
 def ask(

@@ -19,7 +19,7 @@ from ..models import (
 from . import notifications
 from .events import GRADE_UNRELEASED, audit, emit
 from .grades import effective_grade, summary
-from .reviews import MAX_REASON, claimed_by_other, ensure_unclaimed
+from .reviews import claimed_by_other, ensure_unclaimed, written
 
 
 def release(session: Session, sub: Submission, actor: User) -> bool:
@@ -65,21 +65,7 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
 def unrelease(session: Session, sub: Submission, actor: User, reason: str) -> None:
     """Withdraw a released grade (back to graded, for review), with the reason, which the
     learner is told; the history records it, and a course platform hears of it."""
-    reason = reason.strip()
-    if not reason:
-        raise APIError(
-            422,
-            "reason_required",
-            "give the learner a reason for withdrawing the grade",
-            field="reason",
-        )
-    if len(reason) > MAX_REASON:
-        raise APIError(
-            422,
-            "reason_too_long",
-            f"the reason is limited to {MAX_REASON} characters",
-            field="reason",
-        )
+    reason = str(written(reason, "reason", "give the learner a reason for withdrawing the grade"))
     if sub.status != Status.RELEASED:
         raise APIError(409, "not_released", "only a released grade can be withdrawn")
     ensure_unclaimed(session, sub, actor)

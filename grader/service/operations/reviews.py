@@ -16,8 +16,27 @@ from .events import audit, emit
 from .grades import denormalize, effective_grade, summary
 from .rubrics import rubric_for
 
-#: The longest reason an override may give.
+#: The longest reason, comment, message or reply anyone writes.
 MAX_REASON = 5000
+
+
+def written(value: str | None, field: str, missing: str | None) -> str | None:
+    """What someone wrote in ``field``, stripped; None when blank and optional (``missing``
+    None), else a 422 ``<field>_required`` saying ``missing``; past MAX_REASON a 422
+    ``<field>_too_long``. The one rule for every free-text field."""
+    text = (value or "").strip()
+    if not text:
+        if missing is None:
+            return None
+        raise APIError(422, f"{field}_required", missing, field=field)
+    if len(text) > MAX_REASON:
+        raise APIError(
+            422,
+            f"{field}_too_long",
+            f"the {field} is limited to {MAX_REASON} characters",
+            field=field,
+        )
+    return text
 
 
 def override(
@@ -32,29 +51,12 @@ def override(
     """Set an instructor's points for one criterion, with the reason (the audit trail's) and
     an optional comment (the learner's: it replaces the automatic feedback, which the new
     points may contradict)."""
-    reason = reason.strip()
-    comment = (comment or "").strip() or None
-    if comment is not None and len(comment) > MAX_REASON:
-        raise APIError(
-            422,
-            "comment_too_long",
-            f"the comment is limited to {MAX_REASON} characters",
-            field="comment",
+    comment = written(comment, "comment", None)
+    reason = str(
+        written(
+            reason, "reason", "give a reason: the learner's grade history records why it changed"
         )
-    if not reason:
-        raise APIError(
-            422,
-            "reason_required",
-            "give a reason: the learner's grade history records why it changed",
-            field="reason",
-        )
-    if len(reason) > MAX_REASON:
-        raise APIError(
-            422,
-            "reason_too_long",
-            f"the reason is limited to {MAX_REASON} characters",
-            field="reason",
-        )
+    )
     ensure_unclaimed(session, sub, instructor)
     before = effective_grade(session, sub)
     if before is None:
@@ -163,9 +165,8 @@ def grade_by_hand(
         raise APIError(
             409, "not_failed", "only a failed submission is graded by hand; override a grade"
         )
-    reason = reason.strip()
-    if not reason:
-        raise APIError(422, "reason_required", "give a reason for the history", field="reason")
+    reason = str(written(reason, "reason", "give a reason for the history"))
+    comment = written(comment, "comment", None)
     ensure_unclaimed(session, sub, instructor)
     a = sub.assignment
     rubric = rubric_for(a.rubric)
@@ -185,7 +186,7 @@ def grade_by_hand(
                 "name": c.name,
                 "points": float(value),
                 "max_points": float(c.points),
-                "feedback": (comment or "").strip() or "Graded by your instructor.",
+                "feedback": comment or "Graded by your instructor.",
                 "evidence": [],
                 "missing": [],
                 "signals": {},
@@ -226,7 +227,7 @@ def grade_by_hand(
                 criterion=entry["id"],
                 points=entry["points"],
                 reason=reason,
-                comment=(comment or "").strip() or None,
+                comment=comment,
                 instructor_id=instructor.id,
             )
         )
