@@ -65,6 +65,8 @@ BODIES = [
      "instructor", {"emails": ["learner@contracts.example"]}),
     ("post", "/api/v1/submissions/{submission_id}/unrelease",
      "/api/v1/submissions/{sid}/unrelease", "instructor", {"reason": "graded on the wrong file"}),
+    ("post", "/api/v1/assignments/{slug}/comments", f"/api/v1/assignments/{SLUG}/comments",
+     "instructor", {"criterion": "risk_management", "text": "Name the trigger."}),
     ("post", "/api/v1/users", "/api/v1/users", "instructor",
      {"name": "Nia New", "email": "nia@course.example"}),
 ]  # fmt: skip

@@ -53,6 +53,7 @@ def _config() -> schemathesis.Config:
                     "include-operation-id": [
                         "importRoster",
                         "enrolLearners",
+                        "addBankComment",
                         "override",
                         "createAssignment",
                         "updateAssignment",

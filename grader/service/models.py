@@ -396,6 +396,25 @@ class Notification(Base):
     )
 
 
+class BankComment(Base):
+    """A reusable comment for one criterion of an assignment (its comment bank)."""
+
+    __tablename__ = "bank_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    criterion: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    uses: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "criterion", "text_sha256", name="uq_bank_comments_text"),
+    )
+
+
 class AuditEvent(Base):
     """Append-only history: who did what to a submission's grade, when, and why."""
 

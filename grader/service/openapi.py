@@ -43,6 +43,7 @@ _PATH_PARAMS: dict[str, tuple[Schema, Any, str]] = {
     "secret_id": (_INT_ID, 1, "A signing secret's id."),
     "request_id": (_INT_ID, 1, "A regrade request's id."),
     "user_id": (_INT_ID, 1, "A user's id."),
+    "comment_id": (_INT_ID, 1, "A bank comment's id."),
 }
 _ERRORS = {
     400: "The request is malformed.",

@@ -7,6 +7,7 @@ from flask import Flask
 from . import (
     assignments,
     calibrations,
+    comment_bank,
     enrolments,
     health,
     notifications,
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     for module in (
         assignments,
         calibrations,
+        comment_bank,
         enrolments,
         submissions,
         review,

@@ -27,7 +27,7 @@ from ..contracts.queries import SubmissionListQuery, SubmissionQuery
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
-from ..operations import enrolments, grades, releases, reviews, submissions
+from ..operations import comment_bank, enrolments, grades, releases, reviews, submissions
 from ..operations.assignments import Window
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
@@ -269,7 +269,16 @@ def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     body = parse(OverrideRequest, json_body())
-    reviews.override(session, sub, user, body.criterion, body.points, body.reason, body.comment)
+    comment_bank.override_and_keep(
+        session,
+        sub,
+        user,
+        body.criterion,
+        body.points,
+        body.reason,
+        body.comment,
+        body.save_comment,
+    )
     session.commit()
     return submission_json(sub, user), 201
 

@@ -8,6 +8,7 @@ from .queries import parse_query
 from .requests import (
     AssignmentCreate,
     AssignmentUpdate,
+    BankCommentCreate,
     Body,
     EnrolRequest,
     HandGradeRequest,
@@ -33,6 +34,7 @@ __all__ = [
     "STAFF_ONLY",
     "AssignmentCreate",
     "AssignmentUpdate",
+    "BankCommentCreate",
     "Body",
     "EnrolRequest",
     "HandGradeRequest",

@@ -35,6 +35,7 @@ from ..operations.reviews import MAX_REASON
 __all__ = [
     "AssignmentCreate",
     "AssignmentUpdate",
+    "BankCommentCreate",
     "Body",
     "EnrolRequest",
     "HandGradeRequest",
@@ -285,6 +286,11 @@ class OverrideRequest(Body):
             "criterion (the reason stays in the audit trail only)."
         ),
     ] = None
+    save_comment: Annotated[
+        bool,
+        Field(description="Also keep the comment in the criterion's comment bank."),
+        Rule("invalid_save_comment", "'save_comment' must be true or false"),
+    ] = False
 
 
 class HandGradeRequest(Body):
@@ -335,6 +341,21 @@ class RegradeAnswer(Body):
         Field(ge=0, allow_inf_nan=False, description="The new points (outcome changed only)."),
         Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
     ] = None
+
+
+class BankCommentCreate(Body):
+    """A comment for a criterion's bank."""
+
+    criterion: Annotated[
+        str,
+        Field(min_length=1, description="A criterion id of the assignment's rubric."),
+        Rule("invalid_criterion", "'criterion' is required"),
+    ]
+    text: Annotated[
+        str,
+        Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
+        Rule("text_required", "'text' must be a string"),
+    ]
 
 
 class UnreleaseRequest(Body):

@@ -335,6 +335,17 @@ class NotificationsMarked(Response):
     unread: int
 
 
+class BankComment(Response):
+    id: int
+    criterion: str
+    text: str
+    uses: Annotated[int, Field(description="How often it was saved or used.")]
+
+
+class CommentBank(Response):
+    items: Annotated[list[BankComment], Field(description="By criterion, most used first.")]
+
+
 class CourseLearner(Response):
     id: int
     name: str

@@ -25,7 +25,7 @@ from ..db import get_db
 from ..errors import APIError
 from ..fields import parse_query
 from ..models import Assignment, Grade, Status, Submission, User, utcnow
-from ..operations import grades, regrade_requests, releases, reviews, rubrics
+from ..operations import comment_bank, grades, regrade_requests, releases, reviews, rubrics
 from ..operations.queue import QueueFilter, queue_query
 from ..operations.reviews import claim_submission
 from ..render import evidence_quotes
@@ -231,6 +231,10 @@ def render_review(
         form_values=form_values or {},
         max_reason=reviews.MAX_REASON,
         requests=regrade_requests.requests_for(session, sub.id),
+        # Each criterion's reusable comments, offered in its comment field.
+        bank={
+            k: [c.text for c in v] for k, v in comment_bank.bank(session, sub.assignment).items()
+        },
         request_errors=request_errors or {},
         request_values=request_values or {},
         criterion_names={c["id"]: c["name"] for c in criteria},
@@ -277,7 +281,9 @@ def override(submission_id: int) -> Any:
     if not math.isfinite(points):
         return fail("Points must be a number, e.g. 12 or 12.5.")
     try:
-        reviews.override(session, sub, user, criterion, points, reason, comment)
+        comment_bank.override_and_keep(
+            session, sub, user, criterion, points, reason, comment, request.form.get("keep") == "1"
+        )
     except APIError as exc:
         return fail(exc.message[0].upper() + exc.message[1:] + ".", exc.status)
     session.commit()
