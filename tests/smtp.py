@@ -25,7 +25,17 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.refuse: list[str] = []  # e.g. "451 4.3.0 try later", used up one per message
+        self.refuse_rcpt: list[str] = []  # e.g. "550 5.1.1 no such user", one per recipient
         self.lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        with self.lock:
+            if self.refuse_rcpt:
+                return self.refuse_rcpt.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         with self.lock:

@@ -124,6 +124,9 @@ def test_api_roster_is_all_or_nothing_and_can_be_uploaded_again(app, client, act
         ("", "empty_roster"),
         ("name,email\nA,a@course.example\nB,A@course.example\n", "duplicate_email"),
         ("name,email,role\nA,a@course.example,admin\n", "forbidden"),
+        ("name,email\n" + "x" * 200_000 + ",a@course.example\n", "invalid_roster"),
+        ("name,email\nA\x00B,a@course.example\n", "invalid_roster"),
+        ("name,email\nA\x1bB,a@course.example\n", "invalid_name"),
     ):
         r = client.post(
             "/api/v1/users/import",
@@ -179,21 +182,36 @@ def _new_link(app, people, user_id: int) -> str:
     """A new welcome link from the People page's button."""
     staff = _client(app, people, "admin")
     r = staff.post(f"/people/{user_id}/link", data={"csrf_token": _token(staff)})
-    assert r.status_code == 200
+    assert r.status_code == 200, r.get_data(as_text=True)
     return LINK.search(r.get_data(as_text=True)).group(1)
+
+
+def _newcomer(app, people) -> tuple[int, str]:
+    """An account made on the People page (no password yet) and its first link."""
+    staff = _client(app, people, "admin")
+    r = staff.post(
+        "/people",
+        data={"csrf_token": _token(staff), "name": "Nia New", "email": "nia@course.example"},
+    )
+    token = LINK.search(r.get_data(as_text=True)).group(1)
+    with app.app_context():
+        user = app.extensions["db"].session.scalar(
+            select(User).where(User.email == "nia@course.example")
+        )
+        return user.id, token
 
 
 def test_links_expire_and_a_new_one_replaces_the_old(app, people):
     client = app.test_client()
-    t1 = _new_link(app, people, people["learner"].id)
+    nia, t1 = _newcomer(app, people)
     with app.app_context(), app.extensions["db"].session_scope() as session:
         link = session.scalars(select(AccountLink)).one()
         link.expires_at = utcnow() - timedelta(seconds=1)
     assert client.get(f"/account/password/{t1}").status_code == 410
     assert client.get("/account/password/not-a-token").status_code == 410
     # A new link makes the earlier ones stop working.
-    t2 = _new_link(app, people, people["learner"].id)
-    t3 = _new_link(app, people, people["learner"].id)
+    t2 = _new_link(app, people, nia)
+    t3 = _new_link(app, people, nia)
     assert client.get(f"/account/password/{t2}").status_code == 410
     assert client.get(f"/account/password/{t3}").status_code == 200
     # Instructors send links to learners only.
@@ -202,14 +220,26 @@ def test_links_expire_and_a_new_one_replaces_the_old(app, people):
     assert r.status_code == 403
 
 
-def test_setting_a_password_ends_the_accounts_sessions(app, people):
-    signed = _client(app, people, "learner")
-    assert signed.get("/").status_code == 200
-    token = _new_link(app, people, people["learner"].id)
+def test_nobody_is_shown_a_link_to_an_account_that_has_a_password(app, people):
+    """Shown to whoever asked, such a link would let them take the account over: it is only
+    ever mailed to the account's own address (and mail is off here)."""
+    for who in ("instructor", "admin"):
+        staff = _client(app, people, who)
+        r = staff.post(f"/people/{people['learner'].id}/link", data={"csrf_token": _token(staff)})
+        assert r.status_code == 409 and "has a password" in r.get_data(as_text=True)
+        assert not LINK.search(r.get_data(as_text=True))
+    with app.app_context():
+        count = app.extensions["db"].session.scalar(select(func.count()).select_from(AccountLink))
+        assert count == 0
+
+
+def test_using_a_link_ends_every_other_link_and_session(app, people):
+    nia, first = _newcomer(app, people)
+    second = _new_link(app, people, nia)  # the first one stops working at once
     fresh = app.test_client()
-    csrf = csrf_from(fresh.get(f"/account/password/{token}").get_data(as_text=True))
+    csrf = csrf_from(fresh.get(f"/account/password/{second}").get_data(as_text=True))
     r = fresh.post(
-        f"/account/password/{token}",
+        f"/account/password/{second}",
         data={
             "csrf_token": csrf,
             "password": "brand new password",
@@ -217,7 +247,8 @@ def test_setting_a_password_ends_the_accounts_sessions(app, people):
         },
     )
     assert r.status_code == 303
-    assert signed.get("/").status_code == 302  # the old session is over
+    assert app.test_client().get(f"/account/password/{first}").status_code == 410
+    assert app.test_client().get(f"/account/password/{second}").status_code == 410
 
 
 def test_forgot_password_says_the_same_for_every_address(app, people):
@@ -329,9 +360,11 @@ def test_cli_creates_imports_and_relinks(tmp_path, monkeypatch):
 # --- mailed links -------------------------------------------------------------------------------
 
 
-def test_links_are_mailed_and_not_kept_once_sent(tmp_path, db_url, monkeypatch):
+def test_links_are_mailed_and_no_usable_token_rests_in_the_database(tmp_path, db_url, monkeypatch):
     queued: list[int] = []
+    resets: list[str] = []
     monkeypatch.setattr(mail, "enqueue_mail", lambda ident: queued.append(ident) or True)
+    monkeypatch.setattr(mail, "enqueue_reset", lambda email: resets.append(email) or True)
     with SMTPServer() as smtp:
         app = make_app(
             tmp_path,
@@ -347,25 +380,65 @@ def test_links_are_mailed_and_not_kept_once_sent(tmp_path, db_url, monkeypatch):
             data={"csrf_token": _token(staff), "name": "Nia", "email": "nia@course.example"},
         )
         assert r.status_code == 303 and not LINK.search(staff.get("/people").get_data(as_text=True))
+        # Forgot password: the request only queues the worker's job, for any address.
         client = app.test_client()
-        csrf = csrf_from(client.get("/forgot-password").get_data(as_text=True))
-        r = client.post(
-            "/forgot-password", data={"csrf_token": csrf, "email": people["learner"].email}
-        )
-        assert "is on its way" in r.get_data(as_text=True)
+        for email in (people["learner"].email, "nobody@course.example"):
+            csrf = csrf_from(client.get("/forgot-password").get_data(as_text=True))
+            r = client.post("/forgot-password", data={"csrf_token": csrf, "email": email})
+            assert "is on its way" in r.get_data(as_text=True)
+        assert resets == [people["learner"].email, "nobody@course.example"]
+        signed = _client(app, people, "learner")  # a session that the reset will end
         with app.app_context():
+            assert mail.reset.run(resets[0]) == "mailed"
+            assert mail.reset.run(resets[1]) == "no account"
+            session = app.extensions["db"].session
+            # Before sending, no link has a token at all; nothing holds one in plain text.
+            assert all(a.token_hash is None for a in session.scalars(select(AccountLink)))
+            assert all(n.link is None for n in session.scalars(select(Notification)))
             for ident in queued:
                 assert mail.send_one(ident, app.config) == ("sent", None)
-            session = app.extensions["db"].session
-            assert all(n.link is None for n in session.scalars(select(Notification)))
+            session.expire_all()
+            assert all(a.token_hash for a in session.scalars(select(AccountLink)))
         welcome, reset = smtp.messages
         assert welcome["To"] == "nia@course.example" and welcome["Subject"] == "Your grader account"
         token = LINK.search(welcome.get_content()).group(1)
         assert "https://g.example/account/password/" in welcome.get_content()
         assert reset["Subject"] == "Reset your grader password"
+        assert client.get(f"/account/password/{token}").status_code == 200
+        # The reset link sets a new password and ends the account's other sessions.
+        reset_token = LINK.search(reset.get_content()).group(1)
+        fresh = app.test_client()
+        csrf = csrf_from(fresh.get(f"/account/password/{reset_token}").get_data(as_text=True))
+        r = fresh.post(
+            f"/account/password/{reset_token}",
+            data={"csrf_token": csrf, "password": "a new one, long", "confirm": "a new one, long"},
+        )
+        assert r.status_code == 303
+        assert signed.get("/").status_code == 302
         # Account links never show in the app.
-        learner = _client(app, people, "learner")
+        learner = app.test_client()
+        login(learner, WebUser(0, "Lena", people["learner"].email, "a new one, long"))
         assert "Reset your grader password" not in learner.get("/notifications").get_data(
             as_text=True
         )
-        assert client.get(f"/account/password/{token}").status_code == 200
+        # With mail on, a link for an account that has a password is mailed, never shown.
+        r = staff.post(f"/people/{people['learner'].id}/link", data={"csrf_token": _token(staff)})
+        assert r.status_code == 303 and not LINK.search(r.get_data(as_text=True))
+
+
+def test_a_link_used_or_expired_before_its_mail_is_not_sent(tmp_path, db_url, monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(mail, "enqueue_mail", lambda ident: queued.append(ident) or True)
+    with SMTPServer() as smtp:
+        app = make_app(tmp_path, db_url, SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port)
+        people = add_web_users(app)
+        staff = _client(app, people, "admin")
+        staff.post(
+            "/people",
+            data={"csrf_token": _token(staff), "name": "Nia", "email": "nia@course.example"},
+        )
+        with app.app_context():
+            with app.extensions["db"].session_scope() as session:
+                session.scalars(select(AccountLink)).one().used_at = utcnow()
+            assert mail.send_one(queued[0], app.config) == ("failed", None)
+        assert smtp.messages == []

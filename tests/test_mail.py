@@ -90,13 +90,41 @@ def test_a_temporary_refusal_is_retried_then_sent(
 
 
 def test_a_permanent_refusal_fails_at_once(app, client, actors, assignment, enqueued, smtp, sent):
-    smtp.inbox.refuse = ["550 5.1.1 no such user"]
+    smtp.inbox.refuse_rcpt = ["550 5.1.1 no such user"]
     _release(app, client, actors)
     with app.app_context():
         assert mail.send_one(sent[0], app.config) == ("failed", None)
     note = _note(app, sent[0])
     assert note.email_status == "failed" and "550" in (note.email_error or "")
     assert smtp.messages == []
+
+
+def test_a_server_wide_refusal_is_retried(app, client, actors, assignment, enqueued, smtp, sent):
+    """A 5xx for the message as a whole (a policy, the settings) may pass once fixed: it
+    is retried like a temporary one, within MAIL_MAX_TRIES."""
+    smtp.inbox.refuse = ["554 5.7.1 relay not permitted"]
+    _release(app, client, actors)
+    with app.app_context():
+        assert mail.send_one(sent[0], app.config)[0] == "retry"
+        assert mail.send_one(sent[0], app.config) == ("sent", None)
+
+
+def test_an_unexpected_error_counts_as_a_try(
+    app, client, actors, assignment, enqueued, sent, monkeypatch
+):
+    """Anything that breaks making or sending a mail is a failed try, never a row left
+    "sending" for ever (a fake SMTP client that raises what smtplib does not declare)."""
+    _release(app, client, actors)
+
+    def broken(msg, config):
+        raise RuntimeError("the SMTP client broke")
+
+    monkeypatch.setattr(mail, "deliver", broken)
+    with app.app_context():
+        assert mail.send_one(sent[0], app.config)[0] == "retry"
+    note = _note(app, sent[0])
+    assert note.email_status == "pending" and note.email_tries == 1
+    assert "RuntimeError" in (note.email_error or "")
 
 
 def test_a_server_that_is_down_fails_after_the_tries(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from .conftest import HEALTH, graded, run_worker_inline
 
@@ -217,6 +218,93 @@ def test_window_closes_and_superseded_answers_are_refused(
     assert r.status_code == 202
     r = _ask(client, actors, sid)
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "superseded"
+
+
+def test_an_open_request_stays_in_the_queue_after_a_resubmission(
+    app, client, actors, assignment, enqueued
+):
+    sid = _released(app, client, actors)
+    req = _ask(client, actors, sid).get_json()
+    r = client.post(
+        SUBMIT,
+        data=(HEALTH / "sub-010.md").read_text(),
+        headers={**actors.h("learner"), "Content-Type": "text/markdown", "Idempotency-Key": "k2"},
+    )
+    assert r.status_code == 202
+    queue = client.get(
+        "/api/v1/review-queue",
+        headers=actors.h("instructor"),
+        query_string={"status": "all", "requests": "open"},
+    ).get_json()
+    assert [i["id"] for i in queue["items"]] == [sid]
+    r = client.post(
+        f"/api/v1/regrade-requests/{req['id']}/answer",
+        headers=actors.h("instructor"),
+        json={"outcome": "kept", "reply": "Answered on the version you asked about."},
+    )
+    assert r.status_code == 200
+
+
+def test_the_instructors_notification_links_to_the_review_page(
+    app, client, actors, assignment, enqueued
+):
+    from .browser.support import add_web_users, signed_in_client
+
+    sid = _released(app, client, actors)
+    _ask(client, actors, sid)
+    note = client.get("/api/v1/notifications", headers=actors.h("instructor")).get_json()
+    assert note["items"][0]["link"] == f"/review/submissions/{sid}"
+    people = add_web_users(app)
+    staff = signed_in_client(app, people["instructor"])
+    assert staff.get(note["items"][0]["link"]).status_code == 200
+
+
+def test_a_reply_as_long_as_allowed_changes_the_points_too(
+    app, client, actors, assignment, enqueued
+):
+    sid = _released(app, client, actors)
+    req = _ask(client, actors, sid).get_json()
+    r = client.post(
+        f"/api/v1/regrade-requests/{req['id']}/answer",
+        headers=actors.h("instructor"),
+        json={"outcome": "changed", "reply": "y" * 5000, "points": 10},
+    )
+    assert r.status_code == 200, r.get_json()
+
+
+def test_two_answers_to_one_request_change_the_grade_once(app, actors, assignment, enqueued):
+    """Two instructors answer the same request at the same moment (two sessions that both
+    read it open): the second is refused, and the count of open requests stays right."""
+    from grader.service.errors import APIError
+    from grader.service.models import Override, RegradeRequest, Submission, User
+    from grader.service.operations import regrade_requests
+
+    client = app.test_client()
+    sid = _released(app, client, actors)
+    _ask(client, actors, sid, "risk_management")
+    _ask(client, actors, sid, "prioritization")
+    db = app.extensions["db"]
+    with app.app_context():
+        one, two = db.sessionmaker(), db.sessionmaker()
+        req1 = one.scalars(select(RegradeRequest).order_by(RegradeRequest.id)).first()
+        req2 = two.get(RegradeRequest, req1.id)
+        regrade_requests.answer(
+            one, req1, one.get(User, actors.id("instructor")), "changed", "a", 18
+        )
+        one.commit()
+        try:
+            regrade_requests.answer(
+                two, req2, two.get(User, actors.id("instructor2")), "changed", "b", 2
+            )
+            raise AssertionError("the second answer went through")
+        except APIError as exc:
+            assert exc.code == "already_answered"
+            two.rollback()
+        check = db.sessionmaker()
+        assert check.scalar(select(func.count()).select_from(Override)) == 1
+        assert check.get(Submission, sid).open_requests == 1
+        for s in (one, two, check):
+            s.close()
 
 
 @pytest.mark.parametrize("body", [None, {"ids": []}])

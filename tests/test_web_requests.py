@@ -45,7 +45,7 @@ def test_learner_asks_on_the_page_and_reads_the_answer(app, people):
     learner = _client(app, people, "learner")
     page = learner.get(f"/submissions/{sid}").get_data(as_text=True)
     assert "Ask for a regrade of Risk Management" in page
-    assert 'class="unread-count" aria-label="1 unread"' in page  # the release notification
+    assert '<span class="sr-only">(1 unread)</span>' in page  # the release notification
     r = learner.post(
         f"/submissions/{sid}/regrade-requests",
         data={
@@ -105,6 +105,13 @@ def test_learner_asks_on_the_page_and_reads_the_answer(app, people):
     assert "(1 unread)" in learner.get("/notifications").get_data(as_text=True)
     # Someone else's notification does not exist for them.
     assert _client(app, people, "learner2").get(f"/notifications/{first}").status_code == 404
+    for odd in ("²", "9" * 40, "-1"):  # not an id: nothing is marked, no error page
+        assert (
+            learner.post(
+                "/notifications/read", data={"csrf_token": _token(learner), "id": odd}
+            ).status_code
+            == 303
+        )
     r = learner.post("/notifications/read", data={"csrf_token": _token(learner)})
     assert r.status_code == 303
     assert "unread" not in learner.get("/notifications").get_data(as_text=True).split("<main")[1]

@@ -24,17 +24,17 @@ def user_group() -> None:
     """Web accounts (people who sign in with a password)."""
 
 
-def _hand_out(made: list[accounts.NewAccount], send: bool) -> None:
-    session = get_db().session
-    if send:
-        if not mail.enabled(current_app.config):
-            raise click.ClickException("--mail needs GRADER_SMTP_HOST (mail is off)")
-        for new in made:
-            accounts.link_mail(session, new.user, "welcome", new.token)
-        return
+def _mail(send: bool) -> bool:
+    if send and not mail.enabled(current_app.config):
+        raise click.ClickException("--mail needs GRADER_SMTP_HOST (mail is off)")
+    return send
+
+
+def _print(made: list[accounts.NewAccount]) -> None:
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     for new in made:
-        click.echo(f"{new.user.email}\t{base}/account/password/{new.token}")
+        if new.token is not None:
+            click.echo(f"{new.user.email}\t{base}/account/password/{new.token}")
 
 
 def _fail(exc: APIError) -> click.ClickException:
@@ -53,8 +53,8 @@ def create(name: str, email: str, role: str, send: bool) -> None:
         upgrade(app.config["DATABASE_URL"])
         session = get_db().session
         try:
-            new = accounts.create_user(session, _OPERATOR, name, email, role)
-            _hand_out([new], send)
+            new = accounts.create_user(session, _OPERATOR, name, email, role, mail=_mail(send))
+            _print([new])
         except APIError as exc:
             session.rollback()
             raise _fail(exc) from None
@@ -79,8 +79,8 @@ def import_(roster: Path, role: str, send: bool) -> None:
         upgrade(app.config["DATABASE_URL"])
         session = get_db().session
         try:
-            result = accounts.import_roster(session, _OPERATOR, text, role)
-            _hand_out(result.created, send)
+            result = accounts.import_roster(session, _OPERATOR, text, role, mail=_mail(send))
+            _print(result.created)
         except APIError as exc:
             session.rollback()
             raise _fail(exc) from None
@@ -102,6 +102,10 @@ def link(email: str, send: bool) -> None:
         user = accounts.find_by_email(session, email)
         if user is None or user.role == Role.PLATFORM:
             raise click.ClickException(f"no account with {email}")
-        token = accounts.issue_link(session, user, "welcome")
-        _hand_out([accounts.NewAccount(user, token)], send)
+        # The operator on this machine may print a link for any account (that is how an
+        # account without mail gets back in).
+        try:
+            _print([accounts.hand_out(session, user, "welcome", None, mail=_mail(send))])
+        except APIError as exc:
+            raise _fail(exc) from None
         session.commit()

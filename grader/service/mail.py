@@ -20,11 +20,12 @@ from typing import Any
 
 from celery import Task, shared_task
 from flask import current_app, has_app_context
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .db import get_db
-from .models import Notification, utcnow
+from .models import AccountLink, Notification, utcnow
+from .operations.accounts import mint, request_reset
 from .tasks import send_task
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,19 @@ def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the rows are not committed yet
+        return
     notes: list[Notification] = session.info.pop(_NEW_MAIL, None) or []
-    # The ids were assigned at flush; reading them does not touch the database.
-    ids = [i for n in notes if (i := n.__dict__.get("id")) is not None]
+    # The ids were assigned at flush (reading them does not touch the database); a row a
+    # rolled-back savepoint took away has no identity any more.
+    ids = [i for n in notes if inspect(n).has_identity and (i := n.__dict__.get("id")) is not None]
     for ident in ids:
         enqueue_mail(ident)
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_NEW_MAIL, None)
+    if not session.in_nested_transaction():  # a savepoint's rollback keeps the others
+        session.info.pop(_NEW_MAIL, None)
 
 
 def install() -> None:
@@ -73,16 +78,18 @@ def install() -> None:
             event.listen(Session, name, fn)
 
 
-def compose(note: Notification, config: Any) -> EmailMessage:
-    """The mail for a notification: plain text, with a link to its page."""
+def compose(note: Notification, config: Any, link: str | None = None) -> EmailMessage:
+    """The mail for a notification: plain text, with a link to its page (``link``: a
+    one-time link's path, made as the mail is sent)."""
     msg = EmailMessage()
     # Header values never carry line breaks (a title could otherwise inject headers).
     msg["Subject"] = " ".join(note.subject.split())
     msg["From"] = config["MAIL_FROM"]
     msg["To"] = note.email_to or ""
     body = note.body
-    if note.link:
-        body += f"\n\n{config['PUBLIC_URL'].rstrip('/')}{note.link}"
+    path = link or note.link
+    if path:
+        body += f"\n\n{config['PUBLIC_URL'].rstrip('/')}{path}"
     msg.set_content(body + "\n\n-- \ngrader\n")
     return msg
 
@@ -99,18 +106,28 @@ def deliver(msg: EmailMessage, config: Any) -> None:
         s.send_message(msg)
 
 
-def _scrub(note: Notification) -> None:
-    """A mailed one-time link is not kept once its mail is sent or given up."""
-    if note.kind == "account_link":
-        note.link = None
+def _one_time_link(session: Session, note: Notification) -> str | None:
+    """For a mailed account link: its token, made now (only the hash is kept), as a path;
+    None for other mail. A link that was used or expired meanwhile gets no token."""
+    if note.account_link_id is None:
+        return None
+    link = session.get(AccountLink, note.account_link_id)
+    if link is None or link.used_at is not None or link.expires_at <= utcnow():
+        raise _Gone("the one-time link was used or expired before its mail went out")
+    return f"/account/password/{mint(link)}"
+
+
+class _Gone(Exception):
+    """Nothing left to mail."""
 
 
 def _permanent(exc: Exception) -> bool:
-    """A refusal that a retry would meet again (SMTP 5xx)."""
+    """A refusal that a retry would meet again: the recipient refused (SMTP 5xx at RCPT),
+    or a mail that cannot be made. A server-wide refusal (authentication, the sender) is
+    retried, since fixing the settings makes it pass."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
-    code = getattr(exc, "smtp_code", None)
-    return isinstance(code, int) and code >= 500
+    return isinstance(exc, _Gone | ValueError | UnicodeError)
 
 
 def send_one(notification_id: int, config: Any) -> tuple[str, float | None]:
@@ -126,24 +143,26 @@ def send_one(notification_id: int, config: Any) -> tuple[str, float | None]:
             return "skipped", None
         note = session.get(Notification, notification_id)
         assert note is not None
-        msg = compose(note, config)
-    try:
-        deliver(msg, config)
         error: Exception | None = None
-    except (smtplib.SMTPException, OSError) as exc:
-        error = exc
+        try:
+            msg = compose(note, config, _one_time_link(session, note))
+        except Exception as exc:  # counted as a try below, never left "sending"
+            error = exc
+    if error is None:
+        try:
+            deliver(msg, config)
+        except Exception as exc:  # smtplib, the network, an encoding: a try that failed
+            error = exc
     with db.session_scope() as session:
         note = session.get(Notification, notification_id)
         assert note is not None
         note.email_tries += 1
         if error is None:
             note.email_status, note.email_error, note.email_next_at = "sent", None, None
-            _scrub(note)
             return "sent", None
         note.email_error = f"{type(error).__name__}: {error}"[:500]
         if _permanent(error) or note.email_tries >= config["MAIL_MAX_TRIES"]:
             note.email_status, note.email_next_at = "failed", None
-            _scrub(note)
             log.warning("mail %s failed for good: %s", notification_id, note.email_error)
             return "failed", None
         delay = min(MAX_DELAY, config["MAIL_RETRY_SECONDS"] * 2 ** (note.email_tries - 1))
@@ -184,9 +203,29 @@ def sweep() -> int:
                 .limit(500)
             )
         )
+        # Not again at the next sweep: a backlog is queued once, not once per sweep.
+        if ids:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_(ids))
+                .values(email_next_at=now + SENDING_TIMEOUT)
+            )
     for ident in ids:
         enqueue_mail(ident)
     return len(ids)
+
+
+@shared_task(name="grader.mail.reset", ignore_result=True)
+def reset(email: str) -> str:
+    """Forgot password, done here rather than in the web request, so that the request does
+    the same work (and takes the same time) whether or not the address has an account."""
+    with get_db().session_scope() as session:
+        note = request_reset(session, email)
+    return "mailed" if note is not None else "no account"
+
+
+def enqueue_reset(email: str) -> bool:
+    return send_task(reset, email)
 
 
 def enqueue_mail(notification_id: int) -> bool:

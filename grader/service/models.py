@@ -126,7 +126,8 @@ class AccountLink(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))  # "welcome" or "reset"
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # None until the token is made (a mailed link's, by the mail worker as it sends).
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -379,6 +380,8 @@ class Notification(Base):
     # The page it is about, relative to the service's address (e.g. "/submissions/7").
     link: Mapped[str | None] = mapped_column(String(300))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"))
+    # A mailed one-time link: the mail worker makes its token as it sends.
+    account_link_id: Mapped[int | None] = mapped_column(ForeignKey("account_links.id"))
     read_at: Mapped[datetime | None]
     # Mail: None (not mailed), "pending", "sent" or "failed" (after MAIL_MAX_TRIES).
     email_status: Mapped[str | None] = mapped_column(String(16))

@@ -73,16 +73,16 @@ def enqueue_grade(submission_id: int) -> bool:
     return False
 
 
-def send_task(task: Task, ident: int) -> bool:
-    """Publish task(ident), retrying the broker briefly; False (logged) if it is unreachable."""
+def send_task(task: Task, *args: object) -> bool:
+    """Publish task(*args), retrying the broker briefly; False (logged) if it is unreachable."""
     try:
         task.apply_async(
-            args=[ident],
+            args=list(args),
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         )
     except Exception:
-        log.exception("could not send %s(%s)", task.name, ident)
+        log.exception("could not send %s%r", task.name, args)
         return False
     return True
 

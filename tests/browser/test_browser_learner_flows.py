@@ -174,7 +174,7 @@ def test_learner_task_deadline_release_mail_comment_and_regrade(
     answer.locator("button").click()
     error = staff.locator("form.answer-request [role=alert]")
     expect(error).to_contain_text("must be a number")  # where the instructor is looking
-    expect(staff.locator("form.answer-request textarea")).to_be_focused()
+    expect(staff.locator("form.answer-request input[name=points]")).to_be_focused()
     check(staff)
     staff.locator("form.answer-request input[name=points]").fill("17")
     staff.locator("form.answer-request button").click()

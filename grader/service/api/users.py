@@ -20,10 +20,8 @@ _ROSTER_LIMIT = 1024 * 1024
 _WHO = "Instructors create learners; admins also instructors and admins."
 
 
-def _handed_out(made: list[accounts.NewAccount]) -> list[dict[str, Any]]:
-    """Each new account, its link mailed (mail on) or returned once."""
-    session = get_db().session
-    on = mail.enabled(current_app.config)
+def _rows(made: list[accounts.NewAccount]) -> list[dict[str, Any]]:
+    """Each new account, with its one-time link when it was not mailed."""
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     out_rows = []
     for new in made:
@@ -32,11 +30,9 @@ def _handed_out(made: list[accounts.NewAccount]) -> list[dict[str, Any]]:
             "name": new.user.name,
             "email": new.user.email,
             "role": new.user.role.value,
-            "mailed": on,
+            "mailed": new.token is None,
         }
-        if on:
-            accounts.link_mail(session, new.user, "welcome", new.token)
-        else:
+        if new.token is not None:
             row["link"] = f"{base}/account/password/{new.token}"
         out_rows.append(row)
     return out_rows
@@ -56,8 +52,15 @@ def _handed_out(made: list[accounts.NewAccount]) -> list[dict[str, Any]]:
 def create() -> tuple[dict[str, Any], int]:
     session = get_db().session
     body = parse(UserCreate, json_body())
-    new = accounts.create_user(session, current_user(), body.name, body.email, body.role)
-    [row] = _handed_out([new])
+    new = accounts.create_user(
+        session,
+        current_user(),
+        body.name,
+        body.email,
+        body.role,
+        mail=mail.enabled(current_app.config),
+    )
+    [row] = _rows([new])
     session.commit()
     return row, 201
 
@@ -81,7 +84,9 @@ def import_roster() -> dict[str, Any]:
         )
     text = decode_text(read_body(_ROSTER_LIMIT))
     session = get_db().session
-    result = accounts.import_roster(session, current_user(), text)
-    rows = _handed_out(result.created)
+    result = accounts.import_roster(
+        session, current_user(), text, mail=mail.enabled(current_app.config)
+    )
+    rows = _rows(result.created)
     session.commit()
     return {"created": rows, "existing": result.existing}

@@ -43,13 +43,30 @@ CREATABLE = {
 @dataclass(frozen=True)
 class NewAccount:
     user: User
-    #: The one-time link's token (shown to whoever created the account when mail is off).
-    token: str
+    #: The one-time link's token, to show once to whoever asked, when it is not mailed (the
+    #: mailed kind is made by the mail worker as it sends, so no token ever rests in the
+    #: database); None when mailed.
+    token: str | None
+
+
+def hand_out(
+    session: Session, user: User, purpose: str, actor: User | None, *, mail: bool
+) -> NewAccount:
+    """A new one-time link for user: mailed to their address (``mail``), or its token
+    returned to show once."""
+    if mail:
+        mail_link(session, user, purpose, actor)
+        return NewAccount(user, None)
+    return NewAccount(user, issue_link(session, user, purpose, actor))
 
 
 def _check(name: str, email: str, role: str, actor: User, where: str = "") -> tuple[str, str, Role]:
     name, email = " ".join(name.split()), email.strip()
     prefix = f"{where}: " if where else ""
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+        raise APIError(
+            422, "invalid_name", f"{prefix}the name contains control characters", field="name"
+        )
     if not name or len(name) > 200:
         raise APIError(
             422, "invalid_name", f"{prefix}give a name of at most 200 characters", field="name"
@@ -78,16 +95,23 @@ def find_by_email(session: Session, email: str) -> User | None:
 
 
 def create_user(
-    session: Session, actor: User, name: str, email: str, role: str = "learner"
+    session: Session,
+    actor: User,
+    name: str,
+    email: str,
+    role: str = "learner",
+    *,
+    mail: bool = False,
 ) -> NewAccount:
-    """A new account without a password, and its welcome link (409 if the email is taken)."""
+    """A new account without a password, and its welcome link, mailed with ``mail`` (409 if
+    the email is taken)."""
     name, email, wanted = _check(name, email, role, actor)
     if find_by_email(session, email) is not None:
         raise APIError(409, "email_taken", f"an account with {email} exists already", field="email")
     user = User(name=name, email=email, role=wanted)
     session.add(user)
     session.flush()
-    return NewAccount(user, issue_link(session, user, "welcome", actor))
+    return hand_out(session, user, "welcome", actor, mail=mail)
 
 
 @dataclass(frozen=True)
@@ -98,11 +122,23 @@ class RosterResult:
 
 
 def import_roster(
-    session: Session, actor: User, text: str, default_role: str = "learner"
+    session: Session,
+    actor: User,
+    text: str,
+    default_role: str = "learner",
+    *,
+    mail: bool = False,
 ) -> RosterResult:
     """Accounts from a CSV roster with a header row: ``name`` and ``email`` columns, and an
     optional ``role``. All or nothing: any bad row refuses the whole file, naming its line."""
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if "\x00" in text:
+        raise APIError(422, "invalid_roster", "the roster contains NUL characters", field="roster")
+    try:
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    except csv.Error as exc:
+        raise APIError(
+            422, "invalid_roster", f"the roster is not readable CSV: {exc}", field="roster"
+        ) from None
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise APIError(422, "empty_roster", "the roster is empty", field="roster")
@@ -146,37 +182,70 @@ def import_roster(
         user = User(name=name, email=email, role=r)
         session.add(user)
         session.flush()
-        created.append(NewAccount(user, issue_link(session, user, "welcome", actor)))
+        created.append(hand_out(session, user, "welcome", actor, mail=mail))
     return RosterResult(created, existing)
 
 
-def issue_link(session: Session, user: User, purpose: str, actor: User | None = None) -> str:
-    """A new one-time link for user (earlier unused ones of the same purpose stop working);
-    returns its token, which is never stored."""
+def new_link(session: Session, user: User, purpose: str, actor: User | None) -> AccountLink:
+    """A new one-time link for user, without its token yet; the user's earlier unused links
+    stop working (only the newest one does)."""
     assert purpose in ("welcome", "reset")
+    if not user.email:
+        raise APIError(422, "no_email", f"{user.name} has no email address to send a link to")
     now = utcnow()
     session.execute(
         update(AccountLink)
-        .where(
-            AccountLink.user_id == user.id,
-            AccountLink.purpose == purpose,
-            AccountLink.used_at.is_(None),
-        )
+        .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
         .values(used_at=now)
     )
-    token = secrets.token_urlsafe(32)
     hours = WELCOME_HOURS if purpose == "welcome" else RESET_HOURS
-    session.add(
-        AccountLink(
-            user_id=user.id,
-            purpose=purpose,
-            token_hash=hash_token(token),
-            expires_at=now + timedelta(hours=hours),
-            created_by_id=actor.id if actor else None,
-        )
+    link = AccountLink(
+        user_id=user.id,
+        purpose=purpose,
+        token_hash=None,
+        expires_at=now + timedelta(hours=hours),
+        created_by_id=actor.id if actor else None,
     )
+    session.add(link)
     session.flush()
+    return link
+
+
+def mint(link: AccountLink) -> str:
+    """The link's token, made now (only its hash is kept; minting again replaces it)."""
+    token = secrets.token_urlsafe(32)
+    link.token_hash = hash_token(token)
     return token
+
+
+def issue_link(session: Session, user: User, purpose: str, actor: User | None = None) -> str:
+    """A new one-time link for user, its token returned to show once (never stored)."""
+    return mint(new_link(session, user, purpose, actor))
+
+
+def link_again(session: Session, user: User, actor: User, *, mail: bool) -> NewAccount:
+    """A new welcome link for someone who lost theirs. For an account that has a password
+    already, the link is only ever mailed to its own address: shown to whoever asked, it
+    would let them take the account over."""
+    if user.role not in CREATABLE.get(actor.role, ()):
+        raise APIError(403, "forbidden", f"only an admin can send links to {user.role.value}s")
+    if user.password_hash and not mail:
+        raise APIError(
+            409,
+            "has_password",
+            f'{user.name} has a password: they can use "Forgot your password?" (this server '
+            "sends no mail, so an administrator can run `grader user link` for them)",
+        )
+    return hand_out(session, user, "welcome", actor, mail=mail)
+
+
+def request_reset(session: Session, email: str) -> Notification | None:
+    """Forgot password, in the mail worker: a reset link mailed to the account with this
+    address, if there is one (the web request did the same work either way)."""
+    user = find_by_email(session, email)
+    if user is None or not user.active or user.role == Role.PLATFORM or not user.email:
+        return None
+    return mail_link(session, user, "reset", None)
 
 
 def link_for(session: Session, token: str) -> AccountLink | None:
@@ -216,6 +285,12 @@ def redeem(session: Session, token: str, password: str, confirm: str) -> User:
     )
     if not getattr(claimed, "rowcount", 0):  # used by a concurrent request
         raise APIError(410, "link_expired", "this link has just been used")
+    # Every other link of the account stops working too (a welcome link seen by others).
+    session.execute(
+        update(AccountLink)
+        .where(AccountLink.user_id == link.user_id, AccountLink.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
     user = session.get(User, link.user_id)
     assert user is not None
     user.password_hash = hash_password(password)
@@ -223,11 +298,11 @@ def redeem(session: Session, token: str, password: str, confirm: str) -> User:
     return user
 
 
-def link_mail(session: Session, user: User, purpose: str, token: str) -> None:
-    """Mail the link (call it only when mail is on: grader.service.mail sends it, with
-    PUBLIC_URL in front). It is never listed in the app, and the mail scrubs the link once
-    sent or given up."""
-    path = f"/account/password/{token}"
+def mail_link(session: Session, user: User, purpose: str, actor: User | None) -> Notification:
+    """A one-time link mailed to user: the notification names the link, and the mail worker
+    makes its token as it sends (grader.service.mail), so no usable token rests in the
+    database; never listed in the app."""
+    link = new_link(session, user, purpose, actor)
     if purpose == "welcome":
         subject = "Your grader account"
         body = (
@@ -241,18 +316,18 @@ def link_mail(session: Session, user: User, purpose: str, token: str) -> None:
             f"set a new one within {RESET_HOURS} hours with this link (it works once); "
             "otherwise ignore this mail."
         )
-    session.add(
-        Notification(
-            user_id=user.id,
-            kind=ACCOUNT_LINK,
-            subject=subject,
-            body=body,
-            link=path,
-            email_to=user.email,
-            read_at=utcnow(),  # never listed in the app: the mail is the message
-        )
+    note = Notification(
+        user_id=user.id,
+        kind=ACCOUNT_LINK,
+        subject=subject,
+        body=body,
+        account_link_id=link.id,
+        email_to=user.email,
+        read_at=utcnow(),  # never listed in the app: the mail is the message
     )
+    session.add(note)
     session.flush()
+    return note
 
 
 #: The notification kind of mailed account links (not shown in the app).

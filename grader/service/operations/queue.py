@@ -99,7 +99,11 @@ class QueueFilter(Query):
 
 def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
     """The review queue's filtered, sorted select (the API and the pages share the filters)."""
-    query = select(Submission).join(Assignment).where(Submission.current.is_(True))
+    query = select(Submission).join(Assignment)
+    if filters.requests != "open":
+        query = query.where(Submission.current.is_(True))
+    # An open regrade request stays in the queue after the learner sends a newer version:
+    # it is about the released grade of the version it was asked on.
     if filters.assignment:
         query = query.where(Assignment.slug == filters.assignment)
     statuses = filters.statuses

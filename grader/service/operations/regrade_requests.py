@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,7 @@ def ask(
             f"you already asked for a regrade of {names[criterion]} for this answer",
             field="criterion",
         ) from None
-    sub.open_requests = (sub.open_requests or 0) + 1
+    _count_open(session, sub, +1)
     audit(
         session,
         sub,
@@ -95,7 +95,7 @@ def ask(
         f"Regrade request: {names[criterion]} ({sub.assignment.title})",
         f"{sub.learner.name} asks you to look again at {names[criterion]}:\n\n{message}",
         submission=sub,
-        link=f"/review/{sub.id}",
+        link=f"/review/submissions/{sub.id}",
     )
     return req
 
@@ -117,26 +117,31 @@ def answer(
     if outcome not in OUTCOMES:
         raise APIError(422, "invalid_outcome", "'outcome' must be kept or changed", field="outcome")
     reply = _text(reply, "reply", "a reply for the learner")
-    ensure_unclaimed(session, sub, instructor)
-    if outcome == "changed":
-        if points is None:
-            raise APIError(
-                422, "points_required", "give the new points for a changed grade", field="points"
-            )
-        override(
-            session,
-            sub,
-            instructor,
-            req.criterion,
-            points,
-            f"Regrade request #{req.id}: {reply}",
-            reply,
+    if outcome == "changed" and points is None:
+        raise APIError(
+            422, "points_required", "give the new points for a changed grade", field="points"
         )
-    elif points is not None:
+    if outcome == "kept" and points is not None:
         raise APIError(422, "invalid_points", "points go with outcome changed only", field="points")
-    req.outcome, req.reply = outcome, reply
-    req.answered_by_id, req.answered_at = instructor.id, utcnow()
-    sub.open_requests = max(0, (sub.open_requests or 0) - 1)
+    ensure_unclaimed(session, sub, instructor)
+    # Answered once: the row is claimed in the database, so two instructors answering at
+    # the same moment cannot both change the grade.
+    now = utcnow()
+    claimed = session.execute(
+        update(RegradeRequest)
+        .where(RegradeRequest.id == req.id, RegradeRequest.outcome.is_(None))
+        .values(outcome=outcome, reply=reply, answered_by_id=instructor.id, answered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(claimed, "rowcount", 0):
+        raise APIError(409, "already_answered", "this request has just been answered")
+    session.refresh(req)
+    if outcome == "changed":
+        assert points is not None
+        # The reply is the override's reason and comment (the history's next entry names
+        # the request).
+        override(session, sub, instructor, req.criterion, points, reply, reply)
+    _count_open(session, sub, -1)
     audit(
         session,
         sub,
@@ -160,6 +165,18 @@ def answer(
             link=f"/submissions/{sub.id}",
         )
     return req
+
+
+def _count_open(session: Session, sub: Submission, change: int) -> None:
+    """Move the submission's count of open requests in SQL (concurrent requests on other
+    criteria must not lose each other's count)."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == sub.id)
+        .values(open_requests=Submission.open_requests + change)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(sub, ["open_requests"])
 
 
 def _criterion_name(session: Session, sub: Submission, criterion: str) -> str:

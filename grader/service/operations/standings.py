@@ -94,13 +94,15 @@ def standings(
             )
         )
         released: dict[int, tuple[int, float | None, datetime, bool]] = {}
-        for learner_id, version, total, at, late in session.execute(
+        best: dict[int, float] = {}
+        for learner_id, version, total, at, late, out_of in session.execute(
             select(
                 Submission.learner_id,
                 Submission.version,
                 Submission.total,
                 Submission.released_at,
                 Submission.late,
+                Submission.max_total,
             )
             .where(
                 Submission.assignment_id == assignment_id,
@@ -112,10 +114,12 @@ def standings(
             if at is None:  # the query asks for released ones only
                 continue
             have = released.get(learner_id)
-            # Newest first: the latest is the first seen; the best is the highest total,
-            # the later version on a tie.
-            if have is None or (counted == "best" and (total or 0.0) > (have[1] or 0.0)):
+            share = (total or 0.0) / out_of if out_of else 0.0
+            # Newest first: the latest is the first seen; the best is the highest share of
+            # the maximum (rubric versions may differ in it), the later version on a tie.
+            if have is None or (counted == "best" and share > best[learner_id]):
                 released[learner_id] = (version, total, at, bool(late))
+                best[learner_id] = share
         for r in rows:
             points = r.points
             if points is None and r.total is not None:

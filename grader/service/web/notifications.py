@@ -45,7 +45,13 @@ def notifications_read() -> Response:
     user = current_user()
     session = get_db().session
     raw = request.form.get("id", "")
-    ids = [int(raw)] if raw.isdigit() else None
+    # ASCII digits only ("²" is a digit to str.isdigit, and no int).
+    if not raw:
+        ids = None  # all of them
+    elif raw.isascii() and raw.isdecimal() and len(raw) < 11:
+        ids = [int(raw)]
+    else:
+        ids = []  # not an id: nothing to mark
     notifications.mark_read(session, user, ids)
     session.commit()
     if ids is None:

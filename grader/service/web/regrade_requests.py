@@ -63,8 +63,10 @@ def answer_regrade(request_id: int) -> Any:
     raw = request.form.get("points", "").strip().replace(",", ".")
     values = {"outcome": outcome, "reply": reply, "points": raw}
 
-    def fail(message: str, status: int = 422) -> tuple[str, int]:
+    def fail(message: str, status: int = 422, field: str | None = "points") -> tuple[str, int]:
         session.rollback()
+        # The field at fault is marked and focused ("reply", "points" or the outcome).
+        values["error_field"] = field or "outcome"
         return render_review(
             sub, request_errors={req.id: message}, request_values={req.id: values}, status=status
         )
@@ -80,7 +82,7 @@ def answer_regrade(request_id: int) -> Any:
     try:
         regrade_requests.answer(session, req, user, outcome, reply, points)
     except APIError as exc:
-        return fail(_sentence(exc), exc.status)
+        return fail(_sentence(exc), exc.status, exc.field)
     session.commit()
     notify("Answered: the learner is told.")
     return redirect(url_for("web.review_submission", submission_id=sub.id), code=303)

@@ -114,6 +114,8 @@ def record_event(session: Session, event_type: str, sub: Submission) -> None:
 
 
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint: the rows are not committed yet
+        return
     ids: list[int] = session.info.pop(_NEW_DELIVERIES, None) or []
     if ids:
         from .tasks import enqueue_delivery
@@ -123,7 +125,8 @@ def _after_commit(session: Session) -> None:
 
 
 def _after_rollback(session: Session) -> None:
-    session.info.pop(_NEW_DELIVERIES, None)
+    if not session.in_nested_transaction():
+        session.info.pop(_NEW_DELIVERIES, None)
 
 
 def install() -> None:
