@@ -48,7 +48,13 @@ def app(tmp_path, db_url, smtp, monkeypatch):
             mail.send_one(ident, app.config)
         return True
 
+    def reset_now(email: str) -> bool:
+        with app.app_context():
+            mail.reset.run(email)
+        return True
+
     monkeypatch.setattr(mail, "enqueue_mail", send_now)
+    monkeypatch.setattr(mail, "enqueue_reset", reset_now)
     return app
 
 

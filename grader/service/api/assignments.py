@@ -24,7 +24,7 @@ from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
 from ..models import Assignment
-from ..operations import enrolments, exports, regrades, releases, rubrics
+from ..operations import analytics, enrolments, exports, regrades, releases, rubrics
 from ..operations.assignments import get_assignment
 from ..tasks import enqueue_job
 from .body import json_body
@@ -289,3 +289,19 @@ def gradebook_lines(slug: str) -> Response:
         filename=f"{a.slug}-grades.jsonl",
         mimetype="application/x-ndjson",
     )
+
+
+@bp.get("/assignments/<slug>/analytics")
+@operation(
+    "gradingAnalytics",
+    "Grading analytics: grader vs final points, overrides by instructor, missed concepts, "
+    "confidence held",
+    "review",
+    {200: out.Analytics},
+    errors=(401, 403, 404),
+    description=STAFF_ONLY + " One pass over the current answers' latest grades, in pages.",
+)
+@require(*STAFF)
+def grading_analytics(slug: str) -> dict[str, Any]:
+    session = get_db().session
+    return analytics.analytics(session, get_assignment(session, slug))

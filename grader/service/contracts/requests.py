@@ -364,12 +364,21 @@ class UnreleaseRequest(Body):
     reason: _REASON
 
 
+#: A person's name: no control characters, and something besides spaces.
+_NAME_CHARS = r"[^\x00-\x1f\x7f-\x9f]*"
+_NAME_PATTERN = (
+    f"^{_NAME_CHARS}"
+    r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff]"
+    f"{_NAME_CHARS}$"
+)
+
+
 class UserCreate(Body):
     """A new web account; its one-time link is mailed (SMTP on) or returned once."""
 
     name: Annotated[
         str,
-        Field(max_length=200, pattern=_TEXT),
+        Field(max_length=200, pattern=_NAME_PATTERN),
         Rule("invalid_name", "'name' must be a non-empty string of at most 200 characters"),
     ]
     email: Annotated[

@@ -346,6 +346,48 @@ class CommentBank(Response):
     items: Annotated[list[BankComment], Field(description="By criterion, most used first.")]
 
 
+class MissedConcept(Response):
+    concept: str
+    answers: int
+
+
+class AnalyticsCriterion(Response):
+    id: str
+    name: str
+    max_points: float
+    grader_mean: Annotated[float | None, Field(description="The grader's own points, mean.")]
+    final_mean: Annotated[float | None, Field(description="With overrides, mean.")]
+    most_missed: list[MissedConcept]
+
+
+class InstructorOverrides(Response):
+    instructor: str
+    instructor_id: int
+    criterion: str
+    criterion_name: str
+    overrides: int
+    mean_change: Annotated[float, Field(description="Final minus grader points, mean.")]
+    mean_abs_change: float
+
+
+class ConfidenceBand(Response):
+    low: Annotated[float, Field(description="The band's lowest confidence.")]
+    high: float
+    answers: int
+    within_15: Annotated[
+        float | None, Field(description="Share within 15 points (of 100) of the instructors'.")
+    ]
+
+
+class Analytics(Response):
+    answers: int
+    criteria: list[AnalyticsCriterion]
+    instructors: list[InstructorOverrides]
+    confidence: Annotated[
+        list[ConfidenceBand], Field(description="On the reviewed answers (calibration labels).")
+    ]
+
+
 class CourseLearner(Response):
     id: int
     name: str

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     from . import (  # noqa: F401  (they add routes to bp)
         account,
         accounts,
+        analytics,
         course,
         dashboard,
         learner,

@@ -1,0 +1,28 @@
+"""The grading analytics page of an assignment (operations.analytics)."""
+
+from __future__ import annotations
+
+from flask import render_template
+
+from ..auth import STAFF
+from ..db import get_db
+from ..operations import analytics as stats
+from ..operations.assignments import get_assignment
+from .blueprint import bp
+from .charts import paired_bars
+from .session import signed_in
+
+
+@bp.get("/dashboard/<slug>/analytics")
+@signed_in(*STAFF)
+def analytics(slug: str) -> str:
+    session = get_db().session
+    a = get_assignment(session, slug)
+    data = stats.analytics(session, a)
+    rows = [c for c in data["criteria"] if c["grader_mean"] is not None]
+    chart = (
+        paired_bars([(c["name"], c["grader_mean"], c["final_mean"]) for c in rows])
+        if rows
+        else None
+    )
+    return render_template("web/analytics.html", assignment=a, data=data, chart=chart)
