@@ -283,6 +283,8 @@ def test_the_other_pages_are_accessible_and_fit(app, live, people, browser, widt
         "/review",
         "/review?status=all&sort=-total",
         "/dashboard/ml-health-check",
+        "/dashboard/ml-health-check/learners",
+        "/dashboard/ml-health-check/analytics",
         "/notifications",
         "/people",
         "/logout",
@@ -292,4 +294,11 @@ def test_the_other_pages_are_accessible_and_fit(app, live, people, browser, widt
     ):
         staff.goto(path)
         check(staff)
+    context.close()
+    # Signed out: sign-in, forgot password, a link that no longer works.
+    context = browser.new_context(base_url=live.url, viewport={"width": width, "height": 900})
+    anonymous = context.new_page()
+    for path in ("/login", "/forgot-password", "/account/password/no-such-token"):
+        anonymous.goto(path)
+        check(anonymous)
     context.close()
