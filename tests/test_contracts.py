@@ -67,6 +67,8 @@ BODIES = [
      "/api/v1/submissions/{sid}/unrelease", "instructor", {"reason": "graded on the wrong file"}),
     ("post", "/api/v1/assignments/{slug}/comments", f"/api/v1/assignments/{SLUG}/comments",
      "instructor", {"criterion": "risk_management", "text": "Name the trigger."}),
+    ("put", "/api/v1/submissions/{submission_id}/comment", "/api/v1/submissions/{sid}/comment",
+     "instructor", {"comment": "Well argued."}),
     ("post", "/api/v1/users", "/api/v1/users", "instructor",
      {"name": "Nia New", "email": "nia@course.example"}),
 ]  # fmt: skip

@@ -229,6 +229,9 @@ class Submission(Base):
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claim_expires_at: Mapped[datetime | None]
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The instructor's general comment on the answer, which the learner reads with the
+    # released grade (operations.reviews.comment); None: none.
+    comment: Mapped[str | None] = mapped_column(Text)
     # Regrade requests not answered yet (grader.service.operations.regrade_requests), so the
     # review queue can filter and flag them in SQL.
     open_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -12,6 +12,7 @@ from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..contracts import (
     STAFF_ONLY,
+    CommentRequest,
     HandGradeRequest,
     Header,
     OverrideRequest,
@@ -72,6 +73,8 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
         eff = grades.effective_grade(get_db().session, sub)
         if eff is not None:
             data["grade"] = grades.grade_json(eff, sub, staff=staff)
+    if sub.comment and (staff or sub.status == Status.RELEASED):
+        data["comment"] = sub.comment
     if staff:
         data["reviewed"] = sub.reviewed
         data["claimed_by"] = sub.claimed_by_id
@@ -298,6 +301,27 @@ def release(submission_id: int) -> dict[str, Any]:
     session = get_db().session
     sub = load_submission(session, submission_id, user)
     releases.release(session, sub, user)
+    session.commit()
+    return submission_json(sub, user)
+
+
+@bp.put("/submissions/<int:submission_id>/comment")
+@operation(
+    "setComment",
+    "Set the instructor's general comment on the answer (the learner reads it on release)",
+    "review",
+    {200: out.Submission},
+    errors=(401, 403, 404, 409, 413, 415, 422),
+    body=CommentRequest,
+    description=STAFF_ONLY + " Null or empty clears it; the history keeps each version.",
+)
+@require(*STAFF)
+def set_comment(submission_id: int) -> dict[str, Any]:
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    body = parse(CommentRequest, json_body())
+    reviews.comment(session, sub, user, body.comment)
     session.commit()
     return submission_json(sub, user)
 

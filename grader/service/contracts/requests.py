@@ -37,6 +37,7 @@ __all__ = [
     "AssignmentUpdate",
     "BankCommentCreate",
     "Body",
+    "CommentRequest",
     "EnrolRequest",
     "HandGradeRequest",
     "OverrideRequest",
@@ -356,6 +357,12 @@ class BankCommentCreate(Body):
         Field(json_schema_extra={"pattern": _TEXT, "maxLength": MAX_REASON}),
         Rule("text_required", "'text' must be a string"),
     ]
+
+
+class CommentRequest(Body):
+    """The instructor's general comment on an answer (null or empty: none)."""
+
+    comment: _COMMENT
 
 
 class UnreleaseRequest(Body):

@@ -198,6 +198,10 @@ class Submission(Response):
     claimed_by: Annotated[int | None, Field(description="Staff only.")] = OMITTED
     claim_expires_at: OptionalTime = OMITTED
     content: Annotated[str, Field(description="Staff only, with ?include=content.")] = OMITTED
+    comment: Annotated[
+        str | None,
+        Field(description="The instructor's general comment (learners: once released)."),
+    ] = OMITTED
 
 
 class SubmissionList(Response):

@@ -104,6 +104,24 @@ def override(
     return after
 
 
+def comment(session: Session, sub: Submission, instructor: User, text: str | None) -> None:
+    """Set (or, with nothing, clear) the instructor's general comment on the answer, which
+    the learner reads with the released grade; the history keeps each version."""
+    ensure_unclaimed(session, sub, instructor)
+    new = written(text, "comment", None)
+    if new == sub.comment:
+        return
+    audit(
+        session,
+        sub,
+        "commented",
+        actor=instructor,
+        before={"comment": sub.comment} if sub.comment else None,
+        after={"comment": new} if new else None,
+    )
+    sub.comment = new
+
+
 def claimed_by_other(sub: Submission, user: User) -> bool:
     """Whether another instructor's claim on sub is still live (then only they may act)."""
     return (

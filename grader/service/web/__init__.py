@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
         account,
         accounts,
         analytics,
+        comments,
         course,
         dashboard,
         learner,
