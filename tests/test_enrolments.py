@@ -136,3 +136,39 @@ def test_the_course_page_manages_learners_and_the_pages_respect_it(app):
     r = staff.post(f"/dashboard/{SLUG}/learners/{learner_id}/remove", data={"csrf_token": token()})
     assert r.status_code == 303
     assert inside.get(f"/assignments/{SLUG}").status_code == 404
+
+
+def test_the_too_large_page_does_not_show_a_restricted_assignment(app):
+    import io
+
+    add_assignment(app)
+    people = add_web_users(app)
+    staff = app.test_client()
+    login(staff, people["instructor"])
+    csrf = csrf_from(staff.get(f"/dashboard/{SLUG}/learners").get_data(as_text=True))
+    staff.post(f"/dashboard/{SLUG}/restricted", data={"csrf_token": csrf, "restricted": "1"})
+    app.config["MAX_SUBMISSION_BYTES"] = 2048
+    outside = app.test_client()
+    login(outside, people["learner2"])
+    token = csrf_from(outside.get("/notifications").get_data(as_text=True))
+    r = outside.post(
+        f"/assignments/{SLUG}/submit",
+        data={"csrf_token": token, "upload": (io.BytesIO(b"x" * 200_000), "a.md")},
+        content_type="multipart/form-data",
+    )
+    assert r.status_code == 413
+    assert "ML System Health Check" not in r.get_data(as_text=True)
+
+
+def test_odd_ids_are_404_not_500(client, actors, assignment):
+    for ident in ("99999999999999999999", "4294967296"):
+        r = client.delete(
+            f"/api/v1/assignments/{SLUG}/learners/{ident}", headers=actors.h("instructor")
+        )
+        assert r.status_code == 404
+    r = client.post(
+        f"/api/v1/assignments/{SLUG}/learners",
+        json={"emails": ["a\u0000@x.example"]},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422

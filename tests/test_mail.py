@@ -182,3 +182,23 @@ def test_a_subject_cannot_carry_headers(app):
     )
     msg = mail.compose(note, app.config)
     assert msg["Bcc"] is None and msg["Subject"] == "Grade Bcc: everyone@example.com"
+
+
+def test_a_mail_accepted_before_a_failed_quit_counts_as_sent(
+    app, client, actors, assignment, enqueued, smtp, sent, monkeypatch
+):
+    """The server accepted the message and then answered QUIT badly: the mail is sent (a
+    retry would send it twice and, for a one-time link, kill the first link)."""
+    import smtplib
+
+    _release(app, client, actors)
+    real_quit = smtplib.SMTP.quit
+
+    def bad_quit(self):
+        real_quit(self)
+        raise smtplib.SMTPResponseException(421, b"closing")
+
+    monkeypatch.setattr(smtplib.SMTP, "quit", bad_quit)
+    with app.app_context():
+        assert mail.send_one(sent[0], app.config) == ("sent", None)
+    assert len(smtp.messages) == 1

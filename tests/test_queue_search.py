@@ -28,17 +28,27 @@ def test_queue_search_by_learner_and_answer_text(app, client, actors, assignment
 
     with app.app_context(), app.extensions["db"].session_scope() as session:
         lena = session.get(User, actors.id("learner"))
-        lena.name, lena.email, lena.external_id = "Lena Ortiz", "lena@course.example", "stu-042"
+        lena.name, lena.email, lena.external_id = (
+            "Émile Lena Ortiz",
+            "lena@course.example",
+            "stu-042",
+        )
     a = _submit(app, client, actors, "learner", (HEALTH / "sub-029.md").read_text())
     b = _submit(
-        app, client, actors, "learner2", "## Step 1\n\nWe use Great_Expectations at 100% coverage."
+        app,
+        client,
+        actors,
+        "learner2",
+        "## Step 1\n\nWe use Great_Expectations at 100% coverage, ÜBER alles.",
     )
     assert _ids(client, actors, learner="ortiz") == [a]
+    assert _ids(client, actors, learner="ÉMILE") == [a]  # letters fold beyond ASCII too
     assert _ids(client, actors, learner="LENA@COURSE") == [a]
     assert _ids(client, actors, learner="stu-042") == [a]
     assert _ids(client, actors, learner="stu-04") == []  # platform ids match whole
     assert _ids(client, actors, text="great_expectations") == [b]
     assert _ids(client, actors, text="100%") == [b]  # % and _ are not wildcards
+    assert _ids(client, actors, text="über") == [b]
     assert _ids(client, actors, text="1_0%") == []
     assert sorted(_ids(client, actors, text="  ")) == sorted([a, b])  # blank: no filter
     r = client.get(

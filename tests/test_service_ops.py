@@ -615,3 +615,34 @@ def test_a_failed_submission_is_graded_by_hand_and_the_learner_is_told_the_truth
     assert {c["feedback"] for c in seen["grade"]["criteria"]} == {
         "A solid plan; the rollback needs numbers."
     }
+
+
+def test_platforms_hearing_of_releases_also_hear_of_withdrawn_grades(tmp_path, db_url):
+    """Migration 0021: a platform registered for grade.released before grade.unreleased
+    existed gets it too; others are left as they chose."""
+    import json
+
+    from grader.service.db import make_engine
+    from grader.service.migrate import upgrade
+
+    upgrade(db_url, "0020")
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        for name, events in (
+            ("lms", ["submission.graded", "grade.released"]),
+            ("quiet", ["submission.failed"]),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO platforms (name, created_at, events, events_enabled) "
+                    "VALUES (:n, CURRENT_TIMESTAMP, :e, true)"
+                ),
+                {"n": name, "e": json.dumps(events)},
+            )
+    upgrade(db_url, "head")
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text("SELECT name, events FROM platforms")).all())
+    events = {k: json.loads(v) if isinstance(v, str) else v for k, v in rows.items()}
+    assert events["lms"] == ["submission.graded", "grade.released", "grade.unreleased"]
+    assert events["quiet"] == ["submission.failed"]
+    engine.dispose()

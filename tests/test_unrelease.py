@@ -98,3 +98,29 @@ def test_the_review_page_withdraws_with_a_reason(app, client, actors, assignment
     assert r.status_code == 303
     page = staff.get(f"/review/submissions/{sid}").get_data(as_text=True)
     assert "Withdrawn" in page and 'id="unrelease-form"' not in page
+
+
+def test_a_withdrawn_grade_is_not_released_again_unseen(app, client, actors, assignment, enqueued):
+    sid = _graded(app, client, actors)
+    client.post(f"/api/v1/submissions/{sid}/confirm", headers=actors.h("instructor"))
+    client.post(f"/api/v1/submissions/{sid}/release", headers=actors.h("instructor"))
+    client.post(
+        f"/api/v1/submissions/{sid}/unrelease",
+        json={"reason": "graded on the wrong answer"},
+        headers=actors.h("instructor"),
+    )
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/release",
+        json={"mode": "reviewed"},
+        headers=actors.h("instructor2"),
+    )
+    assert r.status_code == 200 and sid not in r.get_json().get("released", [])
+    mine = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert mine["status"] == "graded"
+    # NUL characters in free text are a clear 422 (PostgreSQL cannot store them).
+    r = client.post(
+        f"/api/v1/submissions/{sid}/unrelease",
+        json={"reason": "a\u0000b"},
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "reason"

@@ -96,14 +96,22 @@ def compose(note: Notification, config: Any, link: str | None = None) -> EmailMe
 
 def deliver(msg: EmailMessage, config: Any) -> None:
     """Send one message through the configured SMTP server (raises smtplib/OSError errors)."""
-    with smtplib.SMTP(
-        config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"]
-    ) as s:
+    s = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=config["SMTP_TIMEOUT"])
+    try:
         if config["SMTP_STARTTLS"]:
             s.starttls(context=ssl.create_default_context())
         if config["SMTP_USERNAME"]:
             s.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"] or "")
         s.send_message(msg)
+    except BaseException:
+        s.close()
+        raise
+    # Accepted: whatever the server says to QUIT, the mail is sent (a retry would send it
+    # twice, and mint a new one-time link that kills the first).
+    try:
+        s.quit()
+    except (smtplib.SMTPException, OSError):
+        s.close()
 
 
 def _one_time_link(session: Session, note: Notification) -> str | None:

@@ -12,7 +12,7 @@ from ..contracts import STAFF_ONLY, EnrolRequest, operation, parse
 from ..contracts import responses as out
 from ..db import get_db
 from ..errors import not_found
-from ..models import User
+from ..models import MAX_ID, User
 from ..operations import enrolments
 from ..operations.assignments import get_assignment
 from .body import json_body
@@ -81,7 +81,7 @@ def add(slug: str) -> dict[str, Any]:
 def remove(slug: str, user_id: int) -> dict[str, Any]:
     session = get_db().session
     a = get_assignment(session, slug)
-    if not enrolments.unenrol(session, a, user_id):
+    if not (0 < user_id <= MAX_ID) or not enrolments.unenrol(session, a, user_id):
         raise not_found("enrolled learner")
     session.commit()
     return _course(session, a)

@@ -404,7 +404,7 @@ class EnrolRequest(Body):
     """Enrol learners in an assignment's course, by their accounts' email addresses."""
 
     emails: Annotated[
-        list[Annotated[str, Field(max_length=320)]],
+        list[Annotated[str, Field(max_length=320, pattern=r"^[^\x00]*$")]],
         Field(min_length=1, max_length=5000, description="Learners' email addresses."),
         Rule("invalid_emails", "'emails' must be a list of email addresses"),
     ]

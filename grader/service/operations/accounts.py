@@ -61,9 +61,10 @@ def hand_out(
 
 
 def _check(name: str, email: str, role: str, actor: User, where: str = "") -> tuple[str, str, Role]:
-    name, email = " ".join(name.split()), email.strip()
     prefix = f"{where}: " if where else ""
-    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name):
+    bad = any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in name)
+    name, email = " ".join(name.split()), email.strip()
+    if bad:
         raise APIError(
             422, "invalid_name", f"{prefix}the name contains control characters", field="name"
         )

@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
@@ -34,16 +35,13 @@ def add(session: Session, a: Assignment, criterion: str, text: str, actor: User)
             field="criterion",
         )
     digest = _digest(text)
-    found = session.scalar(
-        select(BankComment).where(
-            BankComment.assignment_id == a.id,
-            BankComment.criterion == criterion,
-            BankComment.text_sha256 == digest,
-        )
+    same = (
+        BankComment.assignment_id == a.id,
+        BankComment.criterion == criterion,
+        BankComment.text_sha256 == digest,
     )
-    if found is not None:
-        found.uses += 1
-        return found
+    if _count_use(session, same):
+        return _one(session, same)
     count = len(bank(session, a).get(criterion, []))
     if count >= MAX_PER_CRITERION:
         raise APIError(
@@ -51,16 +49,38 @@ def add(session: Session, a: Assignment, criterion: str, text: str, actor: User)
             "bank_full",
             f"the bank of {criterion} holds {MAX_PER_CRITERION} comments: remove some first",
         )
-    comment = BankComment(
-        assignment_id=a.id,
-        criterion=criterion,
-        text=text,
-        text_sha256=digest,
-        created_by_id=actor.id,
+    try:
+        with session.begin_nested():  # another instructor may be saving the same text
+            session.add(
+                BankComment(
+                    assignment_id=a.id,
+                    criterion=criterion,
+                    text=text,
+                    text_sha256=digest,
+                    created_by_id=actor.id,
+                )
+            )
+    except IntegrityError:
+        _count_use(session, same)
+    return _one(session, same)
+
+
+def _count_use(session: Session, where: tuple[Any, ...]) -> bool:
+    """One more use of an existing comment, counted in SQL; False if there is none."""
+    done = session.execute(
+        update(BankComment)
+        .where(*where)
+        .values(uses=BankComment.uses + 1)
+        .execution_options(synchronize_session=False)
     )
-    session.add(comment)
-    session.flush()
-    return comment
+    return bool(getattr(done, "rowcount", 0))
+
+
+def _one(session: Session, where: tuple[Any, ...]) -> BankComment:
+    found = session.scalar(select(BankComment).where(*where))
+    assert found is not None
+    session.refresh(found)
+    return found
 
 
 def override_and_keep(
@@ -77,7 +97,11 @@ def override_and_keep(
     criterion's bank, so the next answer like this one gets it in one key."""
     after = override(session, sub, instructor, criterion, points, reason, comment)
     if keep and comment and comment.strip():
-        add(session, sub.assignment, criterion, comment, instructor)
+        try:
+            add(session, sub.assignment, criterion, comment, instructor)
+        except APIError as exc:  # a full bank keeps the override; the comment is not saved
+            if exc.code != "bank_full":
+                raise
     return after
 
 

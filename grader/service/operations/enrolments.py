@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError, not_found
@@ -84,9 +85,13 @@ def enrol(
         if user.id in have:
             already.append(user)
             continue
-        session.add(Enrolment(assignment_id=a.id, user_id=user.id, added_by_id=actor.id))
+        try:
+            with session.begin_nested():  # another request may be enrolling them now
+                session.add(Enrolment(assignment_id=a.id, user_id=user.id, added_by_id=actor.id))
+        except IntegrityError:
+            already.append(user)
+            continue
         added.append(user)
-    session.flush()
     return added, already
 
 

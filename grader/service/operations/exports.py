@@ -76,6 +76,7 @@ def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) ->
                     "counted": {
                         "version": counted[0],
                         "total": counted[1],
+                        "max_total": counted[4],
                         "released_at": counted[2].isoformat(),
                         "late": counted[3],
                     }
@@ -125,6 +126,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             "released_at",
             "released_version",
             "released_total",
+            "released_max_total",
             "released_late",
         ]
     )
@@ -147,6 +149,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
                 row.released_at.isoformat() if row.released_at else "",
                 row.released[0] if row.released else "",
                 row.released[1] if row.released and row.released[1] is not None else "",
+                row.released[4] if row.released and row.released[4] is not None else "",
                 ("yes" if row.released[3] else "") if row.released else "",
             ]
         )

@@ -131,7 +131,7 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
     if filters.text and filters.text.strip():
         # A scan of the answers' text (no index serves it): narrow by assignment first
         # for large courses.
-        needle = " ".join(filters.text.split()).lower()
+        needle = filters.text.strip().lower()
         query = query.where(func.lower(Submission.content).contains(needle, autoescape=True))
     if filters.requests == "open":
         query = query.where(Submission.open_requests > 0)

@@ -71,6 +71,9 @@ def unrelease(session: Session, sub: Submission, actor: User, reason: str) -> No
     ensure_unclaimed(session, sub, actor)
     sub.status = Status.GRADED
     sub.released_at = None
+    # To be looked at again: not reviewed any more, so no bulk release (reviewed, by
+    # confidence) takes it back unseen, and it is no calibration label until reviewed.
+    sub.reviewed = False
     eff = effective_grade(session, sub)
     audit(
         session, sub, "unreleased", actor=actor, before=summary(eff) if eff else None, reason=reason

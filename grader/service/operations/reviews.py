@@ -25,6 +25,10 @@ def written(value: str | None, field: str, missing: str | None) -> str | None:
     None), else a 422 ``<field>_required`` saying ``missing``; past MAX_REASON a 422
     ``<field>_too_long``. The one rule for every free-text field."""
     text = (value or "").strip()
+    if "\x00" in text:
+        raise APIError(
+            422, f"invalid_{field}", f"the {field} contains a NUL character", field=field
+        )
     if not text:
         if missing is None:
             return None

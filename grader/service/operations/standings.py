@@ -40,8 +40,8 @@ class Standing:
     overridden: bool  # some criterion's points come from an instructor
     # The learner's counted released version of the assignment (the grade they have: the
     # latest released one, or the best by the assignment's counted_grade), an earlier one
-    # when they resubmitted after a release: (version, total, released at, late).
-    released: tuple[int, float | None, datetime, bool] | None = None
+    # when they resubmitted after a release: (version, total, released at, late, max total).
+    released: tuple[int, float | None, datetime, bool, float | None] | None = None
 
 
 def standings(
@@ -93,7 +93,7 @@ def standings(
                 select(Override.submission_id).where(Override.submission_id.in_(ids)).distinct()
             )
         )
-        released: dict[int, tuple[int, float | None, datetime, bool]] = {}
+        released: dict[int, tuple[int, float | None, datetime, bool, float | None]] = {}
         best: dict[int, float] = {}
         for learner_id, version, total, at, late, out_of in session.execute(
             select(
@@ -118,7 +118,7 @@ def standings(
             # Newest first: the latest is the first seen; the best is the highest share of
             # the maximum (rubric versions may differ in it), the later version on a tie.
             if have is None or (counted == "best" and share > best[learner_id]):
-                released[learner_id] = (version, total, at, bool(late))
+                released[learner_id] = (version, total, at, bool(late), out_of)
                 best[learner_id] = share
         for r in rows:
             points = r.points

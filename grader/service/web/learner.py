@@ -194,7 +194,12 @@ def too_large_submission(view_args: dict[str, Any], limit: int) -> Any:
         return error_page(413, "Too large", f"The answer is larger than {_kb(limit)}.")
     a = get_db().session.scalar(select(Assignment).where(Assignment.slug == slug))
     message = f"The answer is larger than the limit of {_kb(limit)}. Nothing was stored."
-    if a is None:
+    user = load_user()
+    if (
+        a is None
+        or user is None
+        or not enrolments.may_take(get_db().session, a.id, a.restricted, user)
+    ):
         return error_page(413, "Too large", message)
     return render_assignment(a, error=message, status=413)
 

@@ -265,7 +265,12 @@ def override(submission_id: int) -> Any:
     reason = request.form.get("reason", "").strip()
     comment = request.form.get("comment", "").strip()
     values = {
-        criterion: {"points": request.form.get("points", ""), "reason": reason, "comment": comment}
+        criterion: {
+            "points": request.form.get("points", ""),
+            "reason": reason,
+            "comment": comment,
+            "keep": request.form.get("keep", ""),
+        }
     }
 
     def fail(message: str, status: int = 400) -> tuple[str, int]:
