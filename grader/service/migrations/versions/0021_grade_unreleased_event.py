@@ -21,10 +21,10 @@ depends_on: Union[str, Sequence[str], None] = None
 _PLATFORMS = sa.table("platforms", sa.column("id", sa.Integer), sa.column("events", sa.JSON))
 
 
-def _events(value: object) -> list:
+def _events(value: object) -> list[str]:
     if isinstance(value, str):  # some drivers hand JSON back as text
         value = json.loads(value)
-    return list(value or [])
+    return [str(e) for e in value] if isinstance(value, list) else []
 
 
 def upgrade() -> None:
