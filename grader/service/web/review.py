@@ -296,8 +296,9 @@ def override(submission_id: int) -> Any:
     return redirect(_here(sub), code=303)
 
 
-def _action(submission_id: int, act: Any, done: str) -> Response:
-    """Run a one-button action, then come back to the page with what happened."""
+def review_action(submission_id: int, act: Any, done: str) -> Response:
+    """Run a one-button action of the review page (``act(session, sub, user)``, which may
+    return the message to show), then come back to the page with what happened."""
     user = current_user()
     session = get_db().session
     sub = load_submission(session, submission_id, user)
@@ -320,7 +321,7 @@ def claim(submission_id: int) -> Response:
         claim_submission(session, sub, user, seconds)
         return f"Claimed for {seconds // 60} minutes: other instructors cannot change it."
 
-    return _action(submission_id, act, "Claimed.")
+    return review_action(submission_id, act, "Claimed.")
 
 
 @bp.post("/review/submissions/<int:submission_id>/unclaim")
@@ -330,7 +331,7 @@ def unclaim(submission_id: int) -> Response:
         reviews.drop_claim(session, sub, user)
         return "Claim dropped."
 
-    return _action(submission_id, act, "Claim dropped.")
+    return review_action(submission_id, act, "Claim dropped.")
 
 
 @bp.post("/review/submissions/<int:submission_id>/confirm")
@@ -340,7 +341,7 @@ def confirm(submission_id: int) -> Response:
         reviews.confirm(session, sub, user)  # refuses another's claim (409)
         return "Confirmed: the grade is marked reviewed and counts as a label for calibration."
 
-    return _action(submission_id, act, "Confirmed.")
+    return review_action(submission_id, act, "Confirmed.")
 
 
 @bp.post("/review/submissions/<int:submission_id>/release")
@@ -351,7 +352,7 @@ def release(submission_id: int) -> Response:
             return "It was already released."
         return "Released: the learner can see the grade now."
 
-    return _action(submission_id, act, "Released.")
+    return review_action(submission_id, act, "Released.")
 
 
 _NUMBER = re.compile(r"^\d{1,6}(?:\.\d{1,3})?$")
