@@ -64,3 +64,21 @@ def test_the_analytics_page(app, client, actors, assignment, enqueued):
         .status_code
         == 403
     )
+
+
+def test_the_analytics_download_as_csv(app, client, actors, assignment, enqueued):
+    import csv
+    import io
+
+    people = add_web_users(app)
+    sid = graded(app, client, actors)
+    _override(client, actors, sid, "instructor", "prioritization", 3)
+    staff = signed_in_client(app, people["instructor"])
+    r = staff.get("/dashboard/ml-health-check/analytics.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
+    sections = {row[0] for row in rows if row and row[0] != "section"}
+    assert sections == {"criteria", "instructors", "confidence"}
+    assert any(row[:3] == ["instructors", "Instructor Person", "prioritization"] for row in rows)
+    learner = signed_in_client(app, people["learner"])
+    assert learner.get("/dashboard/ml-health-check/analytics.csv").status_code == 403

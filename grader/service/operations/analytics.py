@@ -161,3 +161,50 @@ def _confidence(session: Session, a: Assignment) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def analytics_csv(session: Session, assignment_id: int) -> Any:
+    """The analytics as CSV, one table after another (section, then its columns)."""
+    import csv
+    import io
+
+    from .exports import safe_cell
+
+    a = session.get(Assignment, assignment_id)
+    if a is None:
+        return
+    data = analytics(session, a)
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def line(row: list[Any]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow([safe_cell(v) for v in row])
+        return out.getvalue()
+
+    yield line(["section", "criterion", "max_points", "grader_mean", "final_mean", "most_missed"])
+    for c in data["criteria"]:
+        missed = "; ".join(f"{m['concept']} ({m['answers']})" for m in c["most_missed"])
+        yield line(
+            ["criteria", c["id"], c["max_points"], c["grader_mean"], c["final_mean"], missed]
+        )
+    yield line([])
+    yield line(
+        ["section", "instructor", "criterion", "overrides", "mean_change", "mean_abs_change"]
+    )
+    for r in data["instructors"]:
+        yield line(
+            [
+                "instructors",
+                r["instructor"],
+                r["criterion"],
+                r["overrides"],
+                r["mean_change"],
+                r["mean_abs_change"],
+            ]
+        )
+    yield line([])
+    yield line(["section", "confidence_low", "confidence_high", "answers", "within_15"])
+    for b in data["confidence"]:
+        yield line(["confidence", b["low"], b["high"], b["answers"], b["within_15"]])

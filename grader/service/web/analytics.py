@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import render_template
+from werkzeug.wrappers import Response
 
 from ..auth import STAFF
 from ..db import get_db
+from ..downloads import stream_download
 from ..operations import analytics as stats
 from ..operations.assignments import get_assignment
 from .blueprint import bp
@@ -26,3 +28,10 @@ def analytics(slug: str) -> str:
         else None
     )
     return render_template("web/analytics.html", assignment=a, data=data, chart=chart)
+
+
+@bp.get("/dashboard/<slug>/analytics.csv")
+@signed_in(*STAFF)
+def analytics_csv(slug: str) -> Response:
+    a = get_assignment(get_db().session, slug)
+    return stream_download(stats.analytics_csv, a.id, filename=f"{a.slug}-analytics.csv")
