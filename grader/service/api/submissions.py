@@ -3,15 +3,18 @@ release and retry."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..answers import AnswerError, clean_answer
 from ..auth import STAFF, current_user, is_staff, load_submission, require
 from ..contracts import (
     STAFF_ONLY,
+    Body,
     CommentRequest,
     HandGradeRequest,
     Header,
@@ -82,6 +85,24 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
             sub.claim_expires_at.isoformat() if sub.claim_expires_at else None
         )
     return data
+
+
+B = TypeVar("B", bound=Body)
+
+
+def _act(
+    submission_id: int, model: type[B], act: Callable[[Session, Submission, User, B], object]
+) -> dict[str, Any]:
+    """A staff action on one submission with a JSON body: the caller's submission (404
+    otherwise), the body parsed by ``model``, ``act`` (an operation), commit, and the
+    submission as the caller sees it now."""
+    user = current_user()
+    session = get_db().session
+    sub = load_submission(session, submission_id, user)
+    body = parse(model, json_body())
+    act(session, sub, user, body)
+    session.commit()
+    return submission_json(sub, user)
 
 
 def _submission_content(limit: int) -> tuple[str, dict[str, Any] | None]:
@@ -268,22 +289,19 @@ def history(submission_id: int) -> dict[str, Any]:
 )
 @require(*STAFF)
 def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
-    user = current_user()
-    session = get_db().session
-    sub = load_submission(session, submission_id, user)
-    body = parse(OverrideRequest, json_body())
-    comment_bank.override_and_keep(
-        session,
-        sub,
-        user,
-        body.criterion,
-        body.points,
-        body.reason,
-        body.comment,
-        body.save_comment,
-    )
-    session.commit()
-    return submission_json(sub, user), 201
+    def act(session: Session, sub: Submission, user: User, body: OverrideRequest) -> None:
+        comment_bank.override_and_keep(
+            session,
+            sub,
+            user,
+            body.criterion,
+            body.points,
+            body.reason,
+            body.comment,
+            body.save_comment,
+        )
+
+    return _act(submission_id, OverrideRequest, act), 201
 
 
 @bp.post("/submissions/<int:submission_id>/release")
@@ -317,13 +335,11 @@ def release(submission_id: int) -> dict[str, Any]:
 )
 @require(*STAFF)
 def set_comment(submission_id: int) -> dict[str, Any]:
-    user = current_user()
-    session = get_db().session
-    sub = load_submission(session, submission_id, user)
-    body = parse(CommentRequest, json_body())
-    reviews.comment(session, sub, user, body.comment)
-    session.commit()
-    return submission_json(sub, user)
+    return _act(
+        submission_id,
+        CommentRequest,
+        lambda session, sub, user, body: reviews.comment(session, sub, user, body.comment),
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/unrelease")
@@ -339,13 +355,11 @@ def set_comment(submission_id: int) -> dict[str, Any]:
 )
 @require(*STAFF)
 def unrelease(submission_id: int) -> dict[str, Any]:
-    user = current_user()
-    session = get_db().session
-    sub = load_submission(session, submission_id, user)
-    body = parse(UnreleaseRequest, json_body())
-    releases.unrelease(session, sub, user, body.reason)
-    session.commit()
-    return submission_json(sub, user)
+    return _act(
+        submission_id,
+        UnreleaseRequest,
+        lambda session, sub, user, body: releases.unrelease(session, sub, user, body.reason),
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/grade-by-hand")
@@ -360,13 +374,10 @@ def unrelease(submission_id: int) -> dict[str, Any]:
 )
 @require(*STAFF)
 def grade_by_hand(submission_id: int) -> dict[str, Any]:
-    user = current_user()
-    session = get_db().session
-    sub = load_submission(session, submission_id, user)
-    body = parse(HandGradeRequest, json_body())
-    reviews.grade_by_hand(session, sub, user, body.points, body.reason, body.comment)
-    session.commit()
-    return submission_json(sub, user)
+    def act(session: Session, sub: Submission, user: User, body: HandGradeRequest) -> None:
+        reviews.grade_by_hand(session, sub, user, body.points, body.reason, body.comment)
+
+    return _act(submission_id, HandGradeRequest, act)
 
 
 @bp.post("/submissions/<int:submission_id>/retry")
