@@ -157,8 +157,7 @@ def import_roster(
         )
     col = {h: i for i, h in enumerate(header)}
     seen: set[str] = set()
-    wanted: list[tuple[str, str, Role]] = []
-    existing: list[str] = []
+    rows_ok: list[tuple[str, str, Role]] = []
     for line, row in enumerate(rows[1:], start=2):
         cells = row + [""] * (len(header) - len(row))
         role = cells[col["role"]].strip().lower() if "role" in col else ""
@@ -174,10 +173,12 @@ def import_roster(
                 422, "duplicate_email", f"line {line}: {email} appears twice", field="roster"
             )
         seen.add(key)
-        if find_by_email(session, email) is not None:
-            existing.append(email)
-        else:
-            wanted.append((name, email, r))
+        rows_ok.append((name, email, r))
+    # Which addresses have an account, in a few queries for the whole roster (one per row
+    # would scan the users once per row).
+    taken = _existing_emails(session, [e.lower() for _, e, _ in rows_ok])
+    existing = [e for _, e, _ in rows_ok if e.lower() in taken]
+    wanted = [row for row in rows_ok if row[1].lower() not in taken]
     created = []
     for name, email, r in wanted:
         user = User(name=name, email=email, role=r)
@@ -185,6 +186,19 @@ def import_roster(
         session.flush()
         created.append(hand_out(session, user, "welcome", actor, mail=mail))
     return RosterResult(created, existing)
+
+
+def _existing_emails(session: Session, emails: list[str]) -> set[str]:
+    """The lower-cased addresses among ``emails`` (lower-cased) that have an account."""
+    found: set[str] = set()
+    for i in range(0, len(emails), 500):
+        found.update(
+            (e or "").lower()
+            for e in session.scalars(
+                select(User.email).where(func.lower(User.email).in_(emails[i : i + 500]))
+            )
+        )
+    return found
 
 
 def new_link(session: Session, user: User, purpose: str, actor: User | None) -> AccountLink:
@@ -198,6 +212,8 @@ def new_link(session: Session, user: User, purpose: str, actor: User | None) -> 
         update(AccountLink)
         .where(AccountLink.user_id == user.id, AccountLink.used_at.is_(None))
         .values(used_at=now)
+        # Not matched against every link already in the session (a roster makes thousands).
+        .execution_options(synchronize_session=False)
     )
     hours = WELCOME_HOURS if purpose == "welcome" else RESET_HOURS
     link = AccountLink(
