@@ -290,15 +290,9 @@ def history(submission_id: int) -> dict[str, Any]:
 @require(*STAFF)
 def create_override(submission_id: int) -> tuple[dict[str, Any], int]:
     def act(session: Session, sub: Submission, user: User, body: OverrideRequest) -> None:
+        keep, comment = body.save_comment, body.comment
         comment_bank.override_and_keep(
-            session,
-            sub,
-            user,
-            body.criterion,
-            body.points,
-            body.reason,
-            body.comment,
-            body.save_comment,
+            session, sub, user, body.criterion, body.points, body.reason, comment, keep
         )
 
     return _act(submission_id, OverrideRequest, act), 201
