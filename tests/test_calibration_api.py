@@ -15,8 +15,10 @@ ANSWERS = (
 
 
 def _submit_all(app, client):
+    """Each answer from its own learner: the submission ids and the learners' tokens."""
     ids = []
-    for token, path in zip(learner_tokens(app, len(ANSWERS)), ANSWERS, strict=True):
+    tokens = learner_tokens(app, len(ANSWERS))
+    for token, path in zip(tokens, ANSWERS, strict=True):
         r = client.post(
             f"/api/v1/assignments/{SLUG}/submissions",
             data=path.read_text(),
@@ -25,14 +27,14 @@ def _submit_all(app, client):
         assert r.status_code == 202
         ids.append(r.get_json()["id"])
         assert run_worker_inline(app, ids[-1]) == "graded"
-    return ids
+    return ids, tokens
 
 
 def test_calibrate_from_reviews_then_apply_as_a_regrade(
     app, client, actors, assignment, enqueued, jobs_inline
 ):
     staff = actors.h("instructor")
-    ids = _submit_all(app, client)
+    ids, tokens = _submit_all(app, client)
     first = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
     # Before any calibration, the interval comes from the rubric's held-out answers.
     assert first["interval"]["source"] == "held-out answers"
@@ -80,18 +82,21 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
         client.get(url, headers=staff).get_json()["current"] is None
     )  # the dry run stored nothing
 
-    # One grade is released before the calibration is applied: it must not change.
+    # One grade is released before the calibration is applied: its learner keeps it until
+    # the instructor releases the new one.
     released = ids[-1]
     client.post(f"/api/v1/submissions/{released}/release", headers=staff)
     before_release = client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
+    learner = {"Authorization": f"Bearer {tokens[-1]}"}
+    learner_before = client.get(f"/api/v1/submissions/{released}", headers=learner).get_json()
+    assert learner_before["grade"]["total"] == before_release["grade"]["total"]
     applied = client.post(url, headers=staff)
     assert applied.status_code == 202, applied.get_json()
     body = applied.get_json()
     assert body["job"]["kind"] == "recalibrate" and body["calibration"]["version"] == cal["version"]
     assert sorted(jobs_inline) == sorted(ids)
     outcomes = {sid: run_worker_inline(app, sid) for sid in ids}
-    assert outcomes[released] == "already-graded"
-    assert all(outcomes[sid] == "graded" for sid in ids if sid != released)
+    assert all(outcome == "graded" for outcome in outcomes.values())
     state = client.get(url, headers=staff).get_json()
     assert state["current"]["version"] == cal["version"]
     # The dashboard draws the calibration's out-of-fold errors, two bars a criterion.
@@ -114,7 +119,24 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     kept = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
     assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"
     after_release = client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
-    assert after_release["grade"] == before_release["grade"]
+    assert after_release["grade"]["calibration_version"] == cal["version"]
+    # The calibration raises Risk Management: the new grade waits, staff see it, the
+    # learner still has the released one until the instructor releases it.
+    assert after_release["grade"]["total"] > before_release["grade"]["total"]
+    assert after_release["release_pending"] is True
+    assert after_release["released_total"] == before_release["grade"]["total"]
+    mine = client.get(f"/api/v1/submissions/{released}", headers=learner).get_json()
+    assert mine["grade"] == learner_before["grade"] and "release_pending" not in mine
+    r = client.post(f"/api/v1/submissions/{released}/release", headers=staff)
+    assert r.status_code == 200
+    mine = client.get(f"/api/v1/submissions/{released}", headers=learner).get_json()
+    assert mine["grade"]["total"] == after_release["grade"]["total"]
+    assert (
+        "release_pending"
+        not in client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
+    )
+    history = client.get(f"/api/v1/submissions/{released}/history", headers=staff).get_json()
+    assert [e["action"] for e in history["events"]].count("regraded") == 1
     # The same answer, rubric version and calibration version: the same grade.
     assert run_worker_inline(app, ids[21]) == "already-graded"
     # The regrade put calibrated points on the confirmed answers' grades, but the labels
@@ -122,7 +144,7 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     again = client.post(url + "?dry_run=1", headers=staff).get_json()["calibration"]
     assert again["version"] == cal["version"] and again["labels"] == 20
 
-    # A lost recalibration task is found by the reconciler (released answers are not).
+    # A lost recalibration task is found by the reconciler (released answers too).
     from datetime import timedelta
 
     from grader.service.models import Assignment, Submission, utcnow
@@ -133,7 +155,7 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
         for sub in s.scalars(select(Submission)):
             sub.updated_at = utcnow() - timedelta(hours=1)
     with app.app_context(), app.extensions["db"].session_scope() as s:
-        assert set(stuck_submissions(s, stuck_after=60)) == set(ids) - {released}
+        assert set(stuck_submissions(s, stuck_after=60)) == set(ids)
 
 
 def test_a_rubric_change_ends_the_calibration(app, client, actors, assignment, enqueued, tmp_path):

@@ -40,17 +40,19 @@ def clean_answer(content: str) -> str:
     return content
 
 
-def shown_answer(session: Session, sub: Submission, *, marks: bool) -> Rendered:
-    """The answer as the pages show it: rendered with its latest grade (evidence marked when
-    ``marks``), or as escaped text while it has no grade. A grade stored before renders
-    were kept is rendered here once and stored.
+def shown_answer(
+    session: Session, sub: Submission, *, marks: bool, grade_id: int | None = None
+) -> Rendered:
+    """The answer as the pages show it: rendered with its latest grade, or the grade
+    ``grade_id`` (evidence marked when ``marks``), or as escaped text while it has no grade.
+    A grade stored before renders were kept is rendered here once and stored.
     """
-    row = session.execute(
-        select(Grade.id, Grade.criteria, Grade.answer_html, Grade.answer_anchors)
-        .where(Grade.submission_id == sub.id)
-        .order_by(Grade.id.desc())
-        .limit(1)
-    ).first()
+    query = select(Grade.id, Grade.criteria, Grade.answer_html, Grade.answer_anchors).where(
+        Grade.submission_id == sub.id
+    )
+    if grade_id is not None:
+        query = query.where(Grade.id == grade_id)
+    row = session.execute(query.order_by(Grade.id.desc()).limit(1)).first()
     if row is None:
         return plain_answer(sub.content)
     html, anchors = row.answer_html, row.answer_anchors

@@ -77,12 +77,12 @@ _CALIBRATION_SQL = (
     "(SELECT COALESCE(a.calibration_version, '') FROM assignments a"
     " WHERE a.id = submissions.assignment_id)"
 )
-# Graded for the assignment's rubric and calibration versions. A released grade is not
-# graded again for a new calibration: released grades never change without a release.
+# Graded for the assignment's rubric and calibration versions. A released answer is graded
+# again too: its new grade waits for release (operations.grades.settle_release).
 _GRADED_NOW = literal_column(
     "EXISTS (SELECT 1 FROM grades g WHERE g.submission_id = submissions.id"
     f" AND g.rubric_version = {_RUBRIC_VERSION_SQL}"
-    f" AND (g.calibration_version = {_CALIBRATION_SQL} OR submissions.status = 'released'))",
+    f" AND g.calibration_version = {_CALIBRATION_SQL})",
     Boolean(),
 )
 _HAD_GRADE = literal_column(

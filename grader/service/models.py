@@ -253,6 +253,12 @@ class Submission(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     released_at: Mapped[datetime | None]
+    # What the learner was released (0022): the grader's output (a grade id) and the total
+    # as it stands for them. A regrade after release stores a newer grade that waits
+    # (release_pending) until an instructor releases it; the learner keeps the released one.
+    released_grade_id: Mapped[int | None] = mapped_column(Integer)
+    released_total: Mapped[float | None] = mapped_column(Float)
+    release_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     assignment: Mapped[Assignment] = relationship(lazy="joined")
     learner: Mapped[User] = relationship(foreign_keys=[learner_id], lazy="joined")
@@ -271,6 +277,12 @@ class Submission(Base):
                 ("ix_queue_assignment_total", ("assignment_id", "status", "total", "id")),
                 ("ix_queue_confidence", ("status", "confidence", "id")),
             )
+        ),
+        Index(
+            "ix_submissions_release_pending",
+            "assignment_id",
+            postgresql_where=text("release_pending"),
+            sqlite_where=text("release_pending"),
         ),
     )
 

@@ -56,8 +56,9 @@ def show(slug: str) -> dict[str, Any]:
     + " Out-of-fold figures per criterion; a map is kept only where it beats the grader out"
     " of fold, and the calibration is refused (409 calibration_refused) when none does (409"
     " no_labels before any review)."
-    " Applying regrades the answers that are not released (overrides kept); released grades"
-    " keep the calibration they were released with.",
+    " Applying regrades the current answers (overrides kept); a released answer's new grade"
+    " waits for release: its learner keeps the released grade until an instructor releases"
+    " the new one.",
 )
 @require(*STAFF)
 def fit(slug: str) -> Any:

@@ -73,9 +73,14 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
         data["metadata"] = sub.metadata_
     staff = is_staff(viewer)
     if staff or sub.status == Status.RELEASED:
-        eff = grades.effective_grade(get_db().session, sub)
+        session = get_db().session
+        # Staff see the latest grade; the learner the one released to them.
+        eff = grades.effective_grade(session, sub) if staff else grades.released_grade(session, sub)
         if eff is not None:
             data["grade"] = grades.grade_json(eff, sub, staff=staff)
+    if staff and sub.release_pending:
+        data["release_pending"] = True
+        data["released_total"] = sub.released_total
     if sub.comment and (staff or sub.status == Status.RELEASED):
         data["comment"] = sub.comment
     if staff:

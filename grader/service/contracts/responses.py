@@ -197,6 +197,16 @@ class Submission(Response):
     reviewed: Annotated[bool, Field(description="Staff only.")] = OMITTED
     claimed_by: Annotated[int | None, Field(description="Staff only.")] = OMITTED
     claim_expires_at: OptionalTime = OMITTED
+    release_pending: Annotated[
+        bool,
+        Field(
+            description="Staff only, when true: a regrade after the release made a newer grade "
+            "(``grade``) that waits for release; the learner still has the released one."
+        ),
+    ] = OMITTED
+    released_total: Annotated[
+        float | None, Field(description="Staff only, with release_pending: the learner's total.")
+    ] = OMITTED
     content: Annotated[str, Field(description="Staff only, with ?include=content.")] = OMITTED
     comment: Annotated[
         str | None,
@@ -528,7 +538,13 @@ class WouldChange(Response):
     submissions: int
     mean_abs_change: float
     max_abs_change: float
-    released_kept: Annotated[int, Field(description="Released grades keep their calibration.")]
+    released_waiting: Annotated[
+        int,
+        Field(
+            description="Released grades that would change: their learners keep the released "
+            "grade until an instructor releases the new one."
+        ),
+    ]
 
 
 class CalibrationPreview(Response):

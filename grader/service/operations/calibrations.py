@@ -7,8 +7,9 @@ assignment's rubric version: the grader's own points per criterion beside the po
 stand. :func:`preview` fits (:func:`grader.scoring.learning.fit`) and reports the
 out-of-fold figures and what would change; :func:`apply` stores the calibration under its
 version, points the assignment at it and starts a job that sends every current answer to
-the worker, which grades with it (overrides kept). Released grades are not regraded: they
-keep the calibration they were released with.
+the worker, which grades with it (overrides kept). A released answer's new grade waits for
+release: its learner keeps the released grade until an instructor releases the new one
+(:func:`grader.service.operations.grades.settle_release`).
 """
 
 from __future__ import annotations
@@ -187,9 +188,10 @@ def _fit(session: Session, a: Assignment, level: float) -> tuple[Calibration, Ru
 
 def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
     """The calibration the reviewed grades give, its out-of-fold figures, and what applying
-    it would change for the current answers (released ones are kept)."""
+    it would change for the current answers (a released one's new grade would wait for
+    release: ``released_waiting``)."""
     cal, _ = _fit(session, a, level)
-    changed, kept, deltas = 0, 0, []
+    changed, waiting, deltas = 0, 0, []
     for sub in session.scalars(
         select(Submission).where(
             Submission.assignment_id == a.id,
@@ -197,9 +199,6 @@ def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
         )
     ):
-        if sub.status == Status.RELEASED:
-            kept += 1
-            continue
         grade = grades.latest_grade(session, sub.id)
         if grade is None or grade.rubric_version != a.rubric_version:
             continue
@@ -214,13 +213,14 @@ def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
         if abs(delta) >= 0.01:
             changed += 1
             deltas.append(abs(delta))
+            waiting += sub.status == Status.RELEASED
     return {
         "calibration": describe(cal),
         "would_change": {
             "submissions": changed,
             "mean_abs_change": round(sum(deltas) / len(deltas), 2) if deltas else 0.0,
             "max_abs_change": max(deltas, default=0.0),
-            "released_kept": kept,
+            "released_waiting": waiting,
         },
     }
 

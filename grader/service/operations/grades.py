@@ -109,13 +109,15 @@ def store_regrade(
             current = effective_grade(session, sub, grade=grade, overrides=None if regrade else {})
             assert current is not None
             denormalize(sub, current)
+            waits = settle_release(session, sub, current)
             audit(
                 session,
                 sub,
                 "regraded" if regrade else "graded",
                 before=summary(previous) if previous else None,
-                after=summary(current),
-                reason=f"rubric version {version}",
+                after=summary(current) | ({"waits_for_release": True} if waits else {}),
+                reason=f"rubric version {version}"
+                + ("; the released grade stands until this one is released" if waits else ""),
             )
             if not regrade:
                 emit(session, "submission.graded", sub)
@@ -137,6 +139,48 @@ def latest_overrides(session: Session, submission_id: int) -> dict[str, Override
         select(Override).where(Override.submission_id == submission_id).order_by(Override.id)
     ).all()
     return {o.criterion: o for o in rows}
+
+
+def released_grade(session: Session, sub: Submission) -> dict[str, Any] | None:
+    """The grade as its learner (and their platform) has it: once released, the grader
+    output they were released, with the instructors' overrides as they stand. A regrade
+    after the release (a new rubric or calibration) waits for an instructor to release it
+    (``release_pending``); it never changes a released grade silently."""
+    if sub.status == Status.RELEASED and sub.released_grade_id is not None:
+        grade = session.get(Grade, sub.released_grade_id)
+        if grade is not None:
+            return effective_grade(session, sub, grade=grade)
+    return effective_grade(session, sub)
+
+
+def mark_released(sub: Submission, eff: dict[str, Any] | None) -> None:
+    """Record that the learner now has ``eff`` (the grade as it stands)."""
+    sub.released_grade_id = eff["grade_id"] if eff else None
+    sub.released_total = eff["total"] if eff else None
+    sub.release_pending = False
+
+
+def settle_release(session: Session, sub: Submission, current: dict[str, Any]) -> bool:
+    """After a released submission's grade changed (a regrade, an override): when nothing
+    its learner reads differs, the learner has the new grade; otherwise the released one
+    stands and the new one waits for release. Returns whether one waits."""
+    if sub.status != Status.RELEASED:
+        return False
+    held = released_grade(session, sub) if sub.released_grade_id is not None else None
+    if held is None or _seen(held) == _seen(current):
+        mark_released(sub, current)
+        return False
+    sub.release_pending = True
+    sub.released_total = held["total"]
+    return True
+
+
+def _seen(eff: dict[str, Any]) -> tuple[Any, ...]:
+    """What a learner reads of a grade: its points and feedback per criterion."""
+    return (
+        eff["max_total"],
+        tuple((c["id"], c["points"], learner_feedback(c)) for c in eff["criteria"]),
+    )
 
 
 def effective_grade(

@@ -18,15 +18,15 @@ from ..models import (
 )
 from . import notifications
 from .events import GRADE_UNRELEASED, audit, emit
-from .grades import effective_grade, summary
+from .grades import effective_grade, mark_released, released_grade, summary
 from .reviews import claimed_by_other, ensure_unclaimed, written
 
 
 def release(session: Session, sub: Submission, actor: User) -> bool:
-    """Release a graded submission to its learner. Returns False if it was already released.
-
-    Another instructor's live claim holds it (409 ``claimed``), on every entry point."""
-    if sub.status == Status.RELEASED:
+    """Release a graded submission to its learner, or a released one's newer grade that
+    waits for release (a regrade after the release). Returns False if there was nothing to
+    release. Another instructor's live claim holds it (409 ``claimed``), on every entry point."""
+    if sub.status == Status.RELEASED and not sub.release_pending:
         return False
     ensure_unclaimed(session, sub, actor)
     embargo = sub.assignment.release_after
@@ -36,26 +36,39 @@ def release(session: Session, sub: Submission, actor: User) -> bool:
             "embargoed",
             f"grades of this assignment are released from {embargo:%Y-%m-%d %H:%M} UTC",
         )
-    if sub.status != Status.GRADED:
+    if sub.status not in (Status.GRADED, Status.RELEASED):
         raise APIError(
             409,
             "not_releasable",
             f"only graded submissions can be released (this one is {sub.status})",
         )
+    again = sub.status == Status.RELEASED
+    before = released_grade(session, sub) if again else None
     sub.status = Status.RELEASED
     sub.released_at = utcnow()
     eff = effective_grade(session, sub)
-    audit(session, sub, "released", actor=actor, after=summary(eff) if eff else None)
+    mark_released(sub, eff)
+    audit(
+        session,
+        sub,
+        "released",
+        actor=actor,
+        before=summary(before) if before else None,
+        after=summary(eff) if eff else None,
+        reason="a newer grade replaces the released one" if again else None,
+    )
     emit(session, "grade.released", sub)
     learner = session.get(User, sub.learner_id)
     if learner is not None and learner.role == Role.LEARNER:
         total = f"{eff['total']:g} / {eff['max_total']:g}" if eff else "your grade"
+        done = "was updated" if again else "is released"
+        what = f"Your grade for {sub.assignment.title} {done}"
         notifications.notify(
             session,
             [learner],
             notifications.GRADE_RELEASED,
-            f"Your grade for {sub.assignment.title} is released",
-            f"Your grade for {sub.assignment.title} is released: {total}.",
+            what,
+            f"{what}: {total}.",
             submission=sub,
             link=f"/submissions/{sub.id}",
         )
@@ -71,6 +84,7 @@ def unrelease(session: Session, sub: Submission, actor: User, reason: str) -> No
     ensure_unclaimed(session, sub, actor)
     sub.status = Status.GRADED
     sub.released_at = None
+    mark_released(sub, None)
     # To be looked at again: not reviewed any more, so no bulk release (reviewed, by
     # confidence) takes it back unseen, and it is no calibration label until reviewed.
     sub.reviewed = False
@@ -115,16 +129,18 @@ def selection(
     min_confidence: float | None = None,
     ids: Sequence[int] = (),
 ) -> Select[Submission]:
-    """The current graded submissions a bulk release takes: ``reviewed``, ``all``,
-    ``confidence`` (at or above min_confidence, and never a grade with a review reason) or
-    ``ids`` (those listed)."""
+    """The current graded submissions a bulk release takes, with released ones whose newer
+    grade waits for release: ``reviewed`` (reviewed, not waiting: a waiting grade is new to
+    the reviewer), ``all``, ``confidence`` (at or above min_confidence, and never a grade
+    with a review reason) or ``ids`` (those listed)."""
     query: Select[Submission] = select(Submission).where(
         Submission.assignment_id == assignment_id,
         Submission.current.is_(True),
-        Submission.status == Status.GRADED,
+        (Submission.status == Status.GRADED)
+        | ((Submission.status == Status.RELEASED) & Submission.release_pending.is_(True)),
     )
     if mode == "reviewed":
-        query = query.where(Submission.reviewed.is_(True))
+        query = query.where(Submission.reviewed.is_(True), Submission.release_pending.is_(False))
     elif mode == "confidence":
         assert min_confidence is not None
         query = query.where(Submission.confidence >= min_confidence, Submission.review_codes == ",")

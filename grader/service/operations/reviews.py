@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from ..errors import APIError
 from ..models import AuditEvent, Grade, Override, Status, Submission, User, utcnow
 from .events import audit, emit
-from .grades import denormalize, effective_grade, summary
+from .grades import denormalize, effective_grade, settle_release, summary
 from .rubrics import rubric_for
 
 #: The longest reason, comment, message or reply anyone writes.
@@ -96,6 +96,7 @@ def override(
     after = effective_grade(session, sub)
     assert after is not None
     denormalize(sub, after)
+    settle_release(session, sub, after)  # an instructor's points reach the learner at once
     audit(
         session,
         sub,

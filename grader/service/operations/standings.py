@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from ..models import Override, Status, Submission, User
@@ -99,7 +99,8 @@ def standings(
             select(
                 Submission.learner_id,
                 Submission.version,
-                Submission.total,
+                # What the learner has (a newer grade may wait for release).
+                func.coalesce(Submission.released_total, Submission.total),
                 Submission.released_at,
                 Submission.late,
                 Submission.max_total,

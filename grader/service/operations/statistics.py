@@ -52,6 +52,20 @@ def counts(session: Session, assignment_id: int) -> dict[str, int]:
     return out
 
 
+def release_pending_count(session: Session, assignment_id: int) -> int:
+    """Released submissions whose newer grade (a regrade after release) waits for release."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                Submission.assignment_id == assignment_id,
+                Submission.current.is_(True),
+                Submission.release_pending.is_(True),
+            )
+        )
+        or 0
+    )
+
+
 def reviewed_count(session: Session, assignment_id: int) -> int:
     """Current graded submissions an instructor has reviewed (waiting for release)."""
     return int(

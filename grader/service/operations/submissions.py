@@ -324,9 +324,7 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
             .where(
                 Grade.submission_id == Submission.id,
                 Grade.rubric_version == Assignment.rubric_version,
-                # A new calibration regrades what is not released (as the claim does).
-                (Grade.calibration_version == func.coalesce(Assignment.calibration_version, ""))
-                | (Submission.status == Status.RELEASED),
+                Grade.calibration_version == func.coalesce(Assignment.calibration_version, ""),
             )
             .exists(),
         )

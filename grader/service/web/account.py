@@ -102,7 +102,7 @@ def home() -> Response | str:
         sub = mine.get(a.id)
         total = None
         if sub is not None and sub.status == Status.RELEASED:
-            eff = grades.effective_grade(session, sub)
+            eff = grades.released_grade(session, sub)
             total = (eff["total"], eff["max_total"]) if eff else None
         rows_out.append({"assignment": a, "submission": sub, "total": total})
     return render_template("web/home_learner.html", rows=rows_out, Role=Role)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from .. import tasks
@@ -14,7 +13,7 @@ from ..auth import STAFF
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment, JobStatus, Status, Submission, utcnow
+from ..models import Assignment, JobStatus, Status, utcnow
 from ..operations import calibrations, exports, regrades, releases, rubrics, statistics
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
@@ -50,21 +49,13 @@ def render_dashboard(
         }
         for c in rubric.criteria
     ]
-    waiting = counts[Status.GRADED.value]
+    # Graded answers, and released ones whose newer grade waits for release.
+    renewed = statistics.release_pending_count(session, a.id)
+    waiting = counts[Status.GRADED.value] + renewed
     pages = max(1, (waiting + PAGE - 1) // PAGE)
     page = min(pages, max(1, request.args.get("page", 1, type=int) or 1))
     graded = list(
-        session.scalars(
-            select(Submission)
-            .where(
-                Submission.assignment_id == a.id,
-                Submission.current.is_(True),
-                Submission.status == Status.GRADED,
-            )
-            .order_by(Submission.id)
-            .offset((page - 1) * PAGE)
-            .limit(PAGE)
-        )
+        session.scalars(releases.selection(a.id, "all").offset((page - 1) * PAGE).limit(PAGE))
     )
     calibration = calibrations.current(session, a)
     html = render_template(
@@ -81,6 +72,7 @@ def render_dashboard(
         page=page,
         pages=pages,
         waiting=waiting,
+        renewed=renewed,
         preview=preview,
         pending=pending,
         risk=calibrations.release_risk(session, a),

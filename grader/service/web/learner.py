@@ -96,7 +96,7 @@ def _released_totals(subs: list[Submission]) -> dict[int, tuple[float, float]]:
     out = {}
     for sub in subs:
         if sub.status == Status.RELEASED:
-            eff = grades.effective_grade(session, sub)
+            eff = grades.released_grade(session, sub)
             if eff is not None:
                 out[sub.id] = (eff["total"], eff["max_total"])
     return out
@@ -212,7 +212,7 @@ def learner_grade(sub: Submission) -> dict[str, Any] | None:
     the missing concepts, i.e. the answer key)."""
     if sub.status != Status.RELEASED:
         return None
-    eff = grades.effective_grade(get_db().session, sub)
+    eff = grades.released_grade(get_db().session, sub)
     return grade_json(eff, sub, staff=False) if eff is not None else None
 
 
@@ -224,7 +224,13 @@ def submission(submission_id: int) -> str:
     sub = load_submission(session, submission_id, user)  # others' submissions: 404
     grade = learner_grade(sub)
     positions = evidence_quotes(grade["criteria"])[1] if grade else []
-    rendered = shown_answer(session, sub, marks=grade is not None)
+    # The evidence marked is the released grade's (a newer one may wait for release).
+    rendered = shown_answer(
+        session,
+        sub,
+        marks=grade is not None,
+        grade_id=sub.released_grade_id if grade is not None else None,
+    )
     versions = grades.versions(session, sub.assignment_id, sub.learner_id)
     asked = {r.criterion: r for r in regrade_requests.requests_for(session, sub.id)}
     closes = (

@@ -348,8 +348,11 @@ def confirm(submission_id: int) -> Response:
 @signed_in(*STAFF)
 def release(submission_id: int) -> Response:
     def act(session: Any, sub: Submission, user: User) -> str:
+        again = sub.release_pending
         if not releases.release(session, sub, user):  # refuses another's claim (409)
             return "It was already released."
+        if again:
+            return "Released: the learner has the new grade now."
         return "Released: the learner can see the grade now."
 
     return review_action(submission_id, act, "Released.")

@@ -50,9 +50,9 @@ def event_data(session: Session, event_type: str, sub: Submission) -> dict[str, 
         "metadata": sub.metadata_,
     }
     if event_type == GRADE_RELEASED:
-        from ..operations.grades import effective_grade, learner_feedback
+        from ..operations.grades import learner_feedback, released_grade
 
-        eff = effective_grade(session, sub)
+        eff = released_grade(session, sub)
         if eff is not None:
             data["grade"] = {
                 "total": eff["total"],
