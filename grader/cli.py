@@ -146,8 +146,10 @@ def grade_report(name: str, grade: Grade) -> str:
         )
     if grade.flags:
         lines.append("  flags: " + ", ".join(grade.flags))
+    per = (grade.interval or {}).get("criteria", {})
     for c in grade.criteria:
-        lines.append(f"  {c.name}: {c.points:g}/{c.max_points:g}")
+        bounds = f" ({per[c.id]['low']:g}-{per[c.id]['high']:g})" if c.id in per else ""
+        lines.append(f"  {c.name}: {c.points:g}/{c.max_points:g}{bounds}")
         lines.append(f"    {c.feedback}")
     if grade.warnings:
         lines.append("  parser: " + "; ".join(grade.warnings))

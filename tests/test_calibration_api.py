@@ -112,12 +112,22 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     unreviewed = client.get(f"/api/v1/submissions/{ids[21]}", headers=staff).get_json()["grade"]
     assert unreviewed["calibration_version"] == cal["version"]
     assert unreviewed["interval"]["level"] == 0.9
+    # 20 labels: an interval per criterion too, around its points.
+    for c in unreviewed["criteria"]:
+        bounds = unreviewed["interval"]["criteria"][c["id"]]
+        assert bounds["low"] <= c["points"] <= bounds["high"]
     # Its confidence is now the measured chance of being within 15 points.
     assert 0 < unreviewed["confidence"] < 1
     assert unreviewed["confidence"] != first["confidence"] or ids[21] != ids[0]
     # Overrides are kept through the regrade.
     kept = client.get(f"/api/v1/submissions/{ids[0]}", headers=staff).get_json()["grade"]
-    assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"
+    rm = next(c for c in kept["criteria"] if c["id"] == "risk_management")
+    assert rm["source"] == "override"
+    # The instructor's points carry no uncertainty.
+    assert kept["interval"]["criteria"]["risk_management"] == {
+        "low": rm["points"],
+        "high": rm["points"],
+    }
     after_release = client.get(f"/api/v1/submissions/{released}", headers=staff).get_json()
     assert after_release["grade"]["calibration_version"] == cal["version"]
     # The calibration raises Risk Management: the new grade waits, staff see it, the

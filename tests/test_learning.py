@@ -70,6 +70,19 @@ def test_intervals_cover_about_the_stated_share_of_new_answers():
     assert 0.83 <= inside / len(fresh) <= 0.98
 
 
+def test_criterion_intervals_cover_about_the_stated_share_once_there_are_enough_labels():
+    assert not fit(_labels(MIN_LABELS - 1), CRITERIA, rubric_version="r").criterion_quantiles
+    cal = fit(_labels(60, noise=4.0, seed=1), CRITERIA, rubric_version="r", level=0.9)
+    fresh = _labels(400, noise=4.0, seed=2)
+    inside = {c: 0 for c in CRITERIA}
+    for lb in fresh:
+        got = cal.apply(lb.grader, lb.confidence)
+        for c, bounds in got.criteria_intervals.items():
+            inside[c] += bounds.low <= lb.instructor[c] <= bounds.high
+            assert 0 <= bounds.low <= got.points[c] <= bounds.high <= CRITERIA[c]
+    assert all(0.8 <= n / len(fresh) <= 0.99 for n in inside.values()), inside
+
+
 def test_an_unsure_grade_gets_a_wider_interval():
     cal = fit(_labels(30, noise=3.0), CRITERIA, rubric_version="r")
     sure = cal.apply({"a": 15.0, "b": 10.0}, 0.95).interval
@@ -137,8 +150,15 @@ def test_calibrate_then_grade_with_the_calibration(tmp_path):
     assert r.exit_code == 0, r.output
     graded = json.loads(r.output)
     interval = graded["interval"]
-    assert set(interval) == {"low", "high", "level", "source"} and interval["level"] == 0.9
+    assert set(interval) == {"low", "high", "level", "source", "criteria"}
+    assert interval["level"] == 0.9
     assert interval["low"] <= graded["total"] <= interval["high"]
+    # 23 labels are enough for an interval per criterion too, around its points.
+    for c in graded["criteria"]:
+        bounds = interval["criteria"][c["id"]]
+        assert 0 <= bounds["low"] <= c["points"] <= bounds["high"] <= c["max_points"]
+    r = runner.invoke(main, ["grade", "--calibration", str(out), answers[0]])
+    assert r.exit_code == 0 and r.output.count(f"({bounds['low']:g}-{bounds['high']:g})") >= 1
     assert graded["calibration_version"] == stored["version"]
 
 

@@ -298,11 +298,22 @@ def apply_to(grade: Grade, calibration: Calibration) -> Grade:
         criteria=criteria,
         confidence=confidence,
         review_reasons=reasons,
-        interval=applied.interval.to_dict(),
+        interval=applied.interval.to_dict() | _per_criterion(applied),
         calibration_version=calibration.version if calibration.labels else "",
         # The grader's own confidence stays with the grade: later labels pair with it.
         grader_confidence=grade.confidence,
     )
+
+
+def _per_criterion(applied: Applied) -> dict[str, Any]:
+    """Each criterion's interval, where the labels allow one (``MIN_LABELS``)."""
+    if not applied.criteria_intervals:
+        return {}
+    return {
+        "criteria": {
+            cid: {"low": i.low, "high": i.high} for cid, i in applied.criteria_intervals.items()
+        }
+    }
 
 
 def from_held_out(rubric: Rubric, level: float = DEFAULT_LEVEL) -> Calibration | None:

@@ -181,8 +181,8 @@ def test_poison_submission_fails_after_three_deliveries_and_worker_survives(serv
 
 def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(service: Service):
     """Confirm and override answers, see the dry run's improvement, apply it: the worker
-    regrades what is not released, grades carry the interval and both versions, and the
-    released grade stays as it was."""
+    regrades every answer, grades carry the interval and both versions, and the released
+    grade stays as released for its learner until the instructor releases the new one."""
     from ..conftest import ADVERSARIAL
 
     answers = (
@@ -192,7 +192,8 @@ def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(se
     service.start_worker()
     staff = service.tokens["instructor"]
     ids = []
-    for token, path in zip(_tokens(service, len(answers)), answers, strict=True):
+    tokens = _tokens(service, len(answers))
+    for token, path in zip(tokens, answers, strict=True):
         code, body = request(port, "POST", SUBMIT, token=token, body=path.read_text())
         assert code == 202
         ids.append(body["id"])
@@ -238,16 +239,21 @@ def test_instructors_reviews_calibrate_the_assignment_and_the_worker_regrades(se
         grade = _status(service, port, sid)["grade"]
         return grade.get("calibration_version") == version
 
-    assert wait_for(
-        lambda: all(recalibrated(sid) for sid in ids if sid != released), 90, what="regrades"
-    )
+    assert wait_for(lambda: all(recalibrated(sid) for sid in ids), 90, what="regrades")
     unreviewed = _status(service, port, ids[17])["grade"]
     assert unreviewed["interval"]["level"] == 0.9
     assert unreviewed["interval"]["low"] <= unreviewed["total"] <= unreviewed["interval"]["high"]
     assert unreviewed["rubric_version"] == before["rubric_version"]
     kept = _status(service, port, ids[0])["grade"]
     assert next(c for c in kept["criteria"] if c["id"] == "risk_management")["source"] == "override"
-    assert _status(service, port, released)["grade"] == before  # released: unchanged
+    # The released answer's new grade waits; its learner still has the released one.
+    renewed = _status(service, port, released)
+    assert renewed["grade"]["total"] != before["total"] and renewed["release_pending"] is True
+    mine = f"/api/v1/submissions/{released}"
+    assert request(port, "GET", mine, token=tokens[-1])[1]["grade"]["total"] == before["total"]
+    assert request(port, "POST", f"{mine}/release", token=staff)[0] == 200
+    new = request(port, "GET", mine, token=tokens[-1])[1]["grade"]
+    assert new["total"] == renewed["grade"]["total"] and new["calibration_version"] == version
     code, state = request(port, "GET", url, token=staff)
     assert state["current"]["version"] == version and state["labels"] == 17
 

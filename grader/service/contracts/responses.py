@@ -134,12 +134,24 @@ class ReviewReason(Response):
     message: Annotated[str, Field(description="What to check, for people.")]
 
 
+class Bounds(Response):
+    low: float
+    high: float
+
+
 class Interval(Response):
     """Where the instructors' total is expected to lie, at the stated level."""
 
     low: float
     high: float
     level: float
+    criteria: Annotated[
+        dict[str, Bounds],
+        Field(
+            description="Per criterion id, at the same level, once the assignment's calibration "
+            "rests on enough reviewed grades (15); an overridden criterion's is its points."
+        ),
+    ] = OMITTED
     source: Annotated[
         str,
         Field(

@@ -251,11 +251,23 @@ def _interval(
     open_share = sum(c["max_points"] for c in criteria if c["source"] == "grader") / top
     below = (sum(c["grader_points"] for c in criteria) - stored["low"]) * open_share
     above = (stored["high"] - sum(c["grader_points"] for c in criteria)) * open_share
-    return {
+    out = {
         **stored,
         "low": round(max(0.0, total - below), 1),
         "high": round(min(top, total + above), 1),
     }
+    if "criteria" in stored:
+        # An overridden criterion's points are the instructor's: no uncertainty left.
+        out["criteria"] = {
+            c["id"]: (
+                stored["criteria"][c["id"]]
+                if c["source"] == "grader"
+                else {"low": c["points"], "high": c["points"]}
+            )
+            for c in criteria
+            if c["id"] in stored["criteria"]
+        }
+    return out
 
 
 def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[str, Any] | None:
