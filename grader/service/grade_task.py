@@ -44,6 +44,7 @@ from grader.scoring.learning import apply_to
 
 from .leases import RENEWER
 from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
+from .operations import copies
 from .operations.calibrations import calibration_for
 from .operations.events import audit, emit
 from .operations.grades import codes_text, grade_values, store_regrade
@@ -174,9 +175,26 @@ def grade_submission(
                 return scored
             view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
-            return _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
+            outcome = _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
+            _copy_hints(session_factory, submission_id, outcome)
+            return outcome
     with session_factory() as session:
-        return store_regrade(session, submission_id, claimed.rubric_version, scored, view)
+        outcome = store_regrade(session, submission_id, claimed.rubric_version, scored, view)
+    if not claimed.had_grade:
+        _copy_hints(session_factory, submission_id, outcome)
+    return outcome
+
+
+def _copy_hints(session_factory: sessionmaker[Session], submission_id: int, outcome: str) -> None:
+    """Index a first-graded answer for near-duplicates (operations.copies). A hint must
+    never cost a grade: a failure is logged, the grade stands, the answer goes unindexed."""
+    if outcome != "graded":
+        return
+    try:
+        with session_factory() as session, session.begin():
+            copies.record(session, submission_id)
+    except Exception:
+        log.exception("copy hints for submission %s failed; the grade stands", submission_id)
 
 
 def _render(submission_id: int, content: str, scored: ScoredGrade) -> dict[str, Any] | None:

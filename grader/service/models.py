@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Enum,
@@ -235,6 +236,8 @@ class Submission(Base):
     # Regrade requests not answered yet (grader.service.operations.regrade_requests), so the
     # review queue can filter and flag them in SQL.
     open_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Copy hints (CopyHint rows) naming this answer, either side (0023): staff only.
+    copy_hints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Sent after the assignment's due time (accepted by its late policy).
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The effective grade's headline figures, copied here so the review queue can filter
@@ -412,6 +415,35 @@ class Notification(Base):
         Index("ix_notifications_user_read", "user_id", "read_at", "id"),
         Index("ix_notifications_email_status", "email_status", "email_next_at"),
     )
+
+
+class AnswerFingerprint(Base):
+    """One winnowed run hash of an answer (grader.scoring.overlap): the index that finds
+    answers sharing a passage without comparing every pair."""
+
+    __tablename__ = "answer_fingerprints"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    hash: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    assignment_id: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_fingerprints_assignment_hash", "assignment_id", "hash"),)
+
+
+class CopyHint(Base):
+    """Two answers (or an answer and the rubric's sample answers: ``other_id`` None) that
+    share long passages word for word: a hint for instructors, never a penalty."""
+
+    __tablename__ = "copy_hints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    other_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    shared_words: Mapped[int] = mapped_column(Integer)
+    longest: Mapped[int] = mapped_column(Integer)
+    share: Mapped[float] = mapped_column(Float)  # of the shorter answer's words
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BankComment(Base):

@@ -61,7 +61,7 @@ def queue() -> dict[str, Any]:
                 "total": sub.total,
                 "max_total": sub.max_total,
                 "confidence": sub.confidence,
-                "flags": [f for f in sub.flags_text.split(",") if f],
+                "flags": review_queue.queue_flags(sub),
                 "review_reasons": [c for c in (sub.review_codes or ",").split(",") if c],
                 "interval": {"low": sub.interval_low, "high": sub.interval_high}
                 if sub.interval_low is not None

@@ -31,7 +31,7 @@ from ..contracts.queries import SubmissionListQuery, SubmissionQuery
 from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
-from ..operations import comment_bank, enrolments, grades, releases, reviews, submissions
+from ..operations import comment_bank, copies, enrolments, grades, releases, reviews, submissions
 from ..operations.assignments import Window
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
@@ -73,14 +73,14 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
         data["metadata"] = sub.metadata_
     staff = is_staff(viewer)
     if staff or sub.status == Status.RELEASED:
-        session = get_db().session
         # Staff see the latest grade; the learner the one released to them.
-        eff = grades.effective_grade(session, sub) if staff else grades.released_grade(session, sub)
+        eff = (grades.effective_grade if staff else grades.released_grade)(get_db().session, sub)
         if eff is not None:
             data["grade"] = grades.grade_json(eff, sub, staff=staff)
     if staff and sub.release_pending:
-        data["release_pending"] = True
-        data["released_total"] = sub.released_total
+        data |= {"release_pending": True, "released_total": sub.released_total}
+    if staff and sub.copy_hints:
+        data["possible_copy"] = copies.hints_for(get_db().session, sub, passages=True)
     if sub.comment and (staff or sub.status == Status.RELEASED):
         data["comment"] = sub.comment
     if staff:

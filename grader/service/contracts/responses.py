@@ -219,11 +219,47 @@ class Submission(Response):
     released_total: Annotated[
         float | None, Field(description="Staff only, with release_pending: the learner's total.")
     ] = OMITTED
+    possible_copy: Annotated[
+        list[CopyHint],
+        Field(
+            description="Staff only, when any: answers (or the sample answers) this one shares "
+            "long passages with. A hint, never a penalty."
+        ),
+    ] = OMITTED
     content: Annotated[str, Field(description="Staff only, with ?include=content.")] = OMITTED
     comment: Annotated[
         str | None,
         Field(description="The instructor's general comment (learners: once released)."),
     ] = OMITTED
+
+
+class CopyHint(Response):
+    submission: Annotated[
+        int | None, Field(description="The other answer; null: the rubric's sample answers.")
+    ]
+    learner: str | None
+    shared_words: int
+    longest: Annotated[int, Field(description="Words in the longest shared passage.")]
+    share: Annotated[float, Field(description="Shared words over the shorter text's words.")]
+    passages: Annotated[
+        list[str], Field(description="The longest shared passages, as this answer words them.")
+    ] = OMITTED
+
+
+class CopyPair(Response):
+    submission: int
+    learner: str
+    other: Annotated[int | None, Field(description="Null: the rubric's sample answers.")]
+    other_learner: str | None
+    shared_words: int
+    longest: int
+    share: float
+
+
+class CopyPairList(Response):
+    page: int
+    per_page: int
+    items: list[CopyPair]
 
 
 class SubmissionList(Response):

@@ -16,7 +16,19 @@ from ..errors import APIError
 from ..fields import Query, Rule
 from ..models import Assignment, Status, Submission, User, utcnow
 
-__all__ = ["STATUS_LIST", "QueueFilter", "queue_after", "queue_cursor", "queue_query"]
+__all__ = [
+    "COPY_FLAG",
+    "STATUS_LIST",
+    "QueueFilter",
+    "queue_after",
+    "queue_cursor",
+    "queue_flags",
+    "queue_query",
+]
+
+#: Shown and filtered on in the queue (staff only) for answers with copy hints
+#: (grader.service.operations.copies).
+COPY_FLAG = "possible_copy"
 
 _ONE = "(queued|grading|graded|released|failed)"
 STATUS_LIST = f"^,*(all|{_ONE}(,+{_ONE})*)?,*$"  # empty pieces are ignored
@@ -109,7 +121,9 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
     statuses = filters.statuses
     if statuses is not None:
         query = query.where(Submission.status.in_(statuses))
-    if filters.flag:
+    if filters.flag == COPY_FLAG:
+        query = query.where(Submission.copy_hints > 0)
+    elif filters.flag:
         query = query.where(Submission.flags_text.contains(f",{filters.flag},"))
     if filters.reason:
         query = query.where(Submission.review_codes.contains(f",{filters.reason},"))
@@ -149,6 +163,12 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
     else:
         query = query.order_by(column.asc().nulls_last(), Submission.id.asc())
     return query, sort
+
+
+def queue_flags(sub: Submission) -> list[str]:
+    """A queue row's flags: its grade's, and possible_copy where it has copy hints."""
+    flags = [f for f in (sub.flags_text or ",").split(",") if f]
+    return [*flags, COPY_FLAG] if sub.copy_hints else flags
 
 
 _SORT_COLUMNS: dict[str, Any] = {

@@ -20,8 +20,9 @@ from grader.scoring import FLAG_MESSAGES
 
 from ..db import get_db
 from ..errors import RETRY_AFTER, APIError, is_outage
-from ..models import Role, Status, User
+from ..models import Role, Status, Submission, User
 from ..operations.notifications import unread_count
+from ..operations.queue import queue_flags
 from .session import CSRF_FIELD, CSRFError, check_csrf, csrf_token, load_user
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ FLAG_LABELS = {
     "generic": "Generic",
     "harmful_action": "Harmful action",
     "no_commitment": "No priority order",
+    "possible_copy": "Possible copy",
 }
 
 LEARNER_STATUS = {
@@ -119,6 +121,12 @@ def format_points(value: float | int | None) -> str:
     return f"{float(value):.1f}".removesuffix(".0")
 
 
+@bp.app_template_filter("queue_flags")
+def staff_flags(sub: Submission) -> list[str]:
+    """A queue row's flags, possible_copy included (staff pages only)."""
+    return queue_flags(sub)
+
+
 @bp.app_template_filter("flag_list")
 def flag_list(flags_text: str | None) -> list[str]:
     """The submission's denormalised ``,flag,flag,`` column as a list."""
@@ -139,7 +147,11 @@ def _template_context() -> dict[str, Any]:
         "web_user": user,
         "is_staff": user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN),
         "flag_labels": FLAG_LABELS,
-        "flag_messages": FLAG_MESSAGES,
+        "flag_messages": FLAG_MESSAGES
+        | {
+            "possible_copy": "Shares long passages word for word with another answer or the "
+            "sample answers (staff only; a hint, not a penalty)"
+        },
         "learner_status": LEARNER_STATUS,
     }
 

@@ -25,7 +25,15 @@ from ..db import get_db
 from ..errors import APIError
 from ..fields import parse_query
 from ..models import Assignment, Grade, Status, Submission, User, utcnow
-from ..operations import comment_bank, grades, regrade_requests, releases, reviews, rubrics
+from ..operations import (
+    comment_bank,
+    copies,
+    grades,
+    regrade_requests,
+    releases,
+    reviews,
+    rubrics,
+)
 from ..operations.queue import QueueFilter, queue_query
 from ..operations.reviews import claim_submission
 from ..render import evidence_quotes
@@ -231,6 +239,7 @@ def render_review(
         form_values=form_values or {},
         max_reason=reviews.MAX_REASON,
         requests=regrade_requests.requests_for(session, sub.id),
+        copy_hints=copies.hints_for(session, sub, passages=True) if sub.copy_hints else [],
         # Each criterion's reusable comments, offered in its comment field.
         bank={
             k: [c.text for c in v] for k, v in comment_bank.bank(session, sub.assignment).items()

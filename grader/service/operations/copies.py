@@ -1,0 +1,203 @@
+"""Near-duplicate answers: pairs that share long passages word for word, and answers that
+copy the rubric's sample answers, as hints for instructors (staff only, never a penalty).
+
+When an answer is first graded, :func:`record` stores its fingerprints
+(:func:`grader.scoring.overlap.fingerprints`), finds the assignment's other current
+answers (other learners') that share some by index lookups, measures the passages with
+each of the few best candidates and keeps a :class:`~grader.service.models.CopyHint` for
+each pair that passes :attr:`~grader.scoring.overlap.Verdict.possible_copy`. The cost per
+answer grows with its own length and its candidates, not with the assignment's size.
+The exercise's own wording is ignored (quoting the task is not copying).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased, undefer
+
+from grader.scoring import Rubric
+from grader.scoring.overlap import Verdict, compare, fingerprints, run_hashes, words
+
+from ..models import AnswerFingerprint, CopyHint, Submission, User
+from .rubrics import rubric_for
+
+__all__ = ["CANDIDATES", "hints_for", "pairs", "record"]
+#: Candidates measured per answer: those sharing the most fingerprints.
+CANDIDATES = 10
+#: Fingerprints two answers must share to be measured (a 30-word passage leaves >= 5).
+_MIN_COMMON = 3
+#: Passages shown per pair, each cut to this many characters.
+_SHOWN, _CUT = 5, 600
+
+_IGNORE: dict[str, tuple[frozenset[int], str]] = {}
+_LOCK = threading.Lock()
+
+
+def _rubric_texts(rubric: Rubric) -> tuple[frozenset[int], str]:
+    """The run hashes of the exercise's wording, and the sample answers' text."""
+    with _LOCK:
+        found = _IGNORE.get(rubric.version)
+    if found is None:
+        found = (
+            frozenset(run_hashes(words(rubric.exercise))),
+            "\n\n".join(r for c in rubric.criteria for r in c.references),
+        )
+        with _LOCK:
+            _IGNORE[rubric.version] = found
+    return found
+
+
+def record(session: Session, submission_id: int) -> int:
+    """Index a newly graded answer and keep a hint for each answer (or the sample answers)
+    it shares long passages with; returns the hints kept. Safe to run again: an answer
+    already indexed is left alone. The caller commits."""
+    sub = session.get(Submission, submission_id, options=[undefer(Submission.content)])
+    if sub is None or session.scalar(
+        select(AnswerFingerprint.hash).where(AnswerFingerprint.submission_id == sub.id).limit(1)
+    ):
+        return 0
+    rubric = rubric_for(sub.assignment.rubric)
+    ignore, samples = _rubric_texts(rubric)
+    content = sub.content
+    found = sorted(fingerprints(content, ignore))
+    if not found:
+        return 0
+    candidates = session.execute(
+        select(AnswerFingerprint.submission_id, func.count().label("common"))
+        .join(Submission, Submission.id == AnswerFingerprint.submission_id)
+        .where(
+            AnswerFingerprint.assignment_id == sub.assignment_id,
+            AnswerFingerprint.hash.in_(bindparam("hashes", expanding=True)),
+            Submission.learner_id != sub.learner_id,
+            Submission.current.is_(True),
+        )
+        .group_by(AnswerFingerprint.submission_id)
+        .having(func.count() >= _MIN_COMMON)
+        .order_by(func.count().desc(), AnswerFingerprint.submission_id)
+        .limit(CANDIDATES),
+        {"hashes": found},
+    ).all()
+    session.execute(
+        insert(AnswerFingerprint),
+        [{"submission_id": sub.id, "hash": h, "assignment_id": sub.assignment_id} for h in found],
+    )
+    kept: list[tuple[int | None, Verdict]] = []
+    for other_id, _common in candidates:
+        other = session.scalar(select(Submission.content).where(Submission.id == other_id))
+        verdict = compare(content, other or "", ignore)
+        if verdict.possible_copy:
+            kept.append((other_id, verdict))
+    if samples:
+        verdict = compare(content, samples, ignore)
+        if verdict.possible_copy:
+            kept.append((None, verdict))
+    for hinted, verdict in kept:
+        session.add(
+            CopyHint(
+                assignment_id=sub.assignment_id,
+                submission_id=sub.id,
+                other_id=hinted,
+                shared_words=verdict.shared_words,
+                longest=verdict.longest,
+                share=verdict.share,
+            )
+        )
+    touched = [sub.id, *(o for o, _ in kept if o is not None)]
+    if kept:
+        for sid in touched:
+            n = sum(1 for o, _ in kept if o == sid) if sid != sub.id else len(kept)
+            session.execute(
+                update(Submission)
+                .where(Submission.id == sid)
+                .values(copy_hints=Submission.copy_hints + n)
+                .execution_options(synchronize_session=False)
+            )
+    return len(kept)
+
+
+def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> list[dict[str, Any]]:
+    """The answers (or sample answers) sub shares long passages with, largest first; with
+    ``passages``, the shared passages as this answer words them (for the review page)."""
+    rows = session.scalars(
+        select(CopyHint)
+        .where(or_(CopyHint.submission_id == sub.id, CopyHint.other_id == sub.id))
+        .order_by(CopyHint.shared_words.desc(), CopyHint.id)
+    ).all()
+    out = []
+    mine: str | None = None
+    for h in rows:
+        other_id = h.other_id if h.submission_id == sub.id else h.submission_id
+        item: dict[str, Any] = {
+            "submission": other_id,
+            "learner": None,
+            "shared_words": h.shared_words,
+            "longest": h.longest,
+            "share": h.share,
+        }
+        other_text = None
+        if other_id is not None:
+            other = session.get(Submission, other_id)
+            item["learner"] = other.learner.name if other is not None else None
+            if passages and other is not None:
+                other_text = session.scalar(
+                    select(Submission.content).where(Submission.id == other_id)
+                )
+        elif passages:
+            other_text = _rubric_texts(rubric_for(sub.assignment.rubric))[1]
+        if passages and other_text is not None:
+            if mine is None:
+                mine = session.scalar(select(Submission.content).where(Submission.id == sub.id))
+            ignore = _rubric_texts(rubric_for(sub.assignment.rubric))[0]
+            verdict = compare(mine or "", other_text, ignore)
+            item["passages"] = [_cut((mine or "")[p.a_start : p.a_end]) for p in _largest(verdict)]
+        out.append(item)
+    return out
+
+
+def _largest(verdict: Verdict) -> list[Any]:
+    return sorted(verdict.passages, key=lambda p: -p.words)[:_SHOWN]
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _CUT else text[: _CUT - 1].rstrip() + "…"
+
+
+def pairs(session: Session, assignment_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
+    """The assignment's copy hints between current answers (and with the sample answers),
+    most shared first."""
+    mine, theirs = aliased(Submission), aliased(Submission)
+    learner, other_learner = aliased(User), aliased(User)
+    query = (
+        select(
+            CopyHint,
+            learner.name,
+            other_learner.name,
+        )
+        .join(mine, mine.id == CopyHint.submission_id)
+        .join(learner, learner.id == mine.learner_id)
+        .outerjoin(theirs, theirs.id == CopyHint.other_id)
+        .outerjoin(other_learner, other_learner.id == theirs.learner_id)
+        .where(
+            CopyHint.assignment_id == assignment_id,
+            mine.current.is_(True),
+            or_(CopyHint.other_id.is_(None), theirs.current.is_(True)),
+        )
+        .order_by(CopyHint.shared_words.desc(), CopyHint.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [
+        {
+            "submission": h.submission_id,
+            "learner": name,
+            "other": h.other_id,
+            "other_learner": other_name,
+            "shared_words": h.shared_words,
+            "longest": h.longest,
+            "share": h.share,
+        }
+        for h, name, other_name in session.execute(query)
+    ]

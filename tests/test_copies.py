@@ -1,0 +1,160 @@
+"""Near-duplicate answers: an answer copied half from another is listed with the shared
+passage (staff only, the grade unchanged); independently written answers give no pairs;
+quoting the exercise is not copying."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from grader.scoring import load_rubric
+from grader.scoring.overlap import compare, fingerprints, run_hashes, words
+
+from .browser.support import add_web_users, login
+from .conftest import ADVERSARIAL, HEALTH, ROOT, learner_tokens, run_worker_inline
+
+RUBRIC = load_rubric(ROOT / "rubrics" / "ml-health-check.toml")
+IGNORE = frozenset(run_hashes(words(RUBRIC.exercise)))
+SAMPLES = "\n\n".join(r for c in RUBRIC.criteria for r in c.references)
+# Answers written independently of each other: the graded sample and the ordinary
+# adversarial answers (four writers; the unusual kinds are variants of shared bases).
+INDEPENDENT = sorted(HEALTH.glob("sub-*.md")) + sorted((ADVERSARIAL / "answers").glob("o*.md"))
+
+
+def _half_copy(source: str, own: str) -> str:
+    """The first half of source's paragraphs, then the second half of own's."""
+    a, b = source.split("\n\n"), own.split("\n\n")
+    return "\n\n".join(a[: len(a) // 2] + b[len(b) // 2 :])
+
+
+def test_independent_answers_share_no_long_passages():
+    texts = [p.read_text() for p in INDEPENDENT]
+    assert len(texts) >= 40
+    flagged = [
+        (INDEPENDENT[i].name, INDEPENDENT[j].name)
+        for i, j in itertools.combinations(range(len(texts)), 2)
+        if compare(texts[i], texts[j], IGNORE).possible_copy
+    ]
+    assert flagged == []
+    assert [
+        p.name
+        for p, t in zip(INDEPENDENT, texts, strict=True)
+        if compare(t, SAMPLES, IGNORE).possible_copy
+    ] == []
+
+
+def test_a_half_copied_answer_is_found_with_its_passage():
+    source, own = (
+        (ADVERSARIAL / "answers" / "o01.md").read_text(),
+        (ADVERSARIAL / "answers" / "o05.md").read_text(),
+    )
+    copied = _half_copy(source, own)
+    verdict = compare(copied, source, IGNORE)
+    assert verdict.possible_copy and verdict.longest >= 30 and 0.3 <= verdict.share <= 0.8
+    longest = max(verdict.passages, key=lambda p: p.words)
+    assert copied[longest.a_start : longest.a_end] == source[longest.b_start : longest.b_end]
+    # The index finds it: the two share fingerprints, an unrelated answer hardly any.
+    assert len(fingerprints(copied, IGNORE) & fingerprints(source, IGNORE)) >= 10
+    # Copying the sample answers is a hint too.
+    assert compare(SAMPLES[:3000] + "\n\n" + own, SAMPLES, IGNORE).possible_copy
+
+
+def test_quoting_the_exercise_is_not_copying():
+    exercise = RUBRIC.exercise
+    a = exercise + "\n\n" + (HEALTH / "sub-010.md").read_text()
+    b = exercise + "\n\n" + (HEALTH / "sub-020.md").read_text()
+    assert not compare(a, b, IGNORE).possible_copy
+    assert compare(a, b).possible_copy  # without the exercise ignored, it would be
+
+
+def test_copy_hints_through_the_service(app, client, actors, assignment, enqueued):
+    staff = actors.h("instructor")
+    source = (ADVERSARIAL / "answers" / "o01.md").read_text()
+    copied = _half_copy(source, (ADVERSARIAL / "answers" / "o05.md").read_text())
+    ids = []
+    tokens = learner_tokens(app, 4)
+    for token, text in zip(
+        tokens,
+        [source, (HEALTH / "sub-010.md").read_text(), copied, (HEALTH / "sub-020.md").read_text()],
+        strict=True,
+    ):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        assert r.status_code == 202
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    first, _, second, _ = ids
+    seen = client.get(f"/api/v1/submissions/{second}", headers=staff).get_json()
+    (hint,) = seen["possible_copy"]
+    assert hint["submission"] == first and hint["longest"] >= 30
+    # Each passage as the answer words it (cut at 600 characters), found in the source.
+    assert any(len(p.split()) >= 30 and p.rstrip("…") in source for p in hint["passages"])
+    other = client.get(f"/api/v1/submissions/{first}", headers=staff).get_json()
+    assert [h["submission"] for h in other["possible_copy"]] == [second]
+    unrelated = client.get(f"/api/v1/submissions/{ids[1]}", headers=staff).get_json()
+    assert "possible_copy" not in unrelated
+    # Never shown to the learner; the grade is not touched.
+    mine = client.get(
+        f"/api/v1/submissions/{second}", headers={"Authorization": f"Bearer {tokens[2]}"}
+    ).get_json()
+    assert "possible_copy" not in mine
+    assert "possible_copy" not in seen["grade"]["flags"]
+    # The queue filters on it and shows it.
+    queue = client.get(
+        "/api/v1/review-queue?flag=possible_copy&status=all", headers=staff
+    ).get_json()
+    assert sorted(i["id"] for i in queue["items"]) == sorted([first, second])
+    assert all("possible_copy" in i["flags"] for i in queue["items"])
+    listed = client.get("/api/v1/assignments/ml-health-check/copies", headers=staff).get_json()
+    assert [(p["submission"], p["other"]) for p in listed["items"]] == [(second, first)]
+    assert (
+        client.get(
+            "/api/v1/assignments/ml-health-check/copies", headers=actors.h("learner")
+        ).status_code
+        == 403
+    )
+    # The review page lists it with the passage marked.
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    page = web.get(f"/review/submissions/{second}").get_data(as_text=True)
+    assert 'id="possible-copy"' in page and "<mark>" in page
+    assert f"/review/submissions/{first}" in page
+    # A repeated grading does not double the hints.
+    from grader.service.operations import copies
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert copies.record(s, second) == 0
+
+
+def test_the_index_never_compares_every_pair(app, client, actors, assignment, enqueued):
+    """40 independent answers: no hints, and each answer measures only its few candidates."""
+    import grader.service.operations.copies as copies
+
+    measured = []
+    real = copies.compare
+
+    def counting(a, b, ignore=frozenset()):
+        measured.append(1)
+        return real(a, b, ignore)
+
+    copies.compare = counting
+    try:
+        for token, path in zip(learner_tokens(app, 40), INDEPENDENT[:40], strict=True):
+            r = client.post(
+                "/api/v1/assignments/ml-health-check/submissions",
+                data=Path(path).read_text(),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+            )
+            assert run_worker_inline(app, r.get_json()["id"]) == "graded"
+    finally:
+        copies.compare = real
+    listed = client.get(
+        "/api/v1/assignments/ml-health-check/copies", headers=actors.h("instructor")
+    ).get_json()
+    assert listed["items"] == []
+    # One comparison with the samples per answer, plus at most CANDIDATES others.
+    assert len(measured) <= 40 * (1 + copies.CANDIDATES)
