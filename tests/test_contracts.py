@@ -71,6 +71,8 @@ BODIES = [
      "instructor", {"comment": "Well argued."}),
     ("post", "/api/v1/users", "/api/v1/users", "instructor",
      {"name": "Nia New", "email": "nia@course.example"}),
+    ("post", "/api/v1/assignments/{slug}/groups/exclusions",
+     f"/api/v1/assignments/{SLUG}/groups/exclusions", "instructor", {"submission": "{sid}"}),
 ]  # fmt: skip
 
 
@@ -84,12 +86,13 @@ def test_every_json_body_is_covered_here(client):
         and "application/json" in op.get("requestBody", {}).get("content", {})
         and "/webhooks/" not in path
     }
-    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND, ANSWER}
+    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND, ANSWER, GROUP}
 
 
 @pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
 def test_unknown_fields_are_refused_everywhere(client, actors, world, method, path, url, who, body):
     url = url.format(sid=world)
+    body = {k: world if v == "{sid}" else v for k, v in body.items()}
     r = getattr(client, method)(url, json={**body, "surprise": 1}, headers=actors.h(who))
     assert r.status_code == 422, r.get_json()
     assert r.get_json()["error"] == {
@@ -105,6 +108,17 @@ def test_unknown_fields_are_refused_everywhere(client, actors, world, method, pa
 # Grading by hand takes a failed submission only: its unknown-field test stands alone.
 HAND = ("post", "/api/v1/submissions/{submission_id}/grade-by-hand")
 ANSWER = ("post", "/api/v1/regrade-requests/{request_id}/answer")
+# A group decision takes graded answers waiting for review (the world's one is released).
+GROUP = ("post", "/api/v1/assignments/{slug}/groups/decision")
+
+
+def test_a_group_decision_refuses_unknown_fields_and_released_members(client, actors, world):
+    url = f"/api/v1/assignments/{SLUG}/groups/decision"
+    body = {"members": [world], "action": "confirm"}
+    r = client.post(url, json={**body, "surprise": 1}, headers=actors.h("instructor"))
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "unknown_field"
+    r = client.post(url, json=body, headers=actors.h("instructor"))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "members"
 
 
 def test_answering_a_regrade_request_refuses_unknown_fields_too(client, actors, world):

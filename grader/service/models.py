@@ -430,6 +430,18 @@ class AnswerFingerprint(Base):
     __table_args__ = (Index("ix_fingerprints_assignment_hash", "assignment_id", "hash"),)
 
 
+class GroupExclusion(Base):
+    """An answer an instructor took out of its answer group: it stands alone from then on
+    (grader.service.operations.groups)."""
+
+    __tablename__ = "group_exclusions"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class CopyHint(Base):
     """Two answers (or an answer and the rubric's sample answers: ``other_id`` None) that
     share long passages word for word: a hint for instructors, never a penalty."""

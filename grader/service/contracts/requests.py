@@ -39,6 +39,8 @@ __all__ = [
     "Body",
     "CommentRequest",
     "EnrolRequest",
+    "GroupDecision",
+    "GroupExclude",
     "HandGradeRequest",
     "OverrideRequest",
     "NotificationsRead",
@@ -292,6 +294,46 @@ class OverrideRequest(Body):
         Field(description="Also keep the comment in the criterion's comment bank."),
         Rule("invalid_save_comment", "'save_comment' must be true or false"),
     ] = False
+
+
+class GroupDecision(Body):
+    """One decision for the members of an answer group, as the instructor saw them: confirm
+    every grade, or set one criterion's points with one reason (and comment) for all."""
+
+    members: Annotated[
+        list[Annotated[int, BeforeValidator(_whole)]],
+        Field(min_length=1, max_length=1000, description="The group's submission ids."),
+        Rule("invalid_members", "'members' must be a list of 1 to 1000 submission ids"),
+    ]
+    action: Annotated[
+        Literal["confirm", "override"],
+        Rule("invalid_action", "'action' must be confirm or override"),
+    ]
+    criterion: Annotated[
+        str,
+        Field(min_length=1, description="With override: a criterion id of the rubric."),
+        Rule("invalid_criterion", "'criterion' must be a criterion id"),
+    ] = None  # type: ignore[assignment]
+    points: Annotated[
+        float,
+        Field(ge=0, allow_inf_nan=False, description="With override: the points for everyone."),
+        Rule("invalid_points", "'points' must be a number from 0 to the criterion's maximum"),
+    ] = None  # type: ignore[assignment]
+    reason: Annotated[str | None, Rule("reason_required", "'reason' must be a string")] = None
+    comment: Annotated[_COMMENT, Field(description="With override: what every learner reads.")] = (
+        None
+    )
+
+
+class GroupExclude(Body):
+    """Take an answer out of its group: it stands alone from then on."""
+
+    submission: Annotated[
+        int,
+        BeforeValidator(_whole),
+        Field(description="A submission id of the assignment (404 for any other)."),
+        Rule("invalid_submission", "'submission' must be a submission id"),
+    ]
 
 
 class HandGradeRequest(Body):

@@ -509,6 +509,32 @@ class Released(Response):
     claimed: Annotated[list[int], Field(description="held back: another instructor's live claim")]
 
 
+class AnswerGroup(Response):
+    representative: Annotated[int, Field(description="The member nearest the group's mean.")]
+    size: int
+    members: list[int]
+    learners: list[str | None]
+    low: Annotated[float, Field(description="The lowest total inside.")]
+    high: Annotated[float, Field(description="The highest total inside.")]
+    missed: Annotated[list[str], Field(description="Concepts most members miss.")]
+
+
+class AnswerGroupList(Response):
+    answers: int
+    groups: list[AnswerGroup]
+
+
+class GroupDecided(Response):
+    decided: list[int]
+    count: int
+    claimed: Annotated[list[int], Field(description="held back: another instructor's live claim")]
+
+
+class Ungrouped(Response):
+    submission: int
+    grouped: bool
+
+
 class PointsChange(Response):
     before: float | None
     after: float

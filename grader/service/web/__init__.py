@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
         comments,
         course,
         dashboard,
+        groups,
         learner,
         notifications,
         regrade_requests,

@@ -1,0 +1,156 @@
+"""Answer groups: answers the grader read alike share a group (the same answers always give
+the same groups), answers the instructors graded far apart never do, and one decision
+reaches every member, recorded in each one's history."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+from grader.scoring import grade_text, load_rubric
+from grader.scoring.groups import Answer, group
+
+from .browser.support import add_web_users, csrf_from, login
+from .conftest import ADVERSARIAL, HEALTH, ROOT, learner_tokens, run_worker_inline
+
+SLUG = "ml-health-check"
+RUBRIC = load_rubric(ROOT / "rubrics" / "ml-health-check.toml")
+MAX = {c.id: float(c.points) for c in RUBRIC.criteria}
+
+
+def _answer(key: int, text: str) -> Answer:
+    g = grade_text(text, RUBRIC).to_dict()
+    return Answer(
+        key,
+        {c["id"]: c["points"] for c in g["criteria"]},
+        {c["id"]: frozenset(c["missing"]) for c in g["criteria"]},
+        g["total"],
+        frozenset(g["flags"]),
+        frozenset(r["code"] for r in g["review_reasons"]),
+    )
+
+
+def _human_totals() -> dict[str, float]:
+    out: dict[str, list[float]] = {}
+    for folder in (HEALTH, ADVERSARIAL):
+        lines = (folder / "grades.tsv").read_text().splitlines()
+        for row in csv.DictReader(lines, delimiter="\t"):
+            out.setdefault(row["file"].removeprefix("answers/"), []).append(
+                sum(float(row[c]) for c in MAX)
+            )
+    return {k: sum(v) / len(v) for k, v in out.items()}
+
+
+def test_answers_graded_far_apart_never_share_a_group():
+    paths = sorted(HEALTH.glob("sub-*.md")) + sorted((ADVERSARIAL / "answers").glob("*.md"))
+    answers = [_answer(i, p.read_text()) for i, p in enumerate(paths)]
+    human = _human_totals()
+    found = group(answers, MAX)
+    assert sum(len(g.members) for g in found) == len(paths)
+    assert any(len(g.members) >= 3 for g in found)  # alike answers do meet
+    for g in found:
+        totals = [human[paths[m].name] for m in g.members]
+        assert max(totals) - min(totals) <= 20, [paths[m].name for m in g.members]
+        assert g.low <= answers[g.representative].total <= g.high
+    # Deterministic: the same answers in another order give the same groups.
+    shuffled = answers[:]
+    random.Random(3).shuffle(shuffled)
+    assert group(shuffled, MAX) == found
+
+
+def _variants(n: int) -> list[str]:
+    """n answers that say the same as sub-010, each signed off differently."""
+    base = (HEALTH / "sub-010.md").read_text()
+    return [base + f"\n\nWritten for review round {i}." for i in range(n)]
+
+
+def _submit(app, client, texts: list[str]) -> list[int]:
+    ids = []
+    for token, text in zip(learner_tokens(app, len(texts)), texts, strict=True):
+        r = client.post(
+            f"/api/v1/assignments/{SLUG}/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    return ids
+
+
+def test_one_decision_for_a_group_of_twenty(app, client, actors, assignment, enqueued):
+    staff, other = actors.h("instructor"), actors.h("instructor2")
+    alike = _submit(app, client, _variants(20))
+    different = _submit(app, client, [(HEALTH / "sub-020.md").read_text()])
+    url = f"/api/v1/assignments/{SLUG}/groups"
+    assert client.get(url, headers=actors.h("learner")).status_code == 403
+    listed = client.get(url, headers=staff).get_json()
+    assert listed["answers"] == 21
+    top = listed["groups"][0]
+    assert top["size"] == 20 and sorted(top["members"]) == sorted(alike)
+    assert different[0] not in top["members"] and top["low"] == top["high"]
+    # Another instructor holds one member: it is held back.
+    assert client.post(f"/api/v1/submissions/{alike[0]}/claim", headers=other).status_code == 200
+    body = {
+        "members": top["members"],
+        "action": "override",
+        "criterion": "risk_management",
+        "points": 12,
+        "reason": "The rollback plan names no trigger.",
+        "comment": "Say when you would roll back.",
+    }
+    bad = client.post(url + "/decision", headers=staff, json={**body, "points": 99})
+    assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "points"
+    # All or nothing: the refused decision changed no member.
+    assert (
+        client.get(f"/api/v1/submissions/{alike[1]}", headers=staff).get_json()["reviewed"] is False
+    )
+    r = client.post(url + "/decision", headers=staff, json=body)
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["claimed"] == [alike[0]] and r.get_json()["count"] == 19
+    for sid in alike[1:]:
+        sub = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()
+        rm = next(c for c in sub["grade"]["criteria"] if c["id"] == "risk_management")
+        assert rm["points"] == 12 and rm["override"]["comment"] == body["comment"]
+    history = client.get(f"/api/v1/submissions/{alike[5]}/history", headers=staff).get_json()
+    actions = [e["action"] for e in history["events"]]
+    assert actions[-2:] == ["override", "group_decision"]
+    assert history["events"][-1]["after"]["size"] == 20
+    # A member the group does not fit is taken out and stands alone.
+    r = client.post(url + "/exclusions", headers=staff, json={"submission": alike[3]})
+    assert r.status_code == 200
+    sizes = {
+        tuple(g["members"]): g["size"] for g in client.get(url, headers=staff).get_json()["groups"]
+    }
+    assert sizes[(alike[3],)] == 1
+    # A decision on members that are not waiting for review is refused whole.
+    client.post(f"/api/v1/submissions/{alike[4]}/release", headers=staff)
+    r = client.post(
+        url + "/decision",
+        headers=staff,
+        json={"members": [alike[4], alike[6]], "action": "confirm"},
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "members"
+    r = client.post(
+        url + "/decision", headers=staff, json={"members": alike[6:9], "action": "confirm"}
+    )
+    assert r.status_code == 200 and r.get_json()["count"] == 3
+
+
+def test_the_groups_page_decides_for_a_group(app, client, actors, assignment, enqueued):
+    alike = _submit(app, client, _variants(4))
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    page = web.get(f"/dashboard/{SLUG}/groups").get_data(as_text=True)
+    assert "4 answers" in page and 'id="group-' in page
+    token = csrf_from(page)
+    r = web.post(
+        f"/dashboard/{SLUG}/groups/decision",
+        data={"csrf_token": token, "members": [str(i) for i in alike], "action": "confirm"},
+    )
+    assert r.status_code == 303
+    staff = actors.h("instructor")
+    assert all(
+        client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["reviewed"]
+        for sid in alike
+    )
