@@ -183,6 +183,8 @@ class Assignment(Base):
     # Only enrolled learners see and answer it (grader.service.operations.enrolments); staff
     # and course platforms (which keep their own rosters) always may.
     restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Blind review (0025): reviewers see no learner names or ids until a grade is released.
+    blind_review: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An embargo: no grade of the assignment is released before this time (None: none).
     release_after: Mapped[datetime | None]
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -46,6 +46,7 @@ def assignment_json(a: Assignment) -> dict[str, Any]:
         "late_policy": a.late_policy,
         "counted_grade": a.counted_grade,
         "restricted": a.restricted,
+        "blind_review": a.blind_review,
         "release_after": a.release_after.isoformat() if a.release_after else None,
         "created_at": a.created_at.isoformat(),
         "updated_at": a.updated_at.isoformat(),
@@ -110,6 +111,7 @@ def create() -> tuple[dict[str, Any], int]:
         late_policy=body.late_policy or "accept",
         counted_grade=body.counted_grade or "latest",
         restricted=bool(body.restricted),
+        blind_review=bool(body.blind_review),
         release_after=body.release_after,
     )
     session.add(a)
@@ -153,6 +155,8 @@ def update(slug: str) -> dict[str, Any]:
         a.counted_grade = body.counted_grade or "latest"
     if "restricted" in body.model_fields_set:
         a.restricted = bool(body.restricted)
+    if "blind_review" in body.model_fields_set:
+        a.blind_review = bool(body.blind_review)
     if a.opens_at and a.due_at and a.due_at <= a.opens_at:
         raise APIError(422, "invalid_time", "'due_at' must be after opens_at", field="due_at")
     session.commit()

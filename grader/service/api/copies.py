@@ -40,5 +40,7 @@ def index(slug: str) -> dict[str, Any]:
     return {
         "page": args.page,
         "per_page": size,
-        "items": copies.pairs(session, a.id, limit=size, offset=(args.page - 1) * size),
+        "items": copies.pairs(
+            session, a.id, a.blind_review, limit=size, offset=(args.page - 1) * size
+        ),
     }

@@ -13,7 +13,7 @@ from ..contracts import responses as out
 from ..db import get_db
 from ..models import Submission, User
 from ..operations import groups
-from ..operations.assignments import get_assignment
+from ..operations.assignments import get_assignment, learner_shown
 from .body import json_body
 
 bp = Blueprint("groups", __name__)
@@ -37,9 +37,9 @@ def index(slug: str) -> dict[str, Any]:
     a = get_assignment(session, slug)
     found = groups.answer_groups(session, a)
     names: dict[int, str] = {
-        sid: name
-        for sid, name in session.execute(
-            select(Submission.id, User.name)
+        sid: learner_shown(a.blind_review, sid, lid, name, released is not None)["name"]
+        for sid, lid, name, released in session.execute(
+            select(Submission.id, Submission.learner_id, User.name, Submission.released_at)
             .join(User, User.id == Submission.learner_id)
             .where(Submission.assignment_id == a.id, Submission.current.is_(True))
         )

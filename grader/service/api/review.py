@@ -14,6 +14,7 @@ from ..contracts.queries import QueueQuery
 from ..db import get_db
 from ..operations import queue as review_queue
 from ..operations import reviews
+from ..operations.assignments import shown_learner
 from .params import page_size
 from .submissions import submission_json
 
@@ -55,7 +56,7 @@ def queue() -> dict[str, Any]:
             {
                 "id": sub.id,
                 "assignment": sub.assignment.slug,
-                "learner": {"id": sub.learner_id, "name": sub.learner.name},
+                "learner": shown_learner(sub),
                 "version": sub.version,
                 "status": sub.status.value,
                 "total": sub.total,

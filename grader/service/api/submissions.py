@@ -32,7 +32,7 @@ from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..operations import comment_bank, copies, enrolments, grades, releases, reviews, submissions
-from ..operations.assignments import Window
+from ..operations.assignments import Window, shown_learner
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
 
@@ -53,7 +53,7 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": sub.id,
         "assignment": sub.assignment.slug,
-        "learner": {"id": sub.learner_id, "name": sub.learner.name},
+        "learner": shown_learner(sub, to_staff=is_staff(viewer)),
         "version": sub.version,
         "current": sub.current,
         "status": sub.status.value,
@@ -265,20 +265,7 @@ def history(submission_id: int) -> dict[str, Any]:
     events = grades.history(session, sub.id)
     return {
         "submission": sub.id,
-        "events": [
-            {
-                "id": e.id,
-                "action": e.action,
-                "at": e.created_at.isoformat(),
-                "actor": {"id": e.actor.id, "name": e.actor.name, "role": e.actor.role.value}
-                if e.actor
-                else None,
-                "before": e.before,
-                "after": e.after,
-                "reason": e.reason,
-            }
-            for e in events
-        ],
+        "events": [grades.event_json(e, sub) for e in events],
     }
 
 

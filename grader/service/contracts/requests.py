@@ -188,6 +188,11 @@ class Window(Body):
         Field(description="Only the learners enrolled in its course see and answer it."),
         Rule("invalid_restricted", "'restricted' must be true or false"),
     ] = None  # type: ignore[assignment]
+    blind_review: Annotated[
+        bool,
+        Field(description="Reviewers see no learner names or ids until a grade is released."),
+        Rule("invalid_blind_review", "'blind_review' must be true or false"),
+    ] = None  # type: ignore[assignment]
 
     @field_validator("due_at")
     @classmethod

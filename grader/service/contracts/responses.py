@@ -185,7 +185,7 @@ class Grade(Response):
 
 
 class Learner(Response):
-    id: int
+    id: Annotated[int | None, Field(description="Null under blind review until release.")]
     name: str
 
 
@@ -275,7 +275,7 @@ class SubmissionAccepted(Response):
 
 
 class HistoryActor(Response):
-    id: int
+    id: Annotated[int | None, Field(description="Null: the learner, under blind review.")]
     name: str
     role: str
 
@@ -317,6 +317,9 @@ class Assignment(Response):
     ]
     restricted: Annotated[
         bool, Field(description="Only the learners enrolled in its course see and answer it.")
+    ]
+    blind_review: Annotated[
+        bool, Field(description="Reviewers see no learner names or ids until release.")
     ]
     release_after: Annotated[
         OptionalTime, Field(description="An embargo: no grade is released before it.")

@@ -1,16 +1,18 @@
-"""Assignments: finding one by its slug (a 404 for an unknown one), and when it takes
-answers (:func:`admit`: the one rule every way of submitting goes through)."""
+"""Assignments: finding one by its slug (a 404 for an unknown one), when it takes answers
+(:func:`admit`: the one rule every way of submitting goes through), and who reviewers see
+as an answer's author (:func:`shown_learner`: blind review)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import APIError, not_found
-from ..models import Assignment
+from ..models import Assignment, Submission
 
 LATE_POLICIES = ("accept", "refuse")
 
@@ -56,3 +58,25 @@ def admit(window: Window, now: datetime) -> bool:
             "late answers",
         )
     return late
+
+
+def learner_shown(
+    blind: bool, submission_id: int, learner_id: int, name: str, released: bool
+) -> dict[str, Any]:
+    """The author of an answer as reviewers see it: under blind review, until the grade is
+    released, a name made from the answer's id (never the learner's id, name or email)."""
+    if blind and not released:
+        return {"id": None, "name": f"Anonymous #{submission_id}"}
+    return {"id": learner_id, "name": name}
+
+
+def shown_learner(sub: Submission, *, to_staff: bool = True) -> dict[str, Any]:
+    """:func:`learner_shown` for a loaded submission (the learner and their platform always
+    see the learner)."""
+    return learner_shown(
+        to_staff and sub.assignment.blind_review,
+        sub.id,
+        sub.learner_id,
+        sub.learner.name,
+        sub.released_at is not None,
+    )

@@ -22,6 +22,7 @@ from grader.scoring import Rubric
 from grader.scoring.overlap import Verdict, compare, fingerprints, run_hashes, words
 
 from ..models import AnswerFingerprint, CopyHint, Submission, User
+from .assignments import learner_shown, shown_learner
 from .rubrics import rubric_for
 
 __all__ = ["CANDIDATES", "hints_for", "pairs", "record"]
@@ -140,7 +141,7 @@ def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> l
         other_text = None
         if other_id is not None:
             other = session.get(Submission, other_id)
-            item["learner"] = other.learner.name if other is not None else None
+            item["learner"] = shown_learner(other)["name"] if other is not None else None
             if passages and other is not None:
                 other_text = session.scalar(
                     select(Submission.content).where(Submission.id == other_id)
@@ -165,16 +166,23 @@ def _cut(text: str) -> str:
     return text if len(text) <= _CUT else text[: _CUT - 1].rstrip() + "…"
 
 
-def pairs(session: Session, assignment_id: int, limit: int, offset: int) -> list[dict[str, Any]]:
+def pairs(
+    session: Session, assignment_id: int, blind: bool, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """The assignment's copy hints between current answers (and with the sample answers),
-    most shared first."""
+    most shared first; under blind review (``blind``) without the names of the learners
+    whose grades are not released."""
     mine, theirs = aliased(Submission), aliased(Submission)
     learner, other_learner = aliased(User), aliased(User)
     query = (
         select(
             CopyHint,
+            learner.id,
             learner.name,
+            mine.released_at,
+            other_learner.id,
             other_learner.name,
+            theirs.released_at,
         )
         .join(mine, mine.id == CopyHint.submission_id)
         .join(learner, learner.id == mine.learner_id)
@@ -189,15 +197,23 @@ def pairs(session: Session, assignment_id: int, limit: int, offset: int) -> list
         .limit(limit)
         .offset(offset)
     )
-    return [
-        {
-            "submission": h.submission_id,
-            "learner": name,
-            "other": h.other_id,
-            "other_learner": other_name,
-            "shared_words": h.shared_words,
-            "longest": h.longest,
-            "share": h.share,
-        }
-        for h, name, other_name in session.execute(query)
-    ]
+    out = []
+    for h, lid, name, released, other_lid, other_name, other_released in session.execute(query):
+        if other_name is not None and h.other_id is not None:
+            other_name = learner_shown(
+                blind, h.other_id, other_lid, other_name, other_released is not None
+            )["name"]
+        out.append(
+            {
+                "submission": h.submission_id,
+                "learner": learner_shown(blind, h.submission_id, lid, name, released is not None)[
+                    "name"
+                ],
+                "other": h.other_id,
+                "other_learner": other_name,
+                "shared_words": h.shared_words,
+                "longest": h.longest,
+                "share": h.share,
+            }
+        )
+    return out

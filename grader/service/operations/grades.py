@@ -21,6 +21,7 @@ from ..models import (
     Status,
     Submission,
 )
+from .assignments import shown_learner
 from .events import audit, emit
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,25 @@ def history(session: Session, submission_id: int) -> list[AuditEvent]:
             .order_by(AuditEvent.id)
         )
     )
+
+
+def event_json(e: AuditEvent, sub: Submission) -> dict[str, Any]:
+    """One event of a submission's trail as staff read it (blind review hides the learner
+    behind their own actions, as everywhere else)."""
+    actor: dict[str, Any] | None = None
+    if e.actor is not None:
+        actor = {"id": e.actor.id, "name": e.actor.name, "role": e.actor.role.value}
+        if e.actor_id == sub.learner_id:
+            actor |= shown_learner(sub)
+    return {
+        "id": e.id,
+        "action": e.action,
+        "at": e.created_at.isoformat(),
+        "actor": actor,
+        "before": e.before,
+        "after": e.after,
+        "reason": e.reason,
+    }
 
 
 def latest_grade(session: Session, submission_id: int) -> Grade | None:

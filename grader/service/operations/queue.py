@@ -140,7 +140,9 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
                 func.lower(User.name).contains(needle, autoescape=True),
                 func.lower(User.email).contains(needle, autoescape=True),
                 User.external_id == filters.learner.strip(),
-            )
+            ),
+            # Blind review: a search by learner finds no answer whose author is hidden.
+            Assignment.blind_review.is_(False) | Submission.released_at.is_not(None),
         )
     if filters.text and filters.text.strip():
         # A scan of the answers' text (no index serves it): narrow by assignment first

@@ -21,6 +21,7 @@ from grader.scoring import FLAG_MESSAGES
 from ..db import get_db
 from ..errors import RETRY_AFTER, APIError, is_outage
 from ..models import Role, Status, Submission, User
+from ..operations.assignments import shown_learner
 from ..operations.notifications import unread_count
 from ..operations.queue import queue_flags
 from .session import CSRF_FIELD, CSRFError, check_csrf, csrf_token, load_user
@@ -125,6 +126,12 @@ def format_points(value: float | int | None) -> str:
 def staff_flags(sub: Submission) -> list[str]:
     """A queue row's flags, possible_copy included (staff pages only)."""
     return queue_flags(sub)
+
+
+@bp.app_template_filter("author")
+def author(sub: Submission) -> str:
+    """The answer's learner as reviewers may see them (blind review hides the name)."""
+    return str(shown_learner(sub)["name"])
 
 
 @bp.app_template_filter("flag_list")

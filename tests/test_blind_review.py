@@ -1,0 +1,57 @@
+"""Blind review: with the assignment's setting on, reviewers see no learner names or ids
+until the grade is released (queue, submission, review and groups pages, copy hints), and
+a search by learner finds nothing it would reveal; the learner still sees their own."""
+
+from __future__ import annotations
+
+from .browser.support import add_web_users, login
+from .conftest import graded
+
+SLUG = "ml-health-check"
+
+
+def test_reviewers_see_no_names_until_release(app, client, actors, assignment, enqueued):
+    from grader.service.models import User
+
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        session.get(User, actors.id("learner")).name = "Émile Ortiz"
+    staff = actors.h("instructor")
+    r = client.patch(f"/api/v1/assignments/{SLUG}", json={"blind_review": "yes"}, headers=staff)
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "blind_review"
+    r = client.patch(f"/api/v1/assignments/{SLUG}", json={"blind_review": True}, headers=staff)
+    assert r.status_code == 200 and r.get_json()["blind_review"] is True
+    sid = graded(app, client, actors)
+
+    seen = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()
+    assert seen["learner"] == {"id": None, "name": f"Anonymous #{sid}"}
+    mine = client.get(f"/api/v1/submissions/{sid}", headers=actors.h("learner")).get_json()
+    assert mine["learner"] == {"id": actors.id("learner"), "name": "Émile Ortiz"}
+    queue = client.get("/api/v1/review-queue", headers=staff).get_json()
+    assert [i["learner"] for i in queue["items"]] == [{"id": None, "name": f"Anonymous #{sid}"}]
+    # Searching by the learner would tell who wrote it: it finds nothing while hidden.
+    found = client.get("/api/v1/review-queue?learner=ortiz", headers=staff).get_json()
+    assert found["items"] == []
+    groups = client.get(f"/api/v1/assignments/{SLUG}/groups", headers=staff).get_json()
+    assert groups["groups"][0]["learners"] == [f"Anonymous #{sid}"]
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    for page in (
+        f"/review/submissions/{sid}",
+        f"/review?assignment={SLUG}",
+        f"/dashboard/{SLUG}",
+        f"/dashboard/{SLUG}/groups",
+        f"/submissions/{sid}",
+    ):
+        html = web.get(page).get_data(as_text=True)
+        assert "Ortiz" not in html, page
+    assert f"Anonymous #{sid}" in web.get(f"/review/submissions/{sid}").get_data(as_text=True)
+    trail = client.get(f"/api/v1/submissions/{sid}/history", headers=staff).get_json()
+    assert "Ortiz" not in str(trail) and trail["events"][0]["actor"]["id"] is None
+
+    # Once released, the name is no secret any more.
+    assert client.post(f"/api/v1/submissions/{sid}/release", headers=staff).status_code == 200
+    seen = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()
+    assert seen["learner"] == {"id": actors.id("learner"), "name": "Émile Ortiz"}
+    found = client.get("/api/v1/review-queue?learner=ortiz&status=all", headers=staff).get_json()
+    assert [i["id"] for i in found["items"]] == [sid]
