@@ -45,6 +45,9 @@ def test_reviewers_see_no_names_until_release(app, client, actors, assignment, e
     ):
         html = web.get(page).get_data(as_text=True)
         assert "Ortiz" not in html, page
+    for export in (f"/dashboard/{SLUG}/grades.csv", f"/api/v1/assignments/{SLUG}/grades.jsonl"):
+        body = (web if export.endswith("csv") else client).get(export, headers=staff).text
+        assert "Ortiz" not in body and f"Anonymous #{sid}" in body, export
     assert f"Anonymous #{sid}" in web.get(f"/review/submissions/{sid}").get_data(as_text=True)
     trail = client.get(f"/api/v1/submissions/{sid}/history", headers=staff).get_json()
     assert "Ortiz" not in str(trail) and trail["events"][0]["actor"]["id"] is None

@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from ..models import Assignment
+from .assignments import learner_shown
 from .rubrics import rubric_for
-from .standings import standings
+from .standings import Standing, standings
 
 #: Submissions per page of the export.
 BATCH = 500
@@ -39,6 +40,17 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
+def _who(a: Assignment, row: Standing) -> tuple[int | None, str, str | None, str | None]:
+    """The row's learner (id, name, email, platform id), hidden under blind review until
+    the grade is released, as on every page staff read."""
+    shown = learner_shown(
+        a.blind_review, row.id, row.learner_id, row.learner, row.released_at is not None
+    )
+    if shown["id"] is None:
+        return None, shown["name"], None, None
+    return row.learner_id, row.learner, row.email, row.external_id
+
+
 def gradebook_filename(a: Assignment) -> str:
     return f"{a.slug}-grades.csv"
 
@@ -56,13 +68,14 @@ def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) ->
     for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
         graded = row.total is not None
         counted = row.released
+        learner_id, learner, email, external_id = _who(a, row)
         yield (
             json.dumps(
                 {
-                    "learner_id": row.learner_id,
-                    "learner": row.learner,
-                    "email": row.email,
-                    "external_id": row.external_id,
+                    "learner_id": learner_id,
+                    "learner": learner,
+                    "email": email,
+                    "external_id": external_id,
                     "submission": row.id,
                     "version": row.version,
                     "points": row.points if graded else None,
@@ -132,11 +145,12 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
     )
     for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
         graded = row.total is not None
+        learner_id, learner, email, _ = _who(a, row)
         yield line(
             [
-                row.learner_id,
-                safe_cell(row.learner),
-                safe_cell(row.email or ""),
+                learner_id if learner_id is not None else "",
+                safe_cell(learner),
+                safe_cell(email or ""),
                 row.id,
                 row.version,
                 *[row.points.get(i, "") for i in ids],
