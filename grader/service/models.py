@@ -232,6 +232,8 @@ class Submission(Base):
     claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     claim_expires_at: Mapped[datetime | None]
     reviewed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The instructor whose share of the review this answer is (0026; None: nobody's).
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # The instructor's general comment on the answer, which the learner reads with the
     # released grade (operations.reviews.comment); None: none.
     comment: Mapped[str | None] = mapped_column(Text)
@@ -283,6 +285,7 @@ class Submission(Base):
                 ("ix_queue_confidence", ("status", "confidence", "id")),
             )
         ),
+        Index("ix_submissions_assignment_reviewer", "assignment_id", "reviewer_id"),
         Index(
             "ix_submissions_release_pending",
             "assignment_id",

@@ -15,6 +15,7 @@ from . import (
     notifications,
     regrade_requests,
     review,
+    shares,
     submissions,
     users,
 )
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
         review,
         regrade_requests,
         notifications,
+        shares,
         users,
     ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

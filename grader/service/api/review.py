@@ -38,7 +38,7 @@ def queue() -> dict[str, Any]:
     fast however deep the page."""
     session = get_db().session
     args = parse_query(QueueQuery, request.args)
-    query, sort = review_queue.queue_query(args)
+    query, sort = review_queue.queue_query(args, current_user().id)
     page, per_page = args.page, page_size(args)
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     cursor = args.cursor
@@ -68,6 +68,7 @@ def queue() -> dict[str, Any]:
                 if sub.interval_low is not None
                 else None,
                 "reviewed": sub.reviewed,
+                "reviewer": sub.reviewer_id,
                 "open_requests": sub.open_requests,
                 "claimed_by": sub.claimed_by_id,
                 "claim_expires_at": sub.claim_expires_at.isoformat()

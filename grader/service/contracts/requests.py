@@ -51,6 +51,7 @@ __all__ = [
     "ReleaseRequest",
     "Rule",
     "SecretRotation",
+    "ShareRequest",
     "SubmissionRequest",
     "UnreleaseRequest",
     "UserCreate",
@@ -339,6 +340,26 @@ class GroupExclude(Body):
         Field(description="A submission id of the assignment (404 for any other)."),
         Rule("invalid_submission", "'submission' must be a submission id"),
     ]
+
+
+class ShareRequest(Body):
+    """Split the answers waiting for review among instructors."""
+
+    reviewers: Annotated[
+        list[Annotated[int, BeforeValidator(_whole)]],
+        Field(min_length=1, max_length=100, description="Instructor or admin user ids."),
+        Rule("invalid_reviewers", "'reviewers' must be a list of 1 to 100 user ids"),
+    ]
+    mode: Annotated[
+        Literal["random", "groups"],
+        Field(description="random: dealt round the team; groups: whole answer groups."),
+        Rule("invalid_mode", "'mode' must be random or groups"),
+    ] = "random"
+    reassign: Annotated[
+        bool,
+        Field(description="Deal again answers someone already has (not reviewed ones only)."),
+        Rule("invalid_reassign", "'reassign' must be true or false"),
+    ] = False
 
 
 class HandGradeRequest(Body):

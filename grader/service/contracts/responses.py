@@ -354,6 +354,9 @@ class QueueItem(Response):
         QueueInterval | None, Field(description="Around the total as it stands.")
     ] = OMITTED
     reviewed: bool
+    reviewer: Annotated[
+        int | None, Field(description="Whose share of the review it is (null: nobody's).")
+    ]
     open_requests: Annotated[int, Field(description="Regrade requests not answered yet.")]
     claimed_by: int | None
     claim_expires_at: OptionalTime
@@ -536,6 +539,21 @@ class GroupDecided(Response):
 class Ungrouped(Response):
     submission: int
     grouped: bool
+
+
+class Share(Response):
+    reviewer: int
+    name: str
+    answers: int
+    reviewed: int
+    left: int
+
+
+class Shares(Response):
+    shares: list[Share]
+    dealt: Annotated[
+        dict[str, int], Field(description="After a split: answers dealt now, by user id.")
+    ] = OMITTED
 
 
 class PointsChange(Response):

@@ -78,6 +78,14 @@ class QueueFilter(Query):
         Field(max_length=200, description="Words that appear in the answer (case ignored)."),
         Rule("invalid_parameter", "text must be at most 200 characters"),
     ] = None  # type: ignore[assignment]
+    reviewer: Annotated[
+        str,
+        Field(
+            description="me: the caller's share of the review; none: nobody's; or a user id.",
+            json_schema_extra={"pattern": r"^(me|none|[1-9][0-9]{0,8})$"},
+        ),
+        Rule("invalid_parameter", "reviewer must be me, none or a user id"),
+    ] = None  # type: ignore[assignment]
     requests: Annotated[
         Literal["open"],
         Field(description="open: only answers with regrade requests not answered yet."),
@@ -88,6 +96,15 @@ class QueueFilter(Query):
         Field(description="Sort key; '-' for descending."),
         Rule("invalid_parameter", "sort must be one of confidence, time, total (or -key)"),
     ] = "confidence"
+
+    @field_validator("reviewer")
+    @classmethod
+    def _reviewer(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            value in ("me", "none") or (value.isdigit() and 0 < int(value) < 2**31)
+        ):
+            raise ValueError("reviewer must be me, none or a user id")
+        return value
 
     @field_validator("status")
     @classmethod
@@ -109,8 +126,9 @@ class QueueFilter(Query):
         return None if names == ["all"] else [Status(s) for s in dict.fromkeys(names)]
 
 
-def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
-    """The review queue's filtered, sorted select (the API and the pages share the filters)."""
+def queue_query(filters: QueueFilter, viewer: int | None = None) -> tuple[Select[Submission], str]:
+    """The review queue's filtered, sorted select (the API and the pages share the filters;
+    ``viewer`` is who ``reviewer=me`` means)."""
     query = select(Submission).join(Assignment)
     if filters.requests != "open":
         query = query.where(Submission.current.is_(True))
@@ -151,6 +169,11 @@ def queue_query(filters: QueueFilter) -> tuple[Select[Submission], str]:
         query = query.where(func.lower(Submission.content).contains(needle, autoescape=True))
     if filters.requests == "open":
         query = query.where(Submission.open_requests > 0)
+    if filters.reviewer == "none":
+        query = query.where(Submission.reviewer_id.is_(None))
+    elif filters.reviewer is not None:
+        who = viewer if filters.reviewer == "me" else int(filters.reviewer)
+        query = query.where(Submission.reviewer_id == who)
     if filters.unclaimed == "1":
         now = utcnow()
         query = query.where(

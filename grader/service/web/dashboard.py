@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from .. import tasks
@@ -13,8 +14,16 @@ from ..auth import STAFF
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment, JobStatus, Status, utcnow
-from ..operations import calibrations, exports, regrades, releases, rubrics, statistics
+from ..models import Assignment, JobStatus, Role, Status, User, utcnow
+from ..operations import (
+    calibrations,
+    exports,
+    regrades,
+    releases,
+    rubrics,
+    shares,
+    statistics,
+)
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
 from .charts import histogram, paired_bars
@@ -58,6 +67,12 @@ def render_dashboard(
         session.scalars(releases.selection(a.id, "all").offset((page - 1) * PAGE).limit(PAGE))
     )
     calibration = calibrations.current(session, a)
+    team = session.scalars(
+        select(User)
+        .where(User.role.in_([Role.INSTRUCTOR, Role.ADMIN]), User.active.is_(True))
+        .order_by(User.name, User.id)
+        .limit(100)
+    ).all()
     html = render_template(
         "web/dashboard.html",
         assignment=a,
@@ -73,6 +88,8 @@ def render_dashboard(
         pages=pages,
         waiting=waiting,
         renewed=renewed,
+        team=team,
+        shares=shares.shares(session, a),
         preview=preview,
         pending=pending,
         risk=calibrations.release_risk(session, a),
@@ -212,3 +229,28 @@ def gradebook(slug: str) -> Response:
     session = get_db().session
     a = get_assignment(session, slug)
     return stream_download(exports.gradebook_csv, a.id, filename=exports.gradebook_filename(a))
+
+
+@bp.post("/dashboard/<slug>/shares")
+@signed_in(*STAFF)
+def split_review(slug: str) -> Response:
+    """Deal the answers waiting for review among the instructors ticked (operations.shares)."""
+    session = get_db().session
+    a = get_assignment(session, slug)
+    ids = [int(i) for i in request.form.getlist("reviewers") if i.isdigit()]
+    try:
+        if not ids:
+            raise APIError(422, "invalid_reviewers", "tick at least one instructor")
+        dealt = shares.split(
+            session,
+            a,
+            ids,
+            request.form.get("mode", "random"),
+            reassign=request.form.get("reassign") == "1",
+        )
+        session.commit()
+        notify(f"Dealt {sum(dealt.values())} answers among {len(dealt)} instructors.")
+    except APIError as exc:
+        session.rollback()
+        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+    return redirect(url_for("web.dashboard", slug=a.slug), code=303)

@@ -98,7 +98,7 @@ def review_queue() -> tuple[str, int]:
     per_page = int(current_app.config["PAGE_SIZE"])
     page = _int(request.args.get("page"), 1, 1, 100_000)
     try:
-        query, _sort = queue_query(parse_query(QueueFilter, request.args))
+        query, _sort = queue_query(parse_query(QueueFilter, request.args), current_user().id)
         total = (
             session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
         )
@@ -143,7 +143,7 @@ def _neighbours(sub_id: int, pos: int | None) -> dict[str, Any]:
     ones), its old position ``pos`` says where the rest continues.
     """
     try:
-        query, _ = queue_query(parse_query(QueueFilter, request.args))
+        query, _ = queue_query(parse_query(QueueFilter, request.args), current_user().id)
     except APIError:
         return {}
     ids = list(get_db().session.scalars(query.with_only_columns(Submission.id)))
