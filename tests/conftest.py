@@ -280,6 +280,7 @@ def jobs_inline(app, monkeypatch) -> list[int]:
     worker would run them; the grade tasks a regrade sends are recorded, not sent."""
     import grader.service.api.assignments as assignments
     import grader.service.api.calibrations as calibrations
+    import grader.service.api.rubrics as rubric_api
     import grader.service.tasks as tasks
     from grader.service.operations import regrades
 
@@ -295,4 +296,5 @@ def jobs_inline(app, monkeypatch) -> list[int]:
     monkeypatch.setattr(tasks, "enqueue_job", run)
     monkeypatch.setattr(assignments, "enqueue_job", run)
     monkeypatch.setattr(calibrations, "enqueue_job", run)
+    monkeypatch.setattr(rubric_api, "enqueue_job", run)
     return sent

@@ -15,7 +15,7 @@ from grader.service.contracts.queries import DeliveryQuery, QueueQuery, Submissi
 from grader.service.errors import APIError
 from grader.service.fields import parse_query
 
-from .conftest import run_worker_inline
+from .conftest import ROOT, run_worker_inline
 
 SLUG = "ml-health-check"
 
@@ -73,6 +73,10 @@ BODIES = [
      {"name": "Nia New", "email": "nia@course.example"}),
     ("post", "/api/v1/assignments/{slug}/groups/exclusions",
      f"/api/v1/assignments/{SLUG}/groups/exclusions", "instructor", {"submission": "{sid}"}),
+    ("post", "/api/v1/assignments/{slug}/shares", f"/api/v1/assignments/{SLUG}/shares",
+     "instructor", {"reviewers": "{instructors}"}),
+    ("put", "/api/v1/assignments/{slug}/rubric", f"/api/v1/assignments/{SLUG}/rubric",
+     "instructor", {"source": "{rubric}"}),
 ]  # fmt: skip
 
 
@@ -92,7 +96,12 @@ def test_every_json_body_is_covered_here(client):
 @pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
 def test_unknown_fields_are_refused_everywhere(client, actors, world, method, path, url, who, body):
     url = url.format(sid=world)
-    body = {k: world if v == "{sid}" else v for k, v in body.items()}
+    values = {
+        "{sid}": world,
+        "{instructors}": [actors.id("instructor")],
+        "{rubric}": (ROOT / "rubrics" / "ml-health-check.toml").read_text(),
+    }
+    body = {k: values.get(v, v) if isinstance(v, str) else v for k, v in body.items()}
     r = getattr(client, method)(url, json={**body, "surprise": 1}, headers=actors.h(who))
     assert r.status_code == 422, r.get_json()
     assert r.get_json()["error"] == {

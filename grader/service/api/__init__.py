@@ -15,6 +15,7 @@ from . import (
     notifications,
     regrade_requests,
     review,
+    rubrics,
     shares,
     submissions,
     users,
@@ -34,6 +35,7 @@ def init_app(app: Flask) -> None:
         review,
         regrade_requests,
         notifications,
+        rubrics,
         shares,
         users,
     ):

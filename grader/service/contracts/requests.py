@@ -49,6 +49,7 @@ __all__ = [
     "RegradeAnswer",
     "RegradeRequestCreate",
     "ReleaseRequest",
+    "RubricSource",
     "Rule",
     "SecretRotation",
     "ShareRequest",
@@ -339,6 +340,16 @@ class GroupExclude(Body):
         BeforeValidator(_whole),
         Field(description="A submission id of the assignment (404 for any other)."),
         Rule("invalid_submission", "'submission' must be a submission id"),
+    ]
+
+
+class RubricSource(Body):
+    """A new version of the assignment's rubric, as TOML (the rubric file's format)."""
+
+    source: Annotated[
+        str,
+        Field(min_length=1, description="The whole rubric as TOML (at most 256 KB)."),
+        Rule("invalid_rubric", "'source' must be the rubric's TOML text"),
     ]
 
 

@@ -541,6 +541,15 @@ class Ungrouped(Response):
     grouped: bool
 
 
+class RubricText(Response):
+    version: Annotated[str, Field(description="The assignment's current rubric version.")]
+    rubric_file: str
+    from_file: Annotated[
+        bool, Field(description="Whether the version is the rubric file's as it is now.")
+    ]
+    source: Annotated[str, Field(description="The rubric as TOML, answer key included.")]
+
+
 class Share(Response):
     reviewer: int
     name: str

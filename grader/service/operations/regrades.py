@@ -16,7 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import APIError
-from ..models import Assignment, Job, JobStatus, Status, Submission, User, get_row, utcnow
+from ..models import (
+    Assignment,
+    Job,
+    JobStatus,
+    RubricVersion,
+    Status,
+    Submission,
+    User,
+    get_row,
+    utcnow,
+)
 from . import grades, rubrics
 
 log = logging.getLogger(__name__)
@@ -50,19 +60,27 @@ def start(
     kind: str,
     rubrics_dir: str,
     send: Callable[[int], bool],
+    version: str | None = None,
 ) -> Job:
     """Create a job and send it to the worker. A regrade switches the assignment to the
-    rubric file's version here (so new answers get it at once); the job sends the tasks."""
-    path = rubrics.rubric_path(rubrics_dir, a.rubric_file)
-    if kind == REGRADE:
-        version = rubrics.store_rubric(session, path).version
-        if version != a.rubric_version:
-            a.calibration_version = None  # fitted for the old rubric's grades
-        a.rubric_version = version
+    rubric file's version, or to the stored ``version`` (a rubric edited in the pages or
+    sent to the API, :func:`~grader.service.operations.rubrics.store_source`), here, so new
+    answers get it at once; the job sends the tasks. A dry run previews either."""
+    if version is not None:
+        if session.get(RubricVersion, version) is None:
+            raise APIError(404, "not_found", "no such rubric version", field="version")
+    elif kind == REGRADE:
+        version = rubrics.store_rubric(
+            session, rubrics.rubric_path(rubrics_dir, a.rubric_file)
+        ).version
     elif kind == RECALIBRATE:
         version = a.rubric_version
     else:
-        version = rubrics.read_rubric(path).version
+        version = rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file)).version
+    if kind == REGRADE:
+        if version != a.rubric_version:
+            a.calibration_version = None  # fitted for the old rubric's grades
+        a.rubric_version = version
     job = Job(kind=kind, assignment_id=a.id, requested_by_id=actor.id, rubric_version=version)
     session.add(job)
     session.commit()
@@ -91,7 +109,7 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
     try:
         ids = current_graded(session, a)
         if job.kind == PREVIEW:
-            job.result = _preview(session, a, ids, rubrics_dir)
+            job.result = _preview(session, a, ids, rubrics_dir, job.rubric_version)
         else:
             sent = sum(1 for sid in ids if enqueue(sid))
             job.result = {"queued": sent, "submissions": len(ids)}
@@ -108,8 +126,15 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
     return job.status.value
 
 
-def _preview(session: Session, a: Assignment, ids: list[int], rubrics_dir: str) -> dict[str, Any]:
-    rubric = rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file))
+def _preview(
+    session: Session, a: Assignment, ids: list[int], rubrics_dir: str, version: str
+) -> dict[str, Any]:
+    stored = session.get(RubricVersion, version)
+    rubric = (
+        rubrics.rubric_for(stored)
+        if stored is not None
+        else rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file))
+    )
     changes = []
     for sid in ids:
         sub = session.get(Submission, sid, options=[undefer(Submission.content)])

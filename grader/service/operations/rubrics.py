@@ -11,9 +11,7 @@ from sqlalchemy.orm import Session
 from grader.scoring import Rubric, RubricError, load_rubric, rubric_from_dict
 
 from ..errors import APIError
-from ..models import (
-    RubricVersion,
-)
+from ..models import Assignment, RubricVersion
 
 _RUBRIC_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
 
@@ -52,6 +50,41 @@ def read_rubric(path: Path) -> Rubric:
         ) from exc
 
 
+#: The longest rubric source the pages and the API take (the shipped one is ~60 KB).
+MAX_SOURCE = 256 * 1024
+
+
+def store_source(session: Session, source: str) -> RubricVersion:
+    """Validate a rubric's TOML written in the pages or sent to the API and keep it under
+    its version (nothing else changes: applying it is a regrade). A 422 names what is
+    wrong: the TOML line and column, or every rule the rubric breaks."""
+    if len(source.encode("utf-8")) > MAX_SOURCE:
+        raise APIError(
+            422,
+            "invalid_rubric",
+            f"the rubric is limited to {MAX_SOURCE // 1024} KB",
+            field="rubric",
+        )
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise APIError(
+            422, "invalid_rubric", f"the rubric is not valid TOML: {exc}", field="rubric"
+        ) from None
+    try:
+        rubric = rubric_from_dict(data, source="the rubric")
+    except RubricError as exc:
+        raise APIError(
+            422, "invalid_rubric", f"the rubric is invalid: {exc}", field="rubric"
+        ) from exc
+    row = session.get(RubricVersion, rubric.version)
+    if row is None:
+        row = RubricVersion(version=rubric.version, rubric_id=rubric.id, source=source)
+        session.add(row)
+        session.flush()
+    return row
+
+
 def store_rubric(session: Session, path: Path) -> RubricVersion:
     """Validate a rubric file and keep its content under its version."""
     rubric = read_rubric(path)
@@ -63,6 +96,14 @@ def store_rubric(session: Session, path: Path) -> RubricVersion:
         session.add(row)
         session.flush()
     return row
+
+
+def file_version(rubrics_dir: str, a: Assignment) -> str | None:
+    """The version of the assignment's rubric file as it is now (None: missing or invalid)."""
+    try:
+        return read_rubric(rubric_path(rubrics_dir, a.rubric_file)).version
+    except APIError:
+        return None
 
 
 _RUBRIC_CACHE: dict[str, Rubric] = {}

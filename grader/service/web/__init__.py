@@ -24,6 +24,7 @@ def init_app(app: Flask) -> None:
         notifications,
         regrade_requests,
         review,
+        rubric_edit,
         withdraw,
     )
     from .blueprint import bp

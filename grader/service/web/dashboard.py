@@ -14,7 +14,7 @@ from ..auth import STAFF
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment, JobStatus, Role, Status, User, utcnow
+from ..models import Assignment, JobStatus, Role, RubricVersion, Status, User, utcnow
 from ..operations import (
     calibrations,
     exports,
@@ -188,8 +188,9 @@ def release_many(slug: str) -> Response:
 def regrade(slug: str) -> Any:
     """``action=preview`` has the worker grade every current answer with the rubric file as it
     is now (writing no grade) and shows what would change; ``action=apply`` (from the preview,
-    for the version it showed) switches the assignment to it and has the worker send the
-    regrade. Neither grades inside the request."""
+    for the version it showed: the file's, or one edited in the pages) switches the
+    assignment to it and has the worker send the regrade. Neither grades inside the
+    request."""
     session = get_db().session
     a = get_assignment(session, slug)
     action = request.form.get("action", "")
@@ -202,13 +203,23 @@ def regrade(slug: str) -> Any:
     if action not in ("preview", "apply"):
         notify("Choose preview or apply.", "error")
         return redirect(url_for("web.dashboard", slug=slug), code=303)
-    if action == "apply" and request.form.get("version") != rubric.version:
-        notify("The rubric file changed since the preview: preview the regrade again.", "error")
-        return redirect(url_for("web.dashboard", slug=slug), code=303)
+    wanted = request.form.get("version", "")
+    edited = None  # a version edited in the pages (web.rubric_edit), stored under its hash
+    if action == "apply" and wanted != rubric.version:
+        edited = session.get(RubricVersion, wanted) if wanted and len(wanted) <= 64 else None
+        if edited is None or edited.rubric_id != a.rubric.rubric_id:
+            notify("The rubric changed since the preview: preview the regrade again.", "error")
+            return redirect(url_for("web.dashboard", slug=slug), code=303)
     kind = regrades.PREVIEW if action == "preview" else regrades.REGRADE
     try:
         job = regrades.start(
-            session, a, current_user(), kind, current_app.config["RUBRICS_DIR"], tasks.enqueue_job
+            session,
+            a,
+            current_user(),
+            kind,
+            current_app.config["RUBRICS_DIR"],
+            tasks.enqueue_job,
+            version=edited.version if edited is not None else None,
         )
     except APIError as exc:
         notify(f"The dry run could not start: {exc.message}.", "error")
@@ -216,8 +227,8 @@ def regrade(slug: str) -> Any:
     if kind == regrades.PREVIEW:
         return redirect(url_for("web.dashboard", slug=slug, preview=job.id), code=303)
     notify(
-        f"Regrading with rubric version {rubric.version}: the worker is sending every current "
-        "answer; instructors' overrides are kept."
+        f"Regrading with rubric version {wanted or rubric.version}: the worker is sending every "
+        "current answer; instructors' overrides are kept."
     )
     return redirect(url_for("web.dashboard", slug=slug), code=303)
 

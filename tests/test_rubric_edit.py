@@ -1,0 +1,96 @@
+"""Editing an assignment's rubric as TOML, in the API and the pages: validation errors name
+what is wrong (shown in place on the page), the dry run shows the diff without changing a
+grade, and applying it regrades with the new version (overrides kept)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from .browser.support import add_web_users, csrf_from, login
+from .conftest import ROOT, graded, run_worker_inline
+
+SLUG = "ml-health-check"
+EASIER = ("curve = { zero = 0.36, full = 0.98 }", "curve = { zero = 0.2, full = 0.7 }")
+SOURCE = (ROOT / "rubrics" / "ml-health-check.toml").read_text()
+
+
+def test_edit_the_rubric_through_the_api(app, client, actors, assignment, enqueued, jobs_inline):
+    staff = actors.h("instructor")
+    sid = graded(app, client, actors, name="sub-020.md")
+    url = f"/api/v1/assignments/{SLUG}/rubric"
+    assert client.get(url, headers=actors.h("learner")).status_code == 403
+    shown = client.get(url, headers=staff).get_json()
+    assert shown["from_file"] is True and shown["source"] == SOURCE
+    before = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"]
+
+    r = client.put(url, headers=staff, json={"source": 'title = "x"\npoints = = 3\n'})
+    error = r.get_json()["error"]
+    assert r.status_code == 422 and error["field"] == "rubric" and "line" in error["message"]
+    broken = SOURCE.replace("points = 20", "points = -5", 1)
+    r = client.put(url, headers=staff, json={"source": broken})
+    assert (
+        r.status_code == 422
+        and "points: must be greater than 0" in r.get_json()["error"]["message"]
+    )
+    # Past the request size limit the body is refused before it is read.
+    r = client.put(url, headers=staff, json={"source": "x" * (300 * 1024)})
+    assert r.status_code == 413
+
+    easier = SOURCE.replace(*EASIER)
+    r = client.put(url + "?dry_run=1", headers=staff, json={"source": easier})
+    assert r.status_code == 202, r.get_json()
+    job = client.get(r.headers["Location"], headers=staff).get_json()
+    assert job["kind"] == "regrade_preview" and job["status"] == "done"
+    (change,) = job["result"]["changes"]
+    assert change["id"] == sid and change["after"] > change["before"]
+    # The dry run changed nothing.
+    assert client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"] == before
+    assert client.get(url, headers=staff).get_json()["version"] == shown["version"]
+
+    r = client.put(url, headers=staff, json={"source": easier})
+    assert r.status_code == 202 and jobs_inline == [sid]
+    assert run_worker_inline(app, sid) == "graded"
+    after = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"]
+    assert after["total"] == change["after"] and after["rubric_version"] == job["rubric_version"]
+    now = client.get(url, headers=staff).get_json()
+    assert now["version"] == job["rubric_version"] and now["from_file"] is False
+    assert now["source"] == easier
+
+
+def test_edit_the_rubric_in_the_pages(app, client, actors, assignment, enqueued, jobs_inline):
+    from grader.service.models import Assignment
+
+    sid = graded(app, client, actors, name="sub-020.md")
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    page = web.get(f"/dashboard/{SLUG}/rubric").get_data(as_text=True)
+    assert 'id="rubric-source"' in page and "ml-health-check" in page
+    token = csrf_from(page)
+    bad = web.post(
+        f"/dashboard/{SLUG}/rubric",
+        data={"csrf_token": token, "source": SOURCE.replace("points = 20", "points = 0", 1)},
+    )
+    body = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="rubric-errors"' in body and 'aria-invalid="true"' in body
+    assert "must be greater than 0" in body and "points = 0" in body  # the text is kept
+    r = web.post(
+        f"/dashboard/{SLUG}/rubric",
+        data={"csrf_token": token, "source": SOURCE.replace(*EASIER)},
+    )
+    assert r.status_code == 303 and "preview=" in r.headers["Location"]
+    diff = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="regrade-diff"' in diff and 'id="regrade-apply"' in diff
+    with app.app_context():
+        old = app.extensions["db"].session.scalar(select(Assignment.rubric_version))
+    version = diff.split('name="version" value="')[1].split('"')[0]
+    assert version != old
+    r = web.post(
+        f"/dashboard/{SLUG}/regrade",
+        data={"csrf_token": token, "action": "apply", "version": version},
+        follow_redirects=True,
+    )
+    assert "the worker is sending every current answer" in r.get_data(as_text=True)
+    assert jobs_inline == [sid]
+    with app.app_context():
+        assert app.extensions["db"].session.scalar(select(Assignment.rubric_version)) == version
