@@ -105,3 +105,42 @@ def test_find_a_learner_by_email_then_withdraw_the_grade(app, live, people, new_
     expect(learner.locator("#status")).not_to_have_attribute("data-status", "released")
     learner.goto("/notifications")
     expect(learner.locator("main")).to_contain_text("wrong file")
+
+
+def test_an_instructor_edits_the_rubric_sees_the_diff_and_applies_it(
+    app, live, people, new_page, jobs_inline
+):
+    from grader.service.models import Assignment
+
+    from ..conftest import ROOT
+
+    sid = submit_as(app, people["learner"].id, (HEALTH / "sub-020.md").read_text())
+    run_worker_inline(app, sid)
+    source = (ROOT / "rubrics" / "ml-health-check.toml").read_text()
+    staff = new_page()
+    sign_in(staff, people["instructor"])
+    staff.goto("/dashboard/ml-health-check")
+    staff.click("#rubric-link")
+    assert_accessible(staff)
+    # A mistake is shown in place, the text kept.
+    staff.fill("#rubric-source", source.replace("points = 20", "points = 0", 1))
+    staff.click("#rubric-preview")
+    expect(staff.locator("#rubric-errors")).to_contain_text("must be greater than 0")
+    expect(staff.locator("#rubric-source")).to_have_attribute("aria-invalid", "true")
+    assert_accessible(staff)
+    staff.fill(
+        "#rubric-source",
+        source.replace(
+            "curve = { zero = 0.36, full = 0.98 }", "curve = { zero = 0.2, full = 0.7 }"
+        ),
+    )
+    staff.click("#rubric-preview")
+    expect(staff.locator("#regrade-diff")).to_be_visible()
+    expect(staff.locator("#regrade-diff")).to_contain_text(f"{sid}")
+    staff.click("#regrade-apply")
+    expect(staff.locator(".notice").first).to_contain_text("the worker is sending every")
+    assert jobs_inline == [sid]
+    assert run_worker_inline(app, sid) == "graded"
+    with app.app_context():
+        a = app.extensions["db"].session.scalar(select(Assignment))
+        assert "zero = 0.2, full = 0.7" in a.rubric.source
