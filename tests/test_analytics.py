@@ -43,6 +43,12 @@ def test_analytics_compare_the_grader_with_the_instructors(
     mine = rows[(actors.id("instructor"), "risk_management")]
     assert mine["overrides"] == 1 and mine["mean_change"] == round(-grader_a["risk_management"], 2)
     assert rows[(actors.id("instructor2"), "risk_management")]["mean_change"] > 0
+    # The distribution moves with the overrides: the final points land in the bottom and
+    # top bands of Risk Management, wherever the grader put them.
+    bands = rm["distribution"]
+    assert [b["low"] for b in bands] == [0, 4, 8, 12, 16] and bands[-1]["high"] == 20
+    assert sum(b["grader"] for b in bands) == sum(b["final"] for b in bands) == 2
+    assert bands[0]["final"] == 1 and bands[-1]["final"] == 1
     # The weak answer misses concepts: they are counted per criterion.
     assert any(c["most_missed"] for c in after["criteria"])
     # Both answers are labels now (overridden after their grade): the confidence table has them.
@@ -57,6 +63,7 @@ def test_the_analytics_page(app, client, actors, assignment, enqueued):
     staff = signed_in_client(app, people["instructor"])
     page = staff.get("/dashboard/ml-health-check/analytics").get_data(as_text=True)
     assert 'id="criteria-table"' in page and 'id="instructors-table"' in page
+    assert 'id="distribution-prioritization"' in page
     assert "Instructor Person" in page and "<svg" in page
     assert (
         signed_in_client(app, people["learner"])
@@ -78,7 +85,8 @@ def test_the_analytics_download_as_csv(app, client, actors, assignment, enqueued
     assert r.status_code == 200 and r.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
     sections = {row[0] for row in rows if row and row[0] != "section"}
-    assert sections == {"criteria", "instructors", "confidence"}
+    assert sections == {"criteria", "distribution", "instructors", "confidence"}
+    assert sum(1 for row in rows if row and row[0] == "distribution") == 4 * 5
     assert any(row[:3] == ["instructors", "Instructor Person", "prioritization"] for row in rows)
     learner = signed_in_client(app, people["learner"])
     assert learner.get("/dashboard/ml-health-check/analytics.csv").status_code == 403

@@ -419,6 +419,13 @@ class MissedConcept(Response):
     answers: int
 
 
+class PointsBin(Response):
+    low: float
+    high: Annotated[float, Field(description="The last bin includes its upper edge.")]
+    grader: Annotated[int, Field(description="Answers the grader gave points in the bin.")]
+    final: Annotated[int, Field(description="Answers whose final points are in the bin.")]
+
+
 class AnalyticsCriterion(Response):
     id: str
     name: str
@@ -426,6 +433,7 @@ class AnalyticsCriterion(Response):
     grader_mean: Annotated[float | None, Field(description="The grader's own points, mean.")]
     final_mean: Annotated[float | None, Field(description="With overrides, mean.")]
     most_missed: list[MissedConcept]
+    distribution: list[PointsBin]
 
 
 class InstructorOverrides(Response):

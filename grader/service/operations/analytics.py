@@ -22,6 +22,12 @@ CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9)
 #: Off by more than this many points of 100 counts as wrong.
 WRONG = 15.0
 TOP_MISSED = 5
+#: Bins of a criterion's points distribution (equal shares of its maximum).
+POINT_BINS = 5
+
+
+def _bin(points: float, top: float) -> int:
+    return min(POINT_BINS - 1, max(0, int(points / top * POINT_BINS))) if top else 0
 
 
 def _latest_grades(session: Session, a: Assignment) -> Any:
@@ -61,6 +67,9 @@ def analytics(session: Session, a: Assignment) -> dict[str, Any]:
     final: dict[str, float] = defaultdict(float)
     missed: dict[str, Counter[str]] = defaultdict(Counter)
     grader_points: dict[tuple[int, str], float] = {}
+    tops = {c.id: float(c.points) for c in rubric.criteria}
+    auto_bins: dict[str, list[int]] = {cid: [0] * POINT_BINS for cid in ids}
+    final_bins: dict[str, list[int]] = {cid: [0] * POINT_BINS for cid in ids}
     n = 0
     for row in _latest_grades(session, a):
         n += 1
@@ -69,6 +78,9 @@ def analytics(session: Session, a: Assignment) -> dict[str, Any]:
             cid = c["id"]
             auto[cid] += float(c["points"])
             final[cid] += float(effective.get(cid, c["points"]))
+            if cid in auto_bins:
+                auto_bins[cid][_bin(float(c["points"]), tops[cid])] += 1
+                final_bins[cid][_bin(float(effective.get(cid, c["points"])), tops[cid])] += 1
             grader_points[(row.submission_id, cid)] = float(c["points"])
             for concept in c.get("missing", []):
                 missed[cid][str(concept)] += 1
@@ -81,6 +93,16 @@ def analytics(session: Session, a: Assignment) -> dict[str, Any]:
             "final_mean": round(final[cid] / n, 2) if n else None,
             "most_missed": [
                 {"concept": k, "answers": v} for k, v in missed[cid].most_common(TOP_MISSED)
+            ],
+            # How many answers got each share of the points, from the grader and in the end.
+            "distribution": [
+                {
+                    "low": round(tops[cid] * b / POINT_BINS, 2),
+                    "high": round(tops[cid] * (b + 1) / POINT_BINS, 2),
+                    "grader": auto_bins[cid][b],
+                    "final": final_bins[cid][b],
+                }
+                for b in range(POINT_BINS)
             ],
         }
         for cid in ids
@@ -189,6 +211,11 @@ def analytics_csv(session: Session, assignment_id: int) -> Any:
         yield line(
             ["criteria", c["id"], c["max_points"], c["grader_mean"], c["final_mean"], missed]
         )
+    yield line([])
+    yield line(["section", "criterion", "from_points", "to_points", "grader", "final"])
+    for c in data["criteria"]:
+        for b in c["distribution"]:
+            yield line(["distribution", c["id"], b["low"], b["high"], b["grader"], b["final"]])
     yield line([])
     yield line(
         ["section", "instructor", "criterion", "overrides", "mean_change", "mean_abs_change"]

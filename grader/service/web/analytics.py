@@ -27,7 +27,19 @@ def analytics(slug: str) -> str:
         if rows
         else None
     )
-    return render_template("web/analytics.html", assignment=a, data=data, chart=chart)
+    # Each criterion's distribution, the grader's beside the final, with its table.
+    spreads = {
+        c["id"]: paired_bars(
+            [(f"{b['low']:g}–{b['high']:g}", b["grader"], b["final"]) for b in c["distribution"]],
+            width=360,
+            height=150,
+        )
+        for c in data["criteria"]
+        if data["answers"]
+    }
+    return render_template(
+        "web/analytics.html", assignment=a, data=data, chart=chart, spreads=spreads
+    )
 
 
 @bp.get("/dashboard/<slug>/analytics.csv")
