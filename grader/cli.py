@@ -1,23 +1,28 @@
 """The `grader` command line: grade files, check rubrics, measure agreement with humans.
 
-Service commands (database, tokens, platforms) are added by :mod:`grader.service.commands`
-when the service's dependencies are installed; the scoring commands never need them.
+Service commands (database, tokens, platforms, users, run) come from
+:mod:`grader.service.commands` when the service's dependencies are installed; the scoring
+commands never need them. Every command imports what it uses when it runs, so
+``grader --help`` imports neither scikit-learn nor Flask.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from .scoring import Grade, RubricError, grade_text, load_rubric
-from .scoring.learning import Calibration, Label, apply_to, fit, read_grades
-from .scoring.rubric import Rubric
+if TYPE_CHECKING:
+    from .scoring import Grade
+    from .scoring.learning import Calibration
+    from .scoring.rubric import Rubric
 
 ANSWER_SUFFIXES = (".md", ".markdown", ".txt")
 _REPO_RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"
@@ -33,6 +38,8 @@ def default_rubric_path() -> Path:
 
 
 def _load(path: str | Path) -> Rubric:
+    from .scoring import RubricError, load_rubric
+
     try:
         return load_rubric(path)
     except RubricError as exc:
@@ -92,6 +99,8 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
 
 
 def _load_calibration(path: str, rubric: Rubric) -> Calibration:
+    from .scoring.learning import Calibration
+
     try:
         found = Calibration.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
@@ -156,7 +165,64 @@ def grade_report(name: str, grade: Grade) -> str:
     return "\n".join(lines)
 
 
-@click.group()
+#: The service's commands: (module:attribute, short help). Imported when run, so the
+#: listing in ``grader --help`` costs no import of Flask or SQLAlchemy.
+SERVICE_COMMANDS = {
+    "db": ("grader.service.commands:db_group", "Database schema."),
+    "platform": (
+        "grader.service.webhooks.commands:platform_group",
+        "Course platforms that submit through signed webhooks.",
+    ),
+    "reconcile": (
+        "grader.service.commands:reconcile",
+        "Re-enqueue submissions stuck in queued or grading, once.",
+    ),
+    "run": (
+        "grader.service.commands:run",
+        "Migrate, seed, then run the web server and a grading worker together.",
+    ),
+    "seed": (
+        "grader.service.commands:seed",
+        "Create the ml-health-check assignment and demo accounts.",
+    ),
+    "token": ("grader.service.commands:token_group", "API tokens."),
+    "user": (
+        "grader.service.account_commands:user_group",
+        "Web accounts (people who sign in with a password).",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose service commands are imported only when they run (or show their own
+    help)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, _, attr = self.lazy[name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy and name not in self.commands:
+                rows.append((name, self.lazy[name][1]))
+            elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, lazy={})
 @click.version_option(package_name="grader")
 def main() -> None:
     """grader: grade written answers against data-defined rubrics."""
@@ -183,6 +249,9 @@ def grade(
     rubric_path: str | None, fmt: str, calibration_path: str | None, files: tuple[str, ...]
 ) -> None:
     """Grade answer FILES (Markdown files, folders of them, or JSON-lines files)."""
+    from .scoring import grade_text
+    from .scoring.learning import apply_to
+
     rubric = _load(rubric_path or default_rubric_path())
     calibration = _load_calibration(calibration_path, rubric) if calibration_path else None
     answers = list(_answers(files))
@@ -243,6 +312,9 @@ def calibrate(
 ) -> None:
     """Fit a calibration from instructors' GRADES of answer FILES: per-criterion maps kept
     only where they beat the grader out of fold, and interval quantiles."""
+    from .scoring import grade_text
+    from .scoring.learning import Label, fit, read_grades
+
     rubric = _load(rubric_path or default_rubric_path())
     criteria = {c.id: c.points for c in rubric.criteria}
     try:
@@ -312,6 +384,8 @@ def rubric() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def rubric_check(paths: tuple[str, ...]) -> None:
     """Validate rubric files; exit 1 listing every problem."""
+    from .scoring import RubricError, load_rubric
+
     bad = 0
     for path in paths:
         try:
@@ -348,16 +422,7 @@ def evaluate(fmt: str, dataset: str) -> None:
         click.echo(format_report(report))
 
 
-def _register_service_commands() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("flask") is None:  # the scoring library alone
-        return
-    from .service.commands import register
-
-    register(main)
-
-
-_register_service_commands()
+if importlib.util.find_spec("flask") is not None:  # else the scoring library alone
+    cast(LazyGroup, main).lazy.update(SERVICE_COMMANDS)
 if __name__ == "__main__":
     main()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -132,3 +133,28 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "grader.cli", "--help"], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0 and "grade" in out.stdout
+
+
+def test_help_imports_neither_scikit_learn_nor_flask():
+    """`grader --help` lists every command without importing what they need to run."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from grader.cli import main\n"
+        "r = CliRunner().invoke(main, ['--help'])\n"
+        "assert r.exit_code == 0 and 'token' in r.output and 'grade' in r.output, r.output\n"
+        "print(sorted(m for m in ('sklearn', 'flask', 'sqlalchemy', 'scipy') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_lazy_command_list_says_what_each_command_says_of_itself():
+    from grader.cli import SERVICE_COMMANDS
+
+    ctx = click.Context(main)
+    for name, (_, short) in SERVICE_COMMANDS.items():
+        command = main.get_command(ctx, name)
+        assert command is not None and command.help
+        first = " ".join(command.help.split())
+        assert first.startswith(short.rstrip(".")), (name, first, short)

@@ -22,7 +22,6 @@ from .migrate import upgrade
 from .models import ApiToken, Assignment, Role, User, utcnow
 from .passwords import hash_password
 from .supervise import Child, supervise
-from .webhooks.commands import platform_group
 
 DEMO_ASSIGNMENT = ("ml-health-check", "ml-health-check.toml")
 DEMO_USERS = (
@@ -31,18 +30,6 @@ DEMO_USERS = (
     ("Demo Learner", Role.LEARNER, "learner@example.test"),
     ("Demo Learner Two", Role.LEARNER, "learner2@example.test"),
 )
-
-
-def register(main: click.Group) -> None:
-    from .account_commands import user_group
-
-    main.add_command(db_group)
-    main.add_command(token_group)
-    main.add_command(seed)
-    main.add_command(run)
-    main.add_command(reconcile)
-    main.add_command(platform_group)
-    main.add_command(user_group)
 
 
 @click.group("db")
