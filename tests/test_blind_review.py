@@ -58,3 +58,54 @@ def test_reviewers_see_no_names_until_release(app, client, actors, assignment, e
     assert seen["learner"] == {"id": actors.id("learner"), "name": "Émile Ortiz"}
     found = client.get("/api/v1/review-queue?learner=ortiz&status=all", headers=staff).get_json()
     assert [i["id"] for i in found["items"]] == [sid]
+
+
+def test_nothing_links_a_hidden_answer_to_its_learner(
+    app, client, actors, assignment, enqueued, jobs_inline
+):
+    """The regrade's dry run, the list of submissions by learner, the links between a
+    learner's versions and the gradebook's order tell nobody who wrote a hidden answer."""
+    from grader.service.models import User
+
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        session.get(User, actors.id("learner")).name = "Émile Ortiz"
+    staff = actors.h("instructor")
+    client.patch(f"/api/v1/assignments/{SLUG}", json={"blind_review": True}, headers=staff)
+    other = graded(app, client, actors, who="learner2", name="sub-029.md")
+    first = graded(app, client, actors, release=True)  # named from now on
+    second = graded(app, client, actors, name="sub-020.md")  # the same learner, hidden
+
+    # The regrade's dry run (kept with its job) names the hidden answer as reviewers see it.
+    import tomllib
+
+    from grader.scoring import rubric_from_dict
+    from grader.service.models import Submission
+    from grader.service.operations.grades import regrade_preview
+
+    from .conftest import ROOT
+
+    easier = (
+        (ROOT / "rubrics" / "ml-health-check.toml")
+        .read_text()
+        .replace("curve = { zero = 0.36, full = 0.98 }", "curve = { zero = 0.2, full = 0.7 }")
+    )
+    with app.app_context(), app.extensions["db"].session_scope() as session:
+        change = regrade_preview(
+            session, session.get(Submission, second), rubric_from_dict(tomllib.loads(easier))
+        )
+    assert change is not None and change["learner"] == f"Anonymous #{second}"
+    mine = client.get(
+        f"/api/v1/submissions?learner={actors.id('learner')}", headers=staff
+    ).get_json()
+    assert [s["id"] for s in mine["items"]] == [first]  # the hidden one is not listed
+    v1 = client.get(f"/api/v1/submissions/{first}", headers=staff).get_json()
+    assert "superseded_by" not in v1 and v1["current"] is False
+    trail = client.get(f"/api/v1/submissions/{first}/history", headers=staff).get_json()
+    assert all(e["after"] is None for e in trail["events"] if e["action"] == "superseded")
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    page = web.get(f"/review/submissions/{second}").get_data(as_text=True)
+    assert 'id="versions-hidden"' in page and f"/review/submissions/{first}" not in page
+    rows = web.get(f"/dashboard/{SLUG}/grades.csv").text.splitlines()[1:]
+    assert [int(r.split(",")[3]) for r in rows] == sorted([other, second])  # by submission

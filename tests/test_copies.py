@@ -158,3 +158,59 @@ def test_the_index_never_compares_every_pair(app, client, actors, assignment, en
     assert listed["items"] == []
     # One comparison with the samples per answer, plus at most CANDIDATES others.
     assert len(measured) <= 40 * (1 + copies.CANDIDATES)
+
+
+def test_two_answers_indexed_at_once_still_find_each_other(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    """Two workers index near-identical answers at the same moment: one of them must see
+    the other (a lock per assignment on PostgreSQL, the write lock first on SQLite)."""
+    import threading
+
+    from sqlalchemy import func, select
+
+    import grader.service.grade_task as grade_task
+    from grader.service.models import CopyHint, Submission
+    from grader.service.operations import copies
+
+    monkeypatch.setattr(grade_task, "_copy_hints", lambda *a, **k: None)  # index by hand
+    source = (ADVERSARIAL / "answers" / "o01.md").read_text()
+    ids = []
+    for token in learner_tokens(app, 2):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=source + "\n\nMine.",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    together = threading.Barrier(2, timeout=2)
+    real = copies.fingerprints
+
+    def in_step(text, ignore=frozenset()):
+        try:  # both compute their fingerprints at the same time, where a lock allows
+            together.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return real(text, ignore)
+
+    monkeypatch.setattr(copies, "fingerprints", in_step)
+    db = app.extensions["db"]
+    errors = []
+
+    def index(sid):
+        try:
+            with db.sessionmaker() as session, session.begin():
+                copies.record(session, sid)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=index, args=(sid,)) for sid in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    with db.sessionmaker() as s:
+        assert s.scalar(select(func.count()).select_from(CopyHint)) == 1
+        assert [s.get(Submission, i).copy_hints for i in ids] == [1, 1]

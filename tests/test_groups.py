@@ -88,10 +88,18 @@ def test_one_decision_for_a_group_of_twenty(app, client, actors, assignment, enq
     top = listed["groups"][0]
     assert top["size"] == 20 and sorted(top["members"]) == sorted(alike)
     assert different[0] not in top["members"] and top["low"] == top["high"]
+    # A member the group does not fit is taken out and stands alone (twice is once).
+    for _ in range(2):
+        r = client.post(url + "/exclusions", headers=staff, json={"submission": alike[3]})
+        assert r.status_code == 200
+    groups = client.get(url, headers=staff).get_json()["groups"]
+    sizes = {tuple(g["members"]): g["size"] for g in groups}
+    assert sizes[(alike[3],)] == 1 and groups[0]["size"] == 19
+    members = groups[0]["members"]
     # Another instructor holds one member: it is held back.
     assert client.post(f"/api/v1/submissions/{alike[0]}/claim", headers=other).status_code == 200
     body = {
-        "members": top["members"],
+        "members": members,
         "action": "override",
         "criterion": "risk_management",
         "points": 12,
@@ -106,34 +114,52 @@ def test_one_decision_for_a_group_of_twenty(app, client, actors, assignment, enq
     )
     r = client.post(url + "/decision", headers=staff, json=body)
     assert r.status_code == 200, r.get_json()
-    assert r.get_json()["claimed"] == [alike[0]] and r.get_json()["count"] == 19
-    for sid in alike[1:]:
+    assert r.get_json()["claimed"] == [alike[0]] and r.get_json()["count"] == 18
+    decided = [m for m in members if m != alike[0]]
+    for sid in decided:
         sub = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()
         rm = next(c for c in sub["grade"]["criteria"] if c["id"] == "risk_management")
         assert rm["points"] == 12 and rm["override"]["comment"] == body["comment"]
-    history = client.get(f"/api/v1/submissions/{alike[5]}/history", headers=staff).get_json()
+    history = client.get(f"/api/v1/submissions/{decided[0]}/history", headers=staff).get_json()
     actions = [e["action"] for e in history["events"]]
     assert actions[-2:] == ["override", "group_decision"]
-    assert history["events"][-1]["after"]["size"] == 20
-    # A member the group does not fit is taken out and stands alone.
-    r = client.post(url + "/exclusions", headers=staff, json={"submission": alike[3]})
-    assert r.status_code == 200
-    sizes = {
-        tuple(g["members"]): g["size"] for g in client.get(url, headers=staff).get_json()["groups"]
-    }
-    assert sizes[(alike[3],)] == 1
+    assert history["events"][-1]["after"]["size"] == 19
+    # Decided answers leave the groups; the same decision sent again (another instructor
+    # working from the same list) is refused, not applied twice.
+    left = client.get(url, headers=staff).get_json()
+    assert left["answers"] == 3  # the held one, the one taken out, the different one
+    again = client.post(url + "/decision", headers=staff, json=body)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_reviewed"
     # A decision on members that are not waiting for review is refused whole.
-    client.post(f"/api/v1/submissions/{alike[4]}/release", headers=staff)
+    client.post(f"/api/v1/submissions/{alike[3]}/release", headers=staff)
     r = client.post(
         url + "/decision",
         headers=staff,
-        json={"members": [alike[4], alike[6]], "action": "confirm"},
+        json={"members": [alike[3], different[0]], "action": "confirm"},
     )
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "members"
     r = client.post(
-        url + "/decision", headers=staff, json={"members": alike[6:9], "action": "confirm"}
+        url + "/decision", headers=staff, json={"members": different, "action": "confirm"}
     )
-    assert r.status_code == 200 and r.get_json()["count"] == 3
+    assert r.status_code == 200 and r.get_json()["count"] == 1
+
+
+def test_the_group_forms_refuse_what_is_not_an_id(app, client, actors, assignment, enqueued):
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    token = csrf_from(web.get(f"/dashboard/{SLUG}/groups").get_data(as_text=True))
+    for members in (["²"], ["9" * 5000], ["1"] * 1001):
+        r = web.post(
+            f"/dashboard/{SLUG}/groups/decision",
+            data={"csrf_token": token, "members": members, "action": "confirm"},
+        )
+        assert r.status_code == 303
+    for raw in ("²", "9" * 5000):
+        r = web.post(
+            f"/dashboard/{SLUG}/groups/exclusions", data={"csrf_token": token, "submission": raw}
+        )
+        assert r.status_code == 303
 
 
 def test_the_groups_page_decides_for_a_group(app, client, actors, assignment, enqueued):
@@ -154,3 +180,19 @@ def test_the_groups_page_decides_for_a_group(app, client, actors, assignment, en
         client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["reviewed"]
         for sid in alike
     )
+
+
+def test_answers_that_match_nothing_cost_a_bounded_number_of_comparisons(monkeypatch):
+    """Same points, different missed concepts: none groups, and each answer is compared
+    with at most TRIES leaders (grouping stays linear)."""
+    import grader.scoring.groups as groups
+
+    calls = []
+    real = groups._alike
+    monkeypatch.setattr(groups, "_alike", lambda *a: calls.append(1) or real(*a))
+    points = {"a": 15.0, "b": 12.0, "c": 12.0, "d": 11.0}
+    top = {"a": 30.0, "b": 25.0, "c": 25.0, "d": 20.0}
+    answers = [Answer(i, points, {k: frozenset({f"m{i}"}) for k in top}, 50.0) for i in range(2000)]
+    found = groups.group(answers, top)
+    assert len(found) == 2000
+    assert len(calls) <= 2000 * groups.TRIES

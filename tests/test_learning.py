@@ -207,3 +207,18 @@ def test_once_calibrated_the_confidence_is_the_measured_chance_of_being_within_1
 
     prior = from_held_out(rubric)
     assert prior is not None and apply_to(grade, prior).confidence == grade.confidence
+
+
+def test_criterion_intervals_are_floored_like_the_total_while_labels_are_few():
+    """Fifteen confirmed grades (every label says "exactly right") with held-out errors that
+    floor the total: each criterion's interval is floored by its share, never zero-wide."""
+    labels = [
+        Label(f"k{i}", {"a": 10.0 + i % 5, "b": 8.0}, {"a": 10.0 + i % 5, "b": 8.0}, 0.8)
+        for i in range(MIN_LABELS)
+    ]
+    cal = fit(labels, CRITERIA, rubric_version="r", held_out=(10.0,) * 20)
+    got = cal.apply({"a": 12.0, "b": 8.0}, 0.8)
+    total_width = got.interval.high - got.interval.low
+    widths = {c: i.high - i.low for c, i in got.criteria_intervals.items()}
+    assert total_width > 0 and all(w > 0 for w in widths.values()), widths
+    assert widths["a"] > widths["b"]  # a holds 30 of the 50 points

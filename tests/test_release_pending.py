@@ -87,25 +87,99 @@ def test_a_regraded_release_waits_for_the_instructor(
     assert client.post(url, headers=staff, json={"mode": "all"}).get_json()["released"] == []
 
 
-def test_a_regrade_that_changes_nothing_the_learner_reads_does_not_wait(
-    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
-):
-    staff, learner = actors.h("instructor"), actors.h("learner")
-    sid = graded(app, client, actors, name="sub-020.md", release=True)
-    released = _get(client, sid, learner)["grade"]
+def _rubric_copy(app, tmp_path):
     rubrics = tmp_path / "rub"
     rubrics.mkdir()
     path = rubrics / "ml-health-check.toml"
     shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", path)
     app.config["RUBRICS_DIR"] = str(rubrics)
-    # A new rubric version that grades this (long) answer the same.
+    return path
+
+
+def test_anything_the_learner_reads_waits_even_the_rubric_version_alone(
+    app, client, actors, assignment, enqueued, tmp_path
+):
+    """A regrade that leaves the points and feedback alone still changes what the learner
+    reads (the rubric version, the interval): it waits like any other."""
+    staff, learner = actors.h("instructor"), actors.h("learner")
+    sid = graded(app, client, actors, name="sub-020.md", release=True)
+    released = _get(client, sid, learner)["grade"]
+    path = _rubric_copy(app, tmp_path)
     path.write_text(path.read_text().replace("min_words = 60", "min_words = 50"))
     assert client.post(f"/api/v1/assignments/{SLUG}/regrade", headers=staff).status_code == 202
     assert run_worker_inline(app, sid) == "graded"
     seen = _get(client, sid, staff)
-    assert "release_pending" not in seen
+    assert seen["release_pending"] is True
     assert seen["grade"]["rubric_version"] != released["rubric_version"]
-    assert _get(client, sid, learner)["grade"]["total"] == released["total"]
+    assert _get(client, sid, learner)["grade"] == released
+    # The learner asks about what they have; the request is checked against it.
+    r = client.post(
+        f"/api/v1/submissions/{sid}/regrade-requests",
+        headers=learner,
+        json={"criterion": "risk_management", "message": "Please look at my rollback plan."},
+    )
+    assert r.status_code == 201, r.get_json()
+
+
+def test_an_override_after_release_reaches_the_learner_at_once(
+    app, client, actors, assignment, enqueued
+):
+    staff, learner = actors.h("instructor"), actors.h("learner")
+    sid = graded(app, client, actors, name="sub-020.md", release=True)
+    r = client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=staff,
+        json={"criterion": "risk_management", "points": 2, "reason": "No rollback."},
+    )
+    assert r.status_code == 201
+    mine = _get(client, sid, learner)["grade"]
+    assert next(c for c in mine["criteria"] if c["id"] == "risk_management")["points"] == 2
+    assert "release_pending" not in _get(client, sid, staff)
+
+
+def test_the_gradebook_keeps_the_released_maximum(
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
+):
+    staff = actors.h("instructor")
+    sid = graded(app, client, actors, name="sub-020.md", release=True)
+    path = _rubric_copy(app, tmp_path)
+    text = path.read_text()
+    head, tail = text.split("points = 20", 1)  # Risk Management: 20 -> 30 points
+    path.write_text(head + "points = 30" + tail)
+    assert client.post(f"/api/v1/assignments/{SLUG}/regrade", headers=staff).status_code == 202
+    assert run_worker_inline(app, sid) == "graded"
+    assert _get(client, sid, staff)["grade"]["max_total"] == 110
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    (row,) = csv.DictReader(io.StringIO(web.get(f"/dashboard/{SLUG}/grades.csv").text))
+    assert float(row["released_max_total"]) == 100 and float(row["max_total"]) == 110
+
+
+def test_a_regrade_after_release_that_never_finishes_keeps_the_released_grade(
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
+):
+    from grader.service.models import Submission
+
+    staff, learner = actors.h("instructor"), actors.h("learner")
+    sid = graded(app, client, actors, name="sub-020.md", release=True)
+    released = _get(client, sid, learner)["grade"]
+    path = _rubric_copy(app, tmp_path)
+    path.write_text(path.read_text().replace(*EASIER))
+    assert client.post(f"/api/v1/assignments/{SLUG}/regrade", headers=staff).status_code == 202
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.get(Submission, sid).deliveries = 3  # as if it had killed three workers already
+    assert run_worker_inline(app, sid) == "failed"
+    mine = _get(client, sid, learner)
+    assert mine["status"] == "released" and mine["grade"] == released
+    trail = client.get(f"/api/v1/submissions/{sid}/history", headers=staff).get_json()
+    assert trail["events"][-1]["action"] == "regrade_failed"
+    # It is not sent again and again; the next regrade tries it afresh.
+    assert run_worker_inline(app, sid) != "graded"
+    path.write_text(path.read_text().replace("min_words = 60", "min_words = 50"))
+    assert client.post(f"/api/v1/assignments/{SLUG}/regrade", headers=staff).status_code == 202
+    assert run_worker_inline(app, sid) == "graded"
+    assert _get(client, sid, staff)["release_pending"] is True
 
 
 def test_withdrawing_ends_the_wait(

@@ -5,9 +5,10 @@ review reasons, each criterion's points within ``POINTS`` of its maximum, the to
 ``TOTAL`` of the maximum total, and, per criterion, the concepts they miss mostly the same
 (mean Jaccard similarity of the missed sets at least ``CONCEPTS``). Grouping is greedy and
 deterministic: answers in order of (flags, reasons, total descending, key) join the first
-open group whose leader they match, else open one. Leaders are kept in a window sorted by
-total, so each answer is compared only with the groups whose leader's total is within
-reach: the cost is about n x (groups within TOTAL of each other), a few seconds for 10,000.
+group opened whose leader they match, else open one. Leaders are indexed by a grid of
+points (cells ``POINTS`` of each criterion's maximum wide), so an answer is compared only
+with leaders in its own and the neighbouring cells, at most ``TRIES`` from each: the cost
+is linear in the answers (0.3 s for 10,000 varied ones, ``bench/groups.py``).
 
 >>> a = Answer(1, {"x": 9.0}, {"x": frozenset()}, 10.0)
 >>> b = Answer(2, {"x": 8.5}, {"x": frozenset()}, 10.0)
@@ -18,9 +19,10 @@ reach: the cost is about n x (groups within TOTAL of each other), a few seconds 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby
+from itertools import groupby, product
 
 __all__ = ["CONCEPTS", "POINTS", "TOTAL", "Answer", "Group", "group"]
 
@@ -30,6 +32,9 @@ POINTS = 0.1
 TOTAL = 0.05
 #: Smallest mean Jaccard similarity of the missed concepts, criterion by criterion.
 CONCEPTS = 0.5
+#: Leaders of a neighbouring cell an answer is compared with at most (the latest opened):
+#: what keeps answers that match nothing from making grouping quadratic.
+TRIES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,25 +82,41 @@ def group(answers: Sequence[Answer], max_points: Mapping[str, float]) -> list[Gr
     """The answers' groups, largest first (then by their first member)."""
     limits = {cid: POINTS * top for cid, top in max_points.items()}
     total_limit = TOTAL * sum(max_points.values())
+    ids = sorted(limits)
 
     def kind(a: Answer) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return tuple(sorted(a.flags)), tuple(sorted(a.reasons))
 
+    def cell(a: Answer) -> tuple[int, ...]:
+        # Alike answers differ by at most one cell along each criterion.
+        return tuple(math.floor(a.points.get(c, 0.0) / limits[c]) if limits[c] else 0 for c in ids)
+
+    around = list(product((-1, 0, 1), repeat=len(ids)))
     ordered = sorted(answers, key=lambda a: (kind(a), -a.total, a.key))
     out: list[Group] = []
     for _, same_kind in groupby(ordered, key=kind):
-        leaders: list[tuple[Answer, list[Answer]]] = []
-        start = 0  # leaders before it are out of reach (totals only go down)
+        opened: list[list[Answer]] = []
+        cells: dict[tuple[int, ...], list[int]] = {}  # cell -> indexes of its groups
         for a in same_kind:
-            while start < len(leaders) and leaders[start][0].total - a.total > total_limit:
-                start += 1
-            for leader, members in leaders[start:]:
+            home = cell(a)
+            near: list[int] = []
+            for step in around:
+                found = cells.get(tuple(h + d for h, d in zip(home, step, strict=True)))
+                if found:
+                    # The latest leaders first (the nearest totals), a bounded number.
+                    near.extend(found[-TRIES:])
+            chosen = None
+            for i in sorted(set(near)):  # in the order the groups were opened
+                leader = opened[i][0]
                 if _alike(a, leader, limits, total_limit):
-                    members.append(a)
+                    chosen = i
                     break
+            if chosen is None:
+                opened.append([a])
+                cells.setdefault(home, []).append(len(opened) - 1)
             else:
-                leaders.append((a, [a]))
-        out.extend(_summary(members) for _, members in leaders)
+                opened[chosen].append(a)
+        out.extend(_summary(members) for members in opened)
     return sorted(out, key=lambda g: (-len(g.members), min(g.members)))
 
 

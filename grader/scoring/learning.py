@@ -460,6 +460,11 @@ def fit(
                 abs(float(lb.instructor[c]) - oof[c][i]) / scales[i] for i, lb in enumerate(ordered)
             ]
             per[c] = _conformal(residuals, level)
+            if floor > quantile:
+                # While the held-out errors floor the total's interval, each criterion's
+                # is floored by its share of them too: few labels, honest widths.
+                top = sum(float(v) for v in max_points.values()) or 1.0
+                per[c] = max(per[c], floor * float(max_points[c]) / top)
     figures = {
         "mae_total_before": round(_mae(raw, truth), 3),
         "mae_total_after": round(_mae(totals, truth), 3),

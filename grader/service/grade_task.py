@@ -99,7 +99,13 @@ _CLAIM = (
         _SUB.c.id == _SID,
         or_(
             _SUB.c.status.in_(_ACTIVE),
-            and_(_SUB.c.current.is_(True), _SUB.c.status.in_(_DONE), ~_GRADED_NOW),
+            and_(
+                _SUB.c.current.is_(True),
+                _SUB.c.status.in_(_DONE),
+                ~_GRADED_NOW,
+                # A released answer whose regrade kept failing waits for the next regrade.
+                or_(_SUB.c.status != Status.RELEASED.value, _SUB.c.failure_reason.is_(None)),
+            ),
         ),
     )
     .values(
@@ -293,6 +299,13 @@ def _fail(session: Session, submission_id: int, reason: str, *, any_status: bool
     graded one being regraded), else only one still queued or grading."""
     sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
     if sub is None or not (any_status or sub.status in (Status.QUEUED, Status.GRADING)):
+        return
+    if sub.status == Status.RELEASED:
+        # A regrade after release that never finishes: the learner keeps the released
+        # grade; staff read why in the history, and the next regrade tries again.
+        sub.failure_reason = reason
+        sub.lease_until = None
+        audit(session, sub, "regrade_failed", reason=reason)
         return
     sub.status = Status.FAILED
     sub.failure_reason = reason

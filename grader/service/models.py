@@ -265,6 +265,7 @@ class Submission(Base):
     # (release_pending) until an instructor releases it; the learner keeps the released one.
     released_grade_id: Mapped[int | None] = mapped_column(Integer)
     released_total: Mapped[float | None] = mapped_column(Float)
+    released_max_total: Mapped[float | None] = mapped_column(Float)
     release_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     assignment: Mapped[Assignment] = relationship(lazy="joined")
@@ -289,8 +290,8 @@ class Submission(Base):
         Index(
             "ix_submissions_release_pending",
             "assignment_id",
-            postgresql_where=text("release_pending"),
-            sqlite_where=text("release_pending"),
+            postgresql_where=text("release_pending = true"),
+            sqlite_where=text("release_pending = 1"),
         ),
     )
 
@@ -460,6 +461,8 @@ class CopyHint(Base):
     shared_words: Mapped[int] = mapped_column(Integer)
     longest: Mapped[int] = mapped_column(Integer)
     share: Mapped[float] = mapped_column(Float)  # of the shorter answer's words
+    # The longest passages: [start, end] in the submission's text, then in the other's.
+    spans: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

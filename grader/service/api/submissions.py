@@ -32,7 +32,7 @@ from ..db import get_db, single_statement_writes
 from ..errors import APIError, not_found
 from ..models import Assignment, Role, Status, Submission, User
 from ..operations import comment_bank, copies, enrolments, grades, releases, reviews, submissions
-from ..operations.assignments import Window, shown_learner
+from ..operations.assignments import Window, author_visible, shown_learner
 from ..tasks import enqueue_grade
 from .body import decode_text, json_body, json_object, read_body
 
@@ -64,8 +64,8 @@ def submission_json(sub: Submission, viewer: User) -> dict[str, Any]:
     }
     if sub.late:
         data["late"] = True
-    if sub.superseded_by_id:
-        data["superseded_by"] = sub.superseded_by_id
+    if sub.superseded_by_id and not (is_staff(viewer) and sub.assignment.blind_review):
+        data["superseded_by"] = sub.superseded_by_id  # blind review: no link between versions
     if sub.status == Status.FAILED:
         # What went wrong inside grader (exception text) is for staff only.
         data["failure_reason"] = sub.failure_reason if is_staff(viewer) else LEARNER_FAILURE
@@ -210,18 +210,18 @@ def index() -> dict[str, Any]:
     """The caller's own submissions (staff: anyone's, filtered by assignment or learner)."""
     user = current_user()
     session = get_db().session
-    query = select(Submission).order_by(Submission.id.desc())
+    query = select(Submission).join(Assignment).order_by(Submission.id.desc())
     args = parse_query(SubmissionListQuery, request.args)
     learner = args.learner
     if is_staff(user):
-        if learner:
-            query = query.where(Submission.learner_id == learner)
+        if learner:  # blind review: never the answers whose author is hidden
+            query = query.where(Submission.learner_id == learner, author_visible())
     elif user.role == Role.PLATFORM:
         query = query.where(Submission.platform_id == user.platform_id)
     else:
         query = query.where(Submission.learner_id == user.id)
     if args.assignment:
-        query = query.join(Assignment).where(Assignment.slug == args.assignment)
+        query = query.where(Assignment.slug == args.assignment)
     rows = session.scalars(query.limit(min(args.limit, 500))).all()
     return {"items": [submission_json(s, user) for s in rows]}
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ..errors import APIError, not_found
@@ -80,3 +80,10 @@ def shown_learner(sub: Submission, *, to_staff: bool = True) -> dict[str, Any]:
         sub.learner.name,
         sub.released_at is not None,
     )
+
+
+def author_visible() -> ColumnElement[bool]:
+    """The SQL condition that an answer's author may be named to staff (the rule of
+    :func:`learner_shown`): for queries that filter by learner, so they find no answer
+    whose author blind review hides. The query must join Assignment."""
+    return Assignment.blind_review.is_(False) | Submission.released_at.is_not(None)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased, undefer
 
 from grader.scoring import Rubric
@@ -28,6 +28,12 @@ from .rubrics import rubric_for
 __all__ = ["CANDIDATES", "hints_for", "pairs", "record"]
 #: Candidates measured per answer: those sharing the most fingerprints.
 CANDIDATES = 10
+#: Hints listed for one answer (the largest), whatever points at it.
+SHOWN = 20
+# Rows per insert, and hashes per lookup (well inside every database's parameter limit).
+_INSERT_BATCH, _LOOKUP_BATCH = 1000, 2000
+# Advisory-lock keys of copy indexing: this offset plus the assignment id.
+_LOCK_SPACE = 7_340_000_000
 #: Fingerprints two answers must share to be measured (a 30-word passage leaves >= 5).
 _MIN_COMMON = 3
 #: Passages shown per pair, each cut to this many characters.
@@ -54,9 +60,19 @@ def _rubric_texts(rubric: Rubric) -> tuple[frozenset[int], str]:
 def record(session: Session, submission_id: int) -> int:
     """Index a newly graded answer and keep a hint for each answer (or the sample answers)
     it shares long passages with; returns the hints kept. Safe to run again: an answer
-    already indexed is left alone. The caller commits."""
+    already indexed is left alone. The caller commits.
+
+    Two answers graded at once must see each other: on PostgreSQL a lock per assignment
+    orders the indexing; on SQLite the fingerprints are written first, which takes the
+    database's write lock before the candidates are read."""
     sub = session.get(Submission, submission_id, options=[undefer(Submission.content)])
-    if sub is None or session.scalar(
+    if sub is None:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_SPACE + sub.assignment_id}
+        )
+    if session.scalar(
         select(AnswerFingerprint.hash).where(AnswerFingerprint.submission_id == sub.id).limit(1)
     ):
         return 0
@@ -66,27 +82,34 @@ def record(session: Session, submission_id: int) -> int:
     found = sorted(fingerprints(content, ignore))
     if not found:
         return 0
-    candidates = session.execute(
-        select(AnswerFingerprint.submission_id, func.count().label("common"))
-        .join(Submission, Submission.id == AnswerFingerprint.submission_id)
-        .where(
-            AnswerFingerprint.assignment_id == sub.assignment_id,
-            AnswerFingerprint.hash.in_(bindparam("hashes", expanding=True)),
-            Submission.learner_id != sub.learner_id,
-            Submission.current.is_(True),
+    for start in range(0, len(found), _INSERT_BATCH):
+        session.execute(
+            insert(AnswerFingerprint),
+            [
+                {"submission_id": sub.id, "hash": h, "assignment_id": sub.assignment_id}
+                for h in found[start : start + _INSERT_BATCH]
+            ],
         )
-        .group_by(AnswerFingerprint.submission_id)
-        .having(func.count() >= _MIN_COMMON)
-        .order_by(func.count().desc(), AnswerFingerprint.submission_id)
-        .limit(CANDIDATES),
-        {"hashes": found},
-    ).all()
-    session.execute(
-        insert(AnswerFingerprint),
-        [{"submission_id": sub.id, "hash": h, "assignment_id": sub.assignment_id} for h in found],
-    )
+    common: dict[int, int] = {}
+    for start in range(0, len(found), _LOOKUP_BATCH):
+        for other_id, n in session.execute(
+            select(AnswerFingerprint.submission_id, func.count())
+            .join(Submission, Submission.id == AnswerFingerprint.submission_id)
+            .where(
+                AnswerFingerprint.assignment_id == sub.assignment_id,
+                AnswerFingerprint.hash.in_(found[start : start + _LOOKUP_BATCH]),
+                AnswerFingerprint.submission_id != sub.id,
+                Submission.learner_id != sub.learner_id,
+                Submission.current.is_(True),
+            )
+            .group_by(AnswerFingerprint.submission_id)
+        ):
+            common[other_id] = common.get(other_id, 0) + int(n)
+    candidates = sorted(
+        (k for k, n in common.items() if n >= _MIN_COMMON), key=lambda k: (-common[k], k)
+    )[:CANDIDATES]
     kept: list[tuple[int | None, Verdict]] = []
-    for other_id, _common in candidates:
+    for other_id in candidates:
         other = session.scalar(select(Submission.content).where(Submission.id == other_id))
         verdict = compare(content, other or "", ignore)
         if verdict.possible_copy:
@@ -104,12 +127,15 @@ def record(session: Session, submission_id: int) -> int:
                 shared_words=verdict.shared_words,
                 longest=verdict.longest,
                 share=verdict.share,
+                spans=[[p.a_start, p.a_end, p.b_start, p.b_end] for p in _largest(verdict)],
             )
         )
-    touched = [sub.id, *(o for o, _ in kept if o is not None)]
     if kept:
-        for sid in touched:
-            n = sum(1 for o, _ in kept if o == sid) if sid != sub.id else len(kept)
+        counts = {sub.id: len(kept)}
+        for hinted, _ in kept:
+            if hinted is not None:
+                counts[hinted] = counts.get(hinted, 0) + 1
+        for sid, n in counts.items():
             session.execute(
                 update(Submission)
                 .where(Submission.id == sid)
@@ -120,17 +146,24 @@ def record(session: Session, submission_id: int) -> int:
 
 
 def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> list[dict[str, Any]]:
-    """The answers (or sample answers) sub shares long passages with, largest first; with
-    ``passages``, the shared passages as this answer words them (for the review page)."""
+    """The answers (or sample answers) sub shares long passages with, largest first (at
+    most ``SHOWN``); with ``passages``, the longest shared passages as this answer words
+    them, cut from the spans found when the hint was made (nothing is compared again)."""
     rows = session.scalars(
         select(CopyHint)
         .where(or_(CopyHint.submission_id == sub.id, CopyHint.other_id == sub.id))
         .order_by(CopyHint.shared_words.desc(), CopyHint.id)
+        .limit(SHOWN)
     ).all()
+    mine = (
+        session.scalar(select(Submission.content).where(Submission.id == sub.id)) or ""
+        if passages and rows
+        else ""
+    )
     out = []
-    mine: str | None = None
     for h in rows:
-        other_id = h.other_id if h.submission_id == sub.id else h.submission_id
+        ours = h.submission_id == sub.id
+        other_id = h.other_id if ours else h.submission_id
         item: dict[str, Any] = {
             "submission": other_id,
             "learner": None,
@@ -138,22 +171,13 @@ def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> l
             "longest": h.longest,
             "share": h.share,
         }
-        other_text = None
         if other_id is not None:
             other = session.get(Submission, other_id)
             item["learner"] = shown_learner(other)["name"] if other is not None else None
-            if passages and other is not None:
-                other_text = session.scalar(
-                    select(Submission.content).where(Submission.id == other_id)
-                )
-        elif passages:
-            other_text = _rubric_texts(rubric_for(sub.assignment.rubric))[1]
-        if passages and other_text is not None:
-            if mine is None:
-                mine = session.scalar(select(Submission.content).where(Submission.id == sub.id))
-            ignore = _rubric_texts(rubric_for(sub.assignment.rubric))[0]
-            verdict = compare(mine or "", other_text, ignore)
-            item["passages"] = [_cut((mine or "")[p.a_start : p.a_end]) for p in _largest(verdict)]
+        if passages:
+            item["passages"] = [
+                _cut(mine[a:b] if ours else mine[c:d]) for a, b, c, d in (h.spans or [])
+            ]
         out.append(item)
     return out
 

@@ -65,7 +65,9 @@ def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) ->
     a = session.get(Assignment, assignment_id)
     if a is None:
         return
-    for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
+    for row in standings(
+        session, a.id, batch=batch, counted=a.counted_grade, by_submission=a.blind_review
+    ):
         graded = row.total is not None
         counted = row.released
         learner_id, learner, email, external_id = _who(a, row)
@@ -143,7 +145,9 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
             "released_late",
         ]
     )
-    for row in standings(session, a.id, batch=batch, counted=a.counted_grade):
+    for row in standings(
+        session, a.id, batch=batch, counted=a.counted_grade, by_submission=a.blind_review
+    ):
         graded = row.total is not None
         learner_id, learner, email, _ = _who(a, row)
         yield line(

@@ -57,13 +57,16 @@ def event_json(e: AuditEvent, sub: Submission) -> dict[str, Any]:
         actor = {"id": e.actor.id, "name": e.actor.name, "role": e.actor.role.value}
         if e.actor_id == sub.learner_id:
             actor |= shown_learner(sub)
+    after = e.after
+    if e.action == "superseded" and sub.assignment.blind_review:
+        after = None  # which version replaced it would link the learner's versions
     return {
         "id": e.id,
         "action": e.action,
         "at": e.created_at.isoformat(),
         "actor": actor,
         "before": e.before,
-        "after": e.after,
+        "after": after,
         "reason": e.reason,
     }
 
@@ -177,30 +180,32 @@ def mark_released(sub: Submission, eff: dict[str, Any] | None) -> None:
     """Record that the learner now has ``eff`` (the grade as it stands)."""
     sub.released_grade_id = eff["grade_id"] if eff else None
     sub.released_total = eff["total"] if eff else None
+    sub.released_max_total = eff["max_total"] if eff else None
     sub.release_pending = False
 
 
 def settle_release(session: Session, sub: Submission, current: dict[str, Any]) -> bool:
     """After a released submission's grade changed (a regrade, an override): when nothing
-    its learner reads differs, the learner has the new grade; otherwise the released one
-    stands and the new one waits for release. Returns whether one waits."""
+    its learner reads differs (:func:`grade_json` as a learner gets it), the learner has the
+    new grade; otherwise the released one stands and the new one waits for release.
+    Returns whether one waits."""
     if sub.status != Status.RELEASED:
         return False
     held = released_grade(session, sub) if sub.released_grade_id is not None else None
-    if held is None or _seen(held) == _seen(current):
+    if held is None or _seen(held, sub) == _seen(current, sub):
         mark_released(sub, current)
         return False
     sub.release_pending = True
     sub.released_total = held["total"]
+    sub.released_max_total = held["max_total"]
     return True
 
 
-def _seen(eff: dict[str, Any]) -> tuple[Any, ...]:
-    """What a learner reads of a grade: its points and feedback per criterion."""
-    return (
-        eff["max_total"],
-        tuple((c["id"], c["points"], learner_feedback(c)) for c in eff["criteria"]),
-    )
+def _seen(eff: dict[str, Any], sub: Submission) -> dict[str, Any]:
+    """Everything a learner reads of a grade (the API's and the pages' rule), but when."""
+    seen = grade_json(eff, sub, staff=False)
+    seen.pop("graded_at", None)
+    return seen
 
 
 def effective_grade(
@@ -306,7 +311,7 @@ def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[s
     before_total = before["total"] if before else None
     return {
         "id": sub.id,
-        "learner": sub.learner.name,
+        "learner": shown_learner(sub)["name"],  # blind review: as reviewers see them
         "status": sub.status.value,
         "before": before_total,
         "after": after_total,

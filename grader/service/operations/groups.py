@@ -1,4 +1,4 @@
-"""Answer groups: an assignment's graded answers that the grader read alike
+"""Answer groups: an assignment's answers waiting for review that the grader read alike
 (:func:`grader.scoring.groups.group`), so an instructor can look at one and decide for all.
 
 Groups are computed from the current graded answers each time (the same answers give the
@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.scoring.groups import Answer, Group, group
@@ -47,6 +48,7 @@ def _answers(session: Session, a: Assignment) -> list[Answer]:
                 Submission.assignment_id == a.id,
                 Submission.current.is_(True),
                 Submission.status == Status.GRADED,
+                Submission.reviewed.is_(False),  # decided answers leave their group
                 Submission.id > after,
             )
             .order_by(Submission.id)
@@ -124,6 +126,13 @@ def _members(session: Session, a: Assignment, ids: list[int]) -> list[Submission
                 f"submission {i} is not a graded answer of this assignment waiting for review",
                 field="members",
             )
+        if sub.reviewed:  # another instructor decided since the group was listed
+            raise APIError(
+                409,
+                "already_reviewed",
+                f"submission {i} was reviewed since the group was listed: list the groups again",
+                field="members",
+            )
     return [found[i] for i in wanted]
 
 
@@ -177,6 +186,12 @@ def take_out(session: Session, a: Assignment, actor: User, submission_id: int) -
     sub = session.get(Submission, submission_id) if 0 < submission_id <= MAX_ID else None
     if sub is None or sub.assignment_id != a.id:
         raise APIError(404, "not_found", "no such submission in this assignment")
-    if session.get(GroupExclusion, submission_id) is None:
-        session.add(GroupExclusion(submission_id=sub.id, assignment_id=a.id, by_id=actor.id))
-        audit(session, sub, "ungrouped", actor=actor, reason="taken out of its answer group")
+    if session.get(GroupExclusion, submission_id) is not None:
+        return
+    try:
+        with session.begin_nested():  # two clicks at once: the second finds it done
+            session.add(GroupExclusion(submission_id=sub.id, assignment_id=a.id, by_id=actor.id))
+            session.flush()
+    except IntegrityError:
+        return
+    audit(session, sub, "ungrouped", actor=actor, reason="taken out of its answer group")

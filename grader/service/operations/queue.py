@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select, tuple_
 from ..errors import APIError
 from ..fields import Query, Rule
 from ..models import Assignment, Status, Submission, User, utcnow
+from .assignments import author_visible
 
 __all__ = [
     "COPY_FLAG",
@@ -160,7 +161,7 @@ def queue_query(filters: QueueFilter, viewer: int | None = None) -> tuple[Select
                 User.external_id == filters.learner.strip(),
             ),
             # Blind review: a search by learner finds no answer whose author is hidden.
-            Assignment.blind_review.is_(False) | Submission.released_at.is_not(None),
+            author_visible(),
         )
     if filters.text and filters.text.strip():
         # A scan of the answers' text (no index serves it): narrow by assignment first

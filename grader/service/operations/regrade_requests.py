@@ -16,7 +16,7 @@ from ..errors import APIError
 from ..models import MAX_ID, RegradeRequest, Status, Submission, User, utcnow
 from . import notifications
 from .events import REGRADE_ANSWERED, REGRADE_REQUESTED, audit, emit
-from .grades import effective_grade
+from .grades import released_grade
 from .reviews import MAX_REASON, ensure_unclaimed, override, written
 
 #: The longest message or reply.
@@ -54,7 +54,7 @@ def ask(
             f"regrade requests closed on {closes:%Y-%m-%d %H:%M} UTC",
         )
     message = _text(message, "message", "what you would like the instructor to look at again")
-    eff = effective_grade(session, sub)
+    eff = released_grade(session, sub)  # what the learner has (a newer grade may wait)
     assert eff is not None
     names = {c["id"]: c["name"] for c in eff["criteria"]}
     if criterion not in names:
@@ -180,7 +180,7 @@ def _count_open(session: Session, sub: Submission, change: int) -> None:
 
 
 def _criterion_name(session: Session, sub: Submission, criterion: str) -> str:
-    eff = effective_grade(session, sub)
+    eff = released_grade(session, sub)
     names = {c["id"]: c["name"] for c in eff["criteria"]} if eff else {}
     return str(names.get(criterion, criterion))
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import APIError
@@ -81,6 +81,18 @@ def start(
         if version != a.rubric_version:
             a.calibration_version = None  # fitted for the old rubric's grades
         a.rubric_version = version
+    if kind in (REGRADE, RECALIBRATE):
+        # Released answers whose last regrade kept failing are tried again.
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.assignment_id == a.id,
+                Submission.status == Status.RELEASED,
+                Submission.failure_reason.is_not(None),
+            )
+            .values(failure_reason=None, deliveries=0)
+            .execution_options(synchronize_session=False)
+        )
     job = Job(kind=kind, assignment_id=a.id, requested_by_id=actor.id, rubric_version=version)
     session.add(job)
     session.commit()

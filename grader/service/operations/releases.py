@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select, true
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
@@ -137,10 +137,10 @@ def selection(
         Submission.assignment_id == assignment_id,
         Submission.current.is_(True),
         (Submission.status == Status.GRADED)
-        | ((Submission.status == Status.RELEASED) & Submission.release_pending.is_(True)),
+        | ((Submission.status == Status.RELEASED) & Submission.release_pending == true()),
     )
     if mode == "reviewed":
-        query = query.where(Submission.reviewed.is_(True), Submission.release_pending.is_(False))
+        query = query.where(Submission.reviewed.is_(True), Submission.release_pending == false())
     elif mode == "confidence":
         assert min_confidence is not None
         query = query.where(Submission.confidence >= min_confidence, Submission.review_codes == ",")

@@ -50,12 +50,15 @@ def standings(
     statuses: Sequence[Status] = (),
     batch: int = BATCH,
     counted: str = "latest",
+    by_submission: bool = False,
 ) -> Iterator[Standing]:
     """Every current submission of an assignment (of ``statuses``, or all) with its grade as
     it stands, in learner order, in keyset pages of ``batch``: the submission rows carry the
     effective total and points (see :func:`denormalize`), so a page is two small queries
     and memory stays flat however large the assignment. (A row graded before the points
-    were kept on it is read from its grades and overrides.)"""
+    were kept on it is read from its grades and overrides.) ``by_submission`` orders the
+    rows by submission instead (blind review: a hidden row's place among learners in id
+    order would tell who it is)."""
     columns = (
         Submission.id,
         Submission.learner_id,
@@ -72,18 +75,21 @@ def standings(
         Submission.points,
     )
     after: tuple[int, int] | None = None
+    key = (Submission.id,) if by_submission else (Submission.learner_id, Submission.id)
     while True:
         query = (
             select(*columns)
             .join(User, User.id == Submission.learner_id)
             .where(Submission.assignment_id == assignment_id, Submission.current.is_(True))
-            .order_by(Submission.learner_id, Submission.id)
+            .order_by(*key)
             .limit(batch)
         )
         if statuses:
             query = query.where(Submission.status.in_(list(statuses)))
         if after is not None:
-            query = query.where(tuple_(Submission.learner_id, Submission.id) > tuple_(*after))
+            query = query.where(
+                Submission.id > after[1] if by_submission else tuple_(*key) > tuple_(*after)
+            )
         rows = session.execute(query).all()
         if not rows:
             return
@@ -103,7 +109,7 @@ def standings(
                 func.coalesce(Submission.released_total, Submission.total),
                 Submission.released_at,
                 Submission.late,
-                Submission.max_total,
+                func.coalesce(Submission.released_max_total, Submission.max_total),
             )
             .where(
                 Submission.assignment_id == assignment_id,

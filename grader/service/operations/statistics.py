@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from ..models import Status, Submission
@@ -59,7 +59,7 @@ def release_pending_count(session: Session, assignment_id: int) -> int:
             select(func.count()).where(
                 Submission.assignment_id == assignment_id,
                 Submission.current.is_(True),
-                Submission.release_pending.is_(True),
+                Submission.release_pending == true(),
             )
         )
         or 0

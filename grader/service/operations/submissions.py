@@ -320,6 +320,8 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
             Submission.current.is_(True),
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
             Submission.updated_at < idle,
+            # A released answer whose regrade kept failing waits for the next regrade.
+            (Submission.status != Status.RELEASED) | Submission.failure_reason.is_(None),
             ~select(Grade.id)
             .where(
                 Grade.submission_id == Submission.id,

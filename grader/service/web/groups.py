@@ -3,6 +3,8 @@ decide for all its members at once (operations.groups)."""
 
 from __future__ import annotations
 
+import re
+
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -18,6 +20,9 @@ from .session import current_user, signed_in
 
 #: Groups of one shown in full below this many (the rest are counted).
 _SINGLES_SHOWN = 50
+#: A decision's members, as the API takes them (contracts.GroupDecision).
+_MAX_MEMBERS = 1000
+_ID = re.compile(r"[0-9]{1,9}")
 
 
 @bp.get("/dashboard/<slug>/groups")
@@ -29,7 +34,12 @@ def answer_groups(slug: str) -> str:
     shared = [g for g in found if len(g.members) > 1]
     alone = [g for g in found if len(g.members) == 1]
     ids = [m for g in shared for m in g.members] + [g.members[0] for g in alone[:_SINGLES_SHOWN]]
-    rows = {s.id: s for s in session.scalars(select(Submission).where(Submission.id.in_(ids)))}
+    rows: dict[int, Submission] = {}
+    for start in range(0, len(ids), 500):  # within every database's parameter limit
+        chunk = ids[start : start + 500]
+        rows.update(
+            (s.id, s) for s in session.scalars(select(Submission).where(Submission.id.in_(chunk)))
+        )
     return render_template(
         "web/groups.html",
         assignment=a,
@@ -53,10 +63,13 @@ def decide_group(slug: str) -> Response:
     session = get_db().session
     a = get_assignment(session, slug)
     form = request.form
-    members = [int(m) for m in form.getlist("members") if m.isdigit()]
+    raw = form.getlist("members")
     action = form.get("action", "confirm")
     points: float | None = None
     try:
+        if len(raw) > _MAX_MEMBERS or not all(_ID.fullmatch(m) for m in raw):
+            raise APIError(422, "invalid_members", "the group's members are not valid ids")
+        members = [int(m) for m in raw]
         if action == "override":
             try:
                 points = float(form.get("points", ""))
@@ -97,7 +110,7 @@ def ungroup(slug: str) -> Response:
     a = get_assignment(session, slug)
     raw = request.form.get("submission", "")
     try:
-        groups.take_out(session, a, current_user(), int(raw) if raw.isdigit() else 0)
+        groups.take_out(session, a, current_user(), int(raw) if _ID.fullmatch(raw) else 0)
         session.commit()
         notify(f"#{raw} is out of its group: it stands alone now.")
     except APIError as exc:

@@ -23,11 +23,12 @@ def upgrade() -> None:
     with op.batch_alter_table("submissions") as batch:
         batch.add_column(sa.Column("released_grade_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("released_total", sa.Float(), nullable=True))
+        batch.add_column(sa.Column("released_max_total", sa.Float(), nullable=True))
         batch.add_column(
             sa.Column("release_pending", sa.Boolean(), nullable=False, server_default=sa.false())
         )
     op.execute(
-        "UPDATE submissions SET released_total = total,"
+        "UPDATE submissions SET released_total = total, released_max_total = max_total,"
         " released_grade_id = (SELECT MAX(g.id) FROM grades g"
         " WHERE g.submission_id = submissions.id)"
         " WHERE released_at IS NOT NULL"
@@ -36,8 +37,8 @@ def upgrade() -> None:
         "ix_submissions_release_pending",
         "submissions",
         ["assignment_id"],
-        postgresql_where=sa.text("release_pending"),
-        sqlite_where=sa.text("release_pending"),
+        postgresql_where=sa.text("release_pending = true"),
+        sqlite_where=sa.text("release_pending = 1"),
     )
 
 
@@ -46,5 +47,6 @@ def downgrade() -> None:
     op.drop_index("ix_submissions_release_pending", table_name="submissions")
     with op.batch_alter_table("submissions") as batch:
         batch.drop_column("release_pending")
+        batch.drop_column("released_max_total")
         batch.drop_column("released_total")
         batch.drop_column("released_grade_id")

@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("shared_words", sa.Integer(), nullable=False),
         sa.Column("longest", sa.Integer(), nullable=False),
         sa.Column("share", sa.Float(), nullable=False),
+        sa.Column("spans", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_copy_hints_submission_id", "copy_hints", ["submission_id"])
