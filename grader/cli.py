@@ -244,14 +244,23 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="A calibration file from `grader calibrate`: calibrated points and an interval.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(0, 256),
+    default=0,
+    show_default=True,
+    help="Processes grading at once (0: one per core). The output keeps the input's order.",
+)
 @click.argument("files", nargs=-1, required=True)
 def grade(
-    rubric_path: str | None, fmt: str, calibration_path: str | None, files: tuple[str, ...]
+    rubric_path: str | None,
+    fmt: str,
+    calibration_path: str | None,
+    jobs: int,
+    files: tuple[str, ...],
 ) -> None:
     """Grade answer FILES (Markdown files, folders of them, or JSON-lines files)."""
-    from .scoring import grade_text
-    from .scoring.learning import apply_to
-
     rubric = _load(rubric_path or default_rubric_path())
     calibration = _load_calibration(calibration_path, rubric) if calibration_path else None
     answers = list(_answers(files))
@@ -267,24 +276,62 @@ def grade(
             file=sys.stderr,
             disable=not sys.stderr.isatty() and "GRADER_PROGRESS" not in os.environ,
         )
-    for name, text, error in answers:
-        if error is not None or text is None:
+    _WORK.update(rubric=rubric, calibration=calibration, fmt=fmt)
+    for name, line, error in _graded(answers, jobs or os.cpu_count() or 1):
+        if error is not None:
             failed += 1
             if fmt == "json":
                 click.echo(json.dumps({"file": name, "error": error}))
             else:
                 click.echo(f"{name}: error: {error}", err=True)
         else:
-            g = grade_text(text, rubric)
-            if calibration is not None:
-                g = apply_to(g, calibration)
-            click.echo(json.dumps(grade_json(name, g)) if fmt == "json" else grade_report(name, g))
+            click.echo(line)
         if progress is not None:
             progress.update()
     if progress is not None:
         progress.close()
     if failed:
         raise SystemExit(1)
+
+
+# What each grading process needs, set before they fork (they inherit it, with every
+# module the parent imported: no process imports scikit-learn or compiles the rubric again).
+_WORK: dict[str, Any] = {}
+#: Answers handed to a process at a time.
+_CHUNK = 8
+
+
+def _grade_one(item: tuple[str, str | None, str | None]) -> tuple[str, str, str | None]:
+    """(name, the answer's output line, error): one answer graded as `grade` prints it."""
+    from .scoring import grade_text
+    from .scoring.learning import apply_to
+
+    name, text, error = item
+    if error is not None or text is None:
+        return name, "", error or "no text"
+    g = grade_text(text, _WORK["rubric"])
+    if _WORK["calibration"] is not None:
+        g = apply_to(g, _WORK["calibration"])
+    line = json.dumps(grade_json(name, g)) if _WORK["fmt"] == "json" else grade_report(name, g)
+    return name, line, None
+
+
+def _graded(
+    answers: list[tuple[str, str | None, str | None]], jobs: int
+) -> Iterator[tuple[str, str, str | None]]:
+    """Each answer's output in the input's order, on ``jobs`` forked processes when there
+    is enough to share (grading is deterministic, so the processes change nothing else)."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if jobs <= 1 or len(answers) < 2 * _CHUNK or "fork" not in methods:
+        yield from map(_grade_one, answers)
+        return
+    from .scoring.compiled import compile_rubric
+
+    compile_rubric(_WORK["rubric"])  # once, in the parent: the processes inherit it
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(answers) // _CHUNK)) as pool:
+        yield from pool.imap(_grade_one, answers, chunksize=_CHUNK)
 
 
 @main.command()

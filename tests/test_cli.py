@@ -158,3 +158,18 @@ def test_the_lazy_command_list_says_what_each_command_says_of_itself():
         assert command is not None and command.help
         first = " ".join(command.help.split())
         assert first.startswith(short.rstrip(".")), (name, first, short)
+
+
+def test_bulk_grading_on_several_processes_prints_the_same_in_the_same_order(tmp_path):
+    from .conftest import ADVERSARIAL, HEALTH
+
+    sources = sorted(HEALTH.glob("sub-*.md")) + sorted((ADVERSARIAL / "answers").glob("o*.md"))
+    for i, path in enumerate(sources):
+        (tmp_path / f"{i:03d}.md").write_text(path.read_text())
+    runner = CliRunner()
+    one = runner.invoke(main, ["grade", "--jobs", "1", "--format", "json", str(tmp_path)])
+    two = runner.invoke(main, ["grade", "--jobs", "2", "--format", "json", str(tmp_path)])
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert one.output == two.output
+    names = [json.loads(line)["file"] for line in two.output.splitlines()]
+    assert names == sorted(names) and len(names) == len(sources)

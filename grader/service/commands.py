@@ -18,6 +18,7 @@ from sqlalchemy import select
 from . import create_app
 from .auth import issue_token
 from .db import get_db
+from .errors import APIError
 from .migrate import upgrade
 from .models import ApiToken, Assignment, Role, User, utcnow
 from .passwords import hash_password
@@ -140,11 +141,38 @@ def seed_demo(app: Any) -> list[tuple[str, str, str, str]]:
 
 
 @click.command()
-def seed() -> None:
+@click.option(
+    "--synthetic",
+    type=click.IntRange(1, 1_000_000),
+    help="Also create N learners with one graded answer each (data at scale to try).",
+)
+@click.option(
+    "--assignment", "slug", default=DEMO_ASSIGNMENT[0], show_default=True, help="For --synthetic."
+)
+def seed(synthetic: int | None, slug: str) -> None:
     """Create the ml-health-check assignment and demo accounts (credentials printed once)."""
+    import time
+
+    from .operations.assignments import get_assignment
+    from .operations.synthetic import seed_synthetic
+
     app = create_app()
     upgrade(app.config["DATABASE_URL"])
     _print_credentials(seed_demo(app))
+    if synthetic is None:
+        return
+    started = time.monotonic()
+    with app.app_context(), get_db().session_scope() as session:
+        try:
+            a = get_assignment(session, slug)
+        except APIError:
+            raise click.UsageError(f"no assignment {slug!r}") from None
+        made = seed_synthetic(session, a, synthetic)
+    click.echo(
+        f"{made['learners']} synthetic learners in {made['assignment']}, one graded answer each "
+        f"({made['distinct_answers']} distinct answers graded; {made['released']} released, "
+        f"{made['reviewed']} reviewed) in {time.monotonic() - started:.1f} s"
+    )
 
 
 def _print_credentials(created: list[tuple[str, str, str, str]]) -> None:
