@@ -1,7 +1,8 @@
 """How the instructors' requests grow with an assignment's size.
 
-Seeds one assignment with N graded submissions (real answers from the graded sample, real
-grades) straight into a database, then times, through the Flask app in this process (no
+Seeds one assignment with N graded submissions the way any user can
+(``grader seed --synthetic N``: answers made from the rubric's sample answers, really
+graded), then times, through the Flask app in this process (no
 network, so the figures are the service's own cost):
 
 - the review queue API, first page, a deep page by offset (``page``) and the same depth by
@@ -19,7 +20,6 @@ missing); ``sqlite:///path`` works too.
 from __future__ import annotations
 
 import argparse
-import random
 import re
 import resource
 import sys
@@ -31,32 +31,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
+from sqlalchemy import create_engine, text  # noqa: E402
 
-from grader.scoring import grade_text  # noqa: E402
 from grader.service import create_app  # noqa: E402
 from grader.service.auth import issue_token  # noqa: E402
 from grader.service.models import (  # noqa: E402
     Assignment,
     Base,
-    Grade,
     Role,
-    Status,
-    Submission,
     User,
-    utcnow,
 )
-
-try:  # this tree's layout, or the one before the operations layer (for a baseline run)
-    from grader.service.operations.grades import codes_text
-    from grader.service.operations.rubrics import rubric_for, rubric_path, store_rubric
-except ImportError:  # pragma: no cover
-    from grader.service.grading import (  # type: ignore[no-redef]
-        codes_text,
-        rubric_for,
-        rubric_path,
-        store_rubric,
-    )
+from grader.service.operations.rubrics import rubric_path, store_rubric  # noqa: E402
+from grader.service.operations.synthetic import seed_synthetic  # noqa: E402
 from grader.service.passwords import hash_password  # noqa: E402
 
 SLUG = "ml-health-check"
@@ -80,11 +66,9 @@ def seed(app: Any, n: int) -> tuple[str, str]:
     db = app.extensions["db"]
     Base.metadata.drop_all(db.engine)
     Base.metadata.create_all(db.engine)
-    answers = sorted((ROOT / "tests" / "data" / "health-check").glob("sub-*.md"))
     with app.app_context():
         s = db.session
         version = store_rubric(s, rubric_path(app.config["RUBRICS_DIR"], "ml-health-check.toml"))
-        rubric = rubric_for(version)
         staff = User(
             name="Scale Instructor",
             email="scale@example.org",
@@ -103,80 +87,13 @@ def seed(app: Any, n: int) -> tuple[str, str]:
         s.add(a)
         s.flush()
         token = issue_token(s, staff, "scale")
-        graded = [(p.read_text(), grade_text(p.read_text(), rubric).to_dict()) for p in answers]
         s.commit()
-        conn = s.connection()
-        rng = random.Random(7)
-        now = utcnow()
-        first_user = int(conn.scalar(text("SELECT COALESCE(MAX(id), 0) FROM users"))) + 1
-        first_sub = int(conn.scalar(text("SELECT COALESCE(MAX(id), 0) FROM submissions"))) + 1
-        for start in range(0, n, 5000):
-            count = min(5000, n - start)
-            users, subs, rows = [], [], []
-            for i in range(start, start + count):
-                content, g = graded[i % len(graded)]
-                uid, sid = first_user + i, first_sub + i
-                users.append(
-                    {
-                        "id": uid,
-                        "name": f"Learner {i}",
-                        "email": f"learner{i}@example.org",
-                        "role": Role.LEARNER,
-                    }
-                )
-                confidence = round(rng.uniform(0.4, 0.95), 3)
-                # Kept on the row since migration 0010 (a baseline tree has no such column).
-                points = (
-                    {"points": {c["id"]: c["points"] for c in g["criteria"]}}
-                    if "points" in Submission.__table__.c
-                    else {}
-                )
-                subs.append(
-                    {
-                        "id": sid,
-                        "assignment_id": a.id,
-                        "learner_id": uid,
-                        "version": 1,
-                        "current": True,
-                        "content": content,
-                        "content_sha256": f"{i:064x}",
-                        "status": Status.GRADED,
-                        "total": g["total"],
-                        "max_total": g["max_total"],
-                        "confidence": confidence,
-                        **points,
-                        "flags_text": codes_text(g["flags"]),
-                        "review_codes": codes_text(r["code"] for r in g["review_reasons"]),
-                        "reviewed": i % 3 == 0,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-                rows.append(
-                    {
-                        "submission_id": sid,
-                        "rubric_version": version.version,
-                        "total": g["total"],
-                        "max_total": g["max_total"],
-                        "confidence": confidence,
-                        "flags": g["flags"],
-                        "review_reasons": g["review_reasons"],
-                        "criteria": g["criteria"],
-                        "warnings": g["warnings"],
-                        "plan": g["plan"],
-                        "created_at": now,
-                    }
-                )
-            conn.execute(insert(User), users)
-            conn.execute(insert(Submission), subs)
-            conn.execute(insert(Grade), rows)
+        # The data any user can make: `grader seed --synthetic N` (operations.synthetic).
+        started = time.perf_counter()
+        seed_synthetic(s, a, n)
         s.commit()
+        print(f"seeded {n} synthetic graded submissions in {time.perf_counter() - started:.1f} s")
         if db.engine.dialect.name == "postgresql":
-            for table in ("users", "submissions", "grades"):
-                conn = s.connection()
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                  f"(SELECT MAX(id) FROM {table}))"))  # fmt: skip
-            s.commit()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
                 c.execute(text("ANALYZE"))
     return token, "scale@example.org"

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from .answer_files import answers_in
+from .lazy_commands import SERVICE_COMMANDS, LazyGroup
+
 if TYPE_CHECKING:
     from .scoring import Grade
     from .scoring.learning import Calibration
     from .scoring.rubric import Rubric
 
-ANSWER_SUFFIXES = (".md", ".markdown", ".txt")
 _REPO_RUBRICS = Path(__file__).resolve().parent.parent / "rubrics"
 
 
@@ -45,57 +47,6 @@ def _load(path: str | Path) -> Rubric:
     except RubricError as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(1) from exc
-
-
-def _answers(paths: tuple[str, ...]) -> Iterator[tuple[str, str | None, str | None]]:
-    """(name, text, error) for every answer named on the command line.
-
-    A folder yields its answer files in name order; a .jsonl file yields one answer per line
-    (``content``, ``answer`` or ``text`` field, named by ``id`` when present).
-    """
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.suffix in ANSWER_SUFFIXES):
-                yield from _read_file(child)
-        elif path.suffix == ".jsonl":
-            yield from _read_jsonl(path)
-        else:
-            yield from _read_file(path)
-
-
-def _read_file(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
-    try:
-        yield str(path), path.read_bytes().decode("utf-8"), None
-    except OSError as exc:
-        yield str(path), None, f"cannot read: {exc.strerror or exc}"
-    except UnicodeDecodeError:
-        yield str(path), None, "not UTF-8 text"
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        yield str(path), None, f"cannot read: {exc}"
-        return
-    for n, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        name = f"{path}:{n}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield name, None, f"line {n}: invalid JSON ({exc.msg})"
-            continue
-        if not isinstance(record, dict):
-            yield name, None, f"line {n}: expected a JSON object"
-            continue
-        text = next((record[k] for k in ("content", "answer", "text") if k in record), None)
-        if not isinstance(text, str):
-            yield name, None, f"line {n}: field 'content' (or 'answer'/'text') must be a string"
-            continue
-        yield f"{path}:{record.get('id', n)}", text, None
 
 
 def _load_calibration(path: str, rubric: Rubric) -> Calibration:
@@ -165,63 +116,6 @@ def grade_report(name: str, grade: Grade) -> str:
     return "\n".join(lines)
 
 
-#: The service's commands: (module:attribute, short help). Imported when run, so the
-#: listing in ``grader --help`` costs no import of Flask or SQLAlchemy.
-SERVICE_COMMANDS = {
-    "db": ("grader.service.commands:db_group", "Database schema."),
-    "platform": (
-        "grader.service.webhooks.commands:platform_group",
-        "Course platforms that submit through signed webhooks.",
-    ),
-    "reconcile": (
-        "grader.service.commands:reconcile",
-        "Re-enqueue submissions stuck in queued or grading, once.",
-    ),
-    "run": (
-        "grader.service.commands:run",
-        "Migrate, seed, then run the web server and a grading worker together.",
-    ),
-    "seed": (
-        "grader.service.commands:seed",
-        "Create the ml-health-check assignment and demo accounts.",
-    ),
-    "token": ("grader.service.commands:token_group", "API tokens."),
-    "user": (
-        "grader.service.account_commands:user_group",
-        "Web accounts (people who sign in with a password).",
-    ),
-}
-
-
-class LazyGroup(click.Group):
-    """A group whose service commands are imported only when they run (or show their own
-    help)."""
-
-    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lazy = lazy
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*super().list_commands(ctx), *self.lazy})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.lazy and name not in self.commands:
-            module, _, attr = self.lazy[name][0].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = []
-        for name in self.list_commands(ctx):
-            if name in self.lazy and name not in self.commands:
-                rows.append((name, self.lazy[name][1]))
-            elif (cmd := self.get_command(ctx, name)) is not None and not cmd.hidden:
-                rows.append((name, cmd.get_short_help_str(formatter.width - 6 - len(name))))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
-
-
 @click.group(cls=LazyGroup, lazy={})
 @click.version_option(package_name="grader")
 def main() -> None:
@@ -263,7 +157,7 @@ def grade(
     """Grade answer FILES (Markdown files, folders of them, or JSON-lines files)."""
     rubric = _load(rubric_path or default_rubric_path())
     calibration = _load_calibration(calibration_path, rubric) if calibration_path else None
-    answers = list(_answers(files))
+    answers = list(answers_in(files))
     bulk = len(answers) > 1 or any(Path(f).is_dir() or f.endswith(".jsonl") for f in files)
     failed = 0
     progress = None
@@ -370,7 +264,7 @@ def calibrate(
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
     labels = []
-    for name, text, error in _answers(files):
+    for name, text, error in answers_in(files):
         key = Path(name).name
         if error is not None or text is None:
             click.echo(f"{name}: error: {error}", err=True)

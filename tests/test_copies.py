@@ -169,11 +169,10 @@ def test_two_answers_indexed_at_once_still_find_each_other(
 
     from sqlalchemy import func, select
 
-    import grader.service.grade_task as grade_task
     from grader.service.models import CopyHint, Submission
     from grader.service.operations import copies
 
-    monkeypatch.setattr(grade_task, "_copy_hints", lambda *a, **k: None)  # index by hand
+    monkeypatch.setattr(copies, "after_grading", lambda *a, **k: None)  # index by hand
     source = (ADVERSARIAL / "answers" / "o01.md").read_text()
     ids = []
     for token in learner_tokens(app, 2):

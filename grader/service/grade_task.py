@@ -182,25 +182,13 @@ def grade_submission(
             view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
             outcome = _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
-            _copy_hints(session_factory, submission_id, outcome)
+            copies.after_grading(session_factory, submission_id, outcome)
             return outcome
     with session_factory() as session:
         outcome = store_regrade(session, submission_id, claimed.rubric_version, scored, view)
     if not claimed.had_grade:
-        _copy_hints(session_factory, submission_id, outcome)
+        copies.after_grading(session_factory, submission_id, outcome)
     return outcome
-
-
-def _copy_hints(session_factory: sessionmaker[Session], submission_id: int, outcome: str) -> None:
-    """Index a first-graded answer for near-duplicates (operations.copies). A hint must
-    never cost a grade: a failure is logged, the grade stands, the answer goes unindexed."""
-    if outcome != "graded":
-        return
-    try:
-        with session_factory() as session, session.begin():
-            copies.record(session, submission_id)
-    except Exception:
-        log.exception("copy hints for submission %s failed; the grade stands", submission_id)
 
 
 def _render(submission_id: int, content: str, scored: ScoredGrade) -> dict[str, Any] | None:

@@ -12,7 +12,9 @@ The exercise's own wording is ignored (quoting the task is not copying).
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, text, update
@@ -25,7 +27,9 @@ from ..models import AnswerFingerprint, CopyHint, Submission, User
 from .assignments import learner_shown, shown_learner
 from .rubrics import rubric_for
 
-__all__ = ["CANDIDATES", "hints_for", "pairs", "record"]
+__all__ = ["CANDIDATES", "after_grading", "hints_for", "pairs", "record"]
+
+log = logging.getLogger(__name__)
 #: Candidates measured per answer: those sharing the most fingerprints.
 CANDIDATES = 10
 #: Hints listed for one answer (the largest), whatever points at it.
@@ -143,6 +147,18 @@ def record(session: Session, submission_id: int) -> int:
                 .execution_options(synchronize_session=False)
             )
     return len(kept)
+
+
+def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> None:
+    """Index a first-graded answer (the worker calls it). A hint must never cost a grade:
+    a failure is logged, the grade stands, the answer goes unindexed."""
+    if outcome != "graded":
+        return
+    try:
+        with session_factory() as session, session.begin():
+            record(session, submission_id)
+    except Exception:
+        log.exception("copy hints for submission %s failed; the grade stands", submission_id)
 
 
 def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> list[dict[str, Any]]:
