@@ -43,13 +43,24 @@ def test_edit_the_rubric_through_the_api(app, client, actors, assignment, enqueu
     assert job["kind"] == "regrade_preview" and job["status"] == "done"
     (change,) = job["result"]["changes"]
     assert change["id"] == sid and change["after"] > change["before"]
+    assert job["progress"] == {"done": 1, "total": 1}
+    # The diff downloads as CSV.
+    diff = client.get(f"/api/v1/jobs/{job['id']}/changes.csv", headers=staff)
+    assert diff.status_code == 200 and diff.mimetype == "text/csv"
+    header, row = diff.get_data(as_text=True).splitlines()
+    assert header.startswith("submission,learner,status,before,after,change,")
+    assert row.startswith(f"{sid},") and "risk_management_after" in header
     # The dry run changed nothing.
     assert client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"] == before
     assert client.get(url, headers=staff).get_json()["version"] == shown["version"]
 
     r = client.put(url, headers=staff, json={"source": easier})
     assert r.status_code == 202 and jobs_inline == [sid]
+    regrade = r.headers["Location"]
+    assert client.get(regrade, headers=staff).get_json()["progress"] == {"done": 0, "total": 1}
+    assert client.get(regrade + "/changes.csv", headers=staff).status_code == 409
     assert run_worker_inline(app, sid) == "graded"
+    assert client.get(regrade, headers=staff).get_json()["progress"] == {"done": 1, "total": 1}
     after = client.get(f"/api/v1/submissions/{sid}", headers=staff).get_json()["grade"]
     assert after["total"] == change["after"] and after["rubric_version"] == job["rubric_version"]
     now = client.get(url, headers=staff).get_json()
@@ -81,6 +92,9 @@ def test_edit_the_rubric_in_the_pages(app, client, actors, assignment, enqueued,
     assert r.status_code == 303 and "preview=" in r.headers["Location"]
     diff = web.get(r.headers["Location"]).get_data(as_text=True)
     assert 'id="regrade-diff"' in diff and 'id="regrade-apply"' in diff
+    csv_link = diff.split('id="regrade-csv"')[0].rsplit('href="', 1)[1].split('"')[0]
+    download = web.get(csv_link)
+    assert download.status_code == 200 and f"\n{sid}," in download.get_data(as_text=True)
     with app.app_context():
         old = app.extensions["db"].session.scalar(select(Assignment.rubric_version))
     version = diff.split('name="version" value="')[1].split('"')[0]

@@ -541,6 +541,8 @@ class Job(Base):
         _enum(JobStatus, "job_status"), default=JobStatus.QUEUED
     )
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # While a dry run runs: {"done", "total"} answers graded so far (0027).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]

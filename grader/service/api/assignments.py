@@ -23,7 +23,7 @@ from ..contracts.queries import RegradeQuery
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment
+from ..models import Assignment, JobStatus
 from ..operations import analytics, enrolments, exports, regrades, releases, rubrics
 from ..operations.assignments import get_assignment
 from ..tasks import enqueue_job
@@ -248,7 +248,30 @@ def job(job_id: int) -> dict[str, Any]:
     found = regrades.load(session, job_id)
     a = session.get(Assignment, found.assignment_id)
     assert a is not None
-    return regrades.job_json(found, a.slug)
+    return regrades.job_json(found, a.slug, regrades.progress(session, found))
+
+
+@bp.get("/jobs/<int:job_id>/changes.csv")
+@operation(
+    "jobChanges",
+    "A dry run's diff as CSV",
+    "review",
+    {200: Reply(description="One row per answer that would change.", media="text/csv")},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY + " 409 `not_done` until the dry run is done.",
+)
+@require(*STAFF)
+def job_changes(job_id: int) -> Response:
+    session = get_db().session
+    found = regrades.load(session, job_id)
+    if found.kind != regrades.PREVIEW or found.status != JobStatus.DONE:
+        raise APIError(409, "not_done", "only a finished dry run has a diff")
+    lines = list(regrades.changes_csv(found))
+    return Response(
+        lines,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="regrade-{found.id}.csv"'},
+    )
 
 
 @bp.get("/assignments/<slug>/grades.csv")

@@ -602,6 +602,11 @@ class RegradeSent(Response):
     submissions: int
 
 
+class JobProgress(Response):
+    done: Annotated[int, Field(description="Answers graded so far (a regrade: with its version).")]
+    total: int
+
+
 class Job(Response):
     id: int
     kind: Literal["regrade_preview", "regrade", "recalibrate"]
@@ -615,6 +620,10 @@ class Job(Response):
         Field(description="When done: the dry run's changes, or how many were sent."),
     ]
     error: str | None
+    progress: Annotated[
+        JobProgress,
+        Field(description="How far it got (a dry run while it runs; a regrade once sent)."),
+    ] = OMITTED
 
 
 class JobAccepted(Response):

@@ -8,16 +8,19 @@ worker runs it (:func:`run`), and both read it back by id (:func:`job_json`).
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, undefer
 
 from ..errors import APIError
 from ..models import (
     Assignment,
+    Grade,
     Job,
     JobStatus,
     RubricVersion,
@@ -28,6 +31,7 @@ from ..models import (
     utcnow,
 )
 from . import grades, rubrics
+from .exports import safe_cell
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +125,7 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
     try:
         ids = current_graded(session, a)
         if job.kind == PREVIEW:
-            job.result = _preview(session, a, ids, rubrics_dir, job.rubric_version)
+            job.result = _preview(session, job, a, ids, rubrics_dir)
         else:
             sent = sum(1 for sid in ids if enqueue(sid))
             job.result = {"queued": sent, "submissions": len(ids)}
@@ -138,17 +142,24 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
     return job.status.value
 
 
+#: A dry run records how far it got every this many answers.
+PROGRESS_EVERY = 200
+
+
 def _preview(
-    session: Session, a: Assignment, ids: list[int], rubrics_dir: str, version: str
+    session: Session, job: Job, a: Assignment, ids: list[int], rubrics_dir: str
 ) -> dict[str, Any]:
-    stored = session.get(RubricVersion, version)
+    stored = session.get(RubricVersion, job.rubric_version)
     rubric = (
         rubrics.rubric_for(stored)
         if stored is not None
         else rubrics.read_rubric(rubrics.rubric_path(rubrics_dir, a.rubric_file))
     )
     changes = []
-    for sid in ids:
+    for n, sid in enumerate(ids):
+        if n % PROGRESS_EVERY == 0:
+            job.progress = {"done": n, "total": len(ids)}
+            session.commit()
         sub = session.get(Submission, sid, options=[undefer(Submission.content)])
         assert sub is not None
         change = grades.regrade_preview(session, sub, rubric)
@@ -173,7 +184,63 @@ def load(session: Session, job_id: int, a: Assignment | None = None) -> Job:
     return job
 
 
-def job_json(job: Job, slug: str) -> dict[str, Any]:
+def progress(session: Session, job: Job) -> dict[str, int] | None:
+    """How far a job got: a dry run's answers graded so far; a regrade's (or
+    recalibration's) current answers graded with its version, of those it sent."""
+    if job.kind == PREVIEW:
+        if job.status == JobStatus.DONE and job.result is not None:
+            total = int(job.result.get("submissions", 0))
+            return {"done": total, "total": total}
+        return dict(job.progress) if job.progress else None
+    if job.status != JobStatus.DONE or job.result is None:
+        return None
+    a = session.get(Assignment, job.assignment_id)
+    assert a is not None
+    done = session.scalar(
+        select(func.count())
+        .select_from(Submission)
+        .where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            select(Grade.id)
+            .where(
+                Grade.submission_id == Submission.id,
+                Grade.rubric_version == job.rubric_version,
+            )
+            .exists(),
+        )
+    )
+    total = int(job.result.get("submissions", 0))
+    return {"done": min(int(done or 0), total), "total": total}
+
+
+def changes_csv(job: Job, criteria: list[list[str]] | None = None) -> Iterator[str]:
+    """A dry run's diff as CSV, line by line: each answer that would change, before and
+    after, in total and per criterion."""
+    result = job.result or {}
+    ids = [cid for cid, _ in (criteria or result.get("criteria", []))]
+    out = io.StringIO()
+    writer = csv.writer(out)
+
+    def line(row: list[Any]) -> str:
+        out.seek(0)
+        out.truncate()
+        writer.writerow([safe_cell(v) for v in row])
+        return out.getvalue()
+
+    yield line(
+        ["submission", "learner", "status", "before", "after", "change"]
+        + [f"{c}_{when}" for c in ids for when in ("before", "after")]
+    )
+    for ch in result.get("changes", []):
+        per = ch.get("criteria", {})
+        yield line(
+            [ch["id"], ch["learner"], ch["status"], ch["before"], ch["after"], ch["delta"]]
+            + [per.get(c, {}).get(when) for c in ids for when in ("before", "after")]
+        )
+
+
+def job_json(job: Job, slug: str, done: dict[str, int] | None = None) -> dict[str, Any]:
     return {
         "id": job.id,
         "kind": job.kind,
@@ -184,4 +251,5 @@ def job_json(job: Job, slug: str) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "result": job.result,
         "error": job.error,
+        **({"progress": done} if done is not None else {}),
     }

@@ -14,7 +14,7 @@ from ..auth import STAFF
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
-from ..models import Assignment, JobStatus, Role, RubricVersion, Status, User, utcnow
+from ..models import Assignment, Job, JobStatus, Role, RubricVersion, Status, User, utcnow
 from ..operations import (
     calibrations,
     exports,
@@ -41,6 +41,7 @@ def render_dashboard(
     *,
     preview: dict[str, Any] | None = None,
     pending: int | None = None,
+    preview_job: int | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = get_db().session
@@ -91,7 +92,12 @@ def render_dashboard(
         team=team,
         shares=shares.shares(session, a),
         preview=preview,
+        preview_job=preview_job,
         pending=pending,
+        pending_progress=regrades.progress(session, job)
+        if pending is not None and (job := session.get(Job, pending)) is not None
+        else None,
+        regrading=_regrading(session, a),
         risk=calibrations.release_risk(session, a),
         calibration=calibration,
         calibration_chart=paired_bars(
@@ -131,7 +137,35 @@ def dashboard(slug: str) -> tuple[str, int]:
         return render_dashboard(a)
     if job.status != JobStatus.DONE or job.result is None:
         return render_dashboard(a, pending=job.id)
-    return render_dashboard(a, preview=job.result)
+    return render_dashboard(a, preview=job.result, preview_job=job.id)
+
+
+def _regrading(session: Any, a: Assignment) -> dict[str, int] | None:
+    """The latest regrade's progress while some answers still wait for it."""
+    latest = session.scalar(
+        select(Job)
+        .where(Job.assignment_id == a.id, Job.kind.in_([regrades.REGRADE, regrades.RECALIBRATE]))
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    done = regrades.progress(session, latest) if latest is not None else None
+    return done if done is not None and done["done"] < done["total"] else None
+
+
+@bp.get("/dashboard/<slug>/regrade/<int:job_id>/changes.csv")
+@signed_in(*STAFF)
+def regrade_changes(slug: str, job_id: int) -> Response:
+    """A dry run's diff, downloaded (the API's jobChanges, through the same operation)."""
+    session = get_db().session
+    a = get_assignment(session, slug)
+    job = regrades.load(session, job_id, a)
+    if job.kind != regrades.PREVIEW or job.status != JobStatus.DONE:
+        raise APIError(409, "not_done", "only a finished dry run has a diff")
+    return Response(
+        list(regrades.changes_csv(job)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{a.slug}-regrade-{job.id}.csv"'},
+    )
 
 
 @bp.post("/dashboard/<slug>/release")
