@@ -289,7 +289,7 @@ def jobs_inline(app, monkeypatch) -> list[int]:
     def run(job_id: int) -> bool:
         with app.app_context(), app.extensions["db"].session_scope() as session:
             regrades.run(
-                session, job_id, app.config["RUBRICS_DIR"], lambda s: sent.append(s) or True
+                session, job_id, app.config["RUBRICS_DIR"], lambda batch: sent.extend(batch) or True
             )
         return True
 

@@ -68,10 +68,11 @@ def init_celery(app: Flask) -> Celery:
         # kills a child that ignores it. Both stay below the visibility timeout, so a long
         # grading is never handed to a second worker while the first still runs.
         task_annotations={
-            "grader.grade": {
+            name: {
                 "soft_time_limit": float(cfg["GRADING_SOFT_LIMIT"]),
                 "time_limit": float(cfg["GRADING_HARD_LIMIT"]),
             }
+            for name in ("grader.grade", "grader.grade_many")
         },
         beat_schedule={
             "reconcile": {"task": "grader.reconcile", "schedule": float(cfg["RECONCILE_INTERVAL"])},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Task, shared_task
 from flask import current_app
@@ -43,6 +44,43 @@ def grade(self: Task, submission_id: int) -> str:
         raise self.retry(exc=exc, countdown=delay) from exc
     log.info("submission %s: %s", submission_id, outcome)
     return outcome
+
+
+@shared_task(name="grader.grade_many", ignore_result=True, bind=True, max_retries=None)
+def grade_many(self: Task, submission_ids: list[int]) -> int:
+    """Grade several submissions in one task (a regrade's batch): one message and one task's
+    overhead for many. Each is graded as ``grade`` would (its own claim, lease and store),
+    so a batch redelivered after a crash skips what is done. The task has one answer's time
+    budget (GRADING_SOFT_LIMIT): once half of it is used, the rest goes on as a new batch,
+    so every answer keeps at least half of its own budget."""
+    db = get_db()
+    assert db.engine is not None and db.sessionmaker is not None
+    done = 0
+    settings = _settings()
+    started = time.monotonic()
+    half = float(current_app.config["GRADING_SOFT_LIMIT"]) / 2
+    for n, submission_id in enumerate(submission_ids):
+        if n and time.monotonic() - started > half:
+            if not enqueue_batch(submission_ids[n:]):  # the reconciler finds them later
+                log.error("could not send the rest of a batch (%d)", len(submission_ids) - n)
+            break
+        try:
+            grade_submission(db.engine, db.sessionmaker, submission_id, settings)
+        except (OperationalError, InterfaceError, PoolTimeout) as exc:
+            delay = min(30, 2 ** min(self.request.retries, 5))
+            log.warning(
+                "batch: database unavailable, retrying %d in %s s", len(submission_ids) - n, delay
+            )
+            raise self.retry(args=[submission_ids[n:]], exc=exc, countdown=delay) from exc
+        done += 1
+    log.info("graded a batch of %d", done)
+    return done
+
+
+def enqueue_batch(submission_ids: list[int]) -> bool:
+    """Send grade_many(submission_ids); False (logged) if the broker is unreachable (the
+    reconciler finds what lacks a grade for the version)."""
+    return send_task(grade_many, submission_ids)
 
 
 @shared_task(name="grader.reconcile", ignore_result=True)
@@ -102,7 +140,7 @@ def _mark_unsent(submission_id: int) -> None:
 def job(job_id: int) -> str:
     """Run a regrade's dry run or send a regrade (grader.service.operations.regrades)."""
     with get_db().session_scope() as session:
-        outcome = regrades.run(session, job_id, current_app.config["RUBRICS_DIR"], enqueue_grade)
+        outcome = regrades.run(session, job_id, current_app.config["RUBRICS_DIR"], enqueue_batch)
     log.info("job %s: %s", job_id, outcome)
     return outcome
 

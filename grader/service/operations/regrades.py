@@ -111,8 +111,16 @@ def start(
     return job
 
 
-def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int], bool]) -> str:
-    """Run a job (in the worker); safe to run again: a finished job is left alone."""
+#: Answers one regrade task grades (one message, one task's overhead, for this many).
+BATCH = 50
+
+
+def run(
+    session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[list[int]], bool]
+) -> str:
+    """Run a job (in the worker); safe to run again: a finished job is left alone. A regrade
+    sends its answers in batches of ``BATCH`` (``enqueue`` one batch, False if the broker
+    is out: the reconciler sends what lacks a grade for the version later)."""
     job = session.get(Job, job_id)
     if job is None:
         return "missing"
@@ -127,7 +135,8 @@ def run(session: Session, job_id: int, rubrics_dir: str, enqueue: Callable[[int]
         if job.kind == PREVIEW:
             job.result = _preview(session, job, a, ids, rubrics_dir)
         else:
-            sent = sum(1 for sid in ids if enqueue(sid))
+            batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+            sent = sum(len(b) for b in batches if enqueue(b))
             job.result = {"queued": sent, "submissions": len(ids)}
         job.status = JobStatus.DONE
     except APIError as exc:  # the rubric file cannot be used
