@@ -12,7 +12,7 @@ from ..contracts import STAFF_ONLY, Reply, operation, parse_query
 from ..contracts import responses as out
 from ..contracts.queries import CalibrationQuery
 from ..db import get_db
-from ..operations import calibrations, regrades
+from ..operations import calibrations, regrades, risk
 from ..operations.assignments import get_assignment
 from ..tasks import enqueue_job
 
@@ -35,7 +35,7 @@ def show(slug: str) -> dict[str, Any]:
     return {
         "current": calibrations.current(session, a),
         "labels": len(calibrations.labels(session, a)),
-        "release_risk": calibrations.release_risk(session, a),
+        "release_risk": risk.release_risk(session, a),
     }
 
 

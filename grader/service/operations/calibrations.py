@@ -15,7 +15,7 @@ release: its learner keeps the released grade until an instructor releases the n
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select
@@ -37,6 +37,7 @@ from ..models import (
     CalibrationVersion,
     Grade,
     Job,
+    Override,
     Status,
     Submission,
     User,
@@ -44,19 +45,14 @@ from ..models import (
 from . import grades, regrades, rubrics
 
 __all__ = [
-    "RISK_LEVELS",
     "apply",
     "calibration_for",
     "current",
     "labels",
     "preview",
-    "release_risk",
+    "reviewed",
 ]
 
-#: The confidence levels the dashboard weighs a bulk release at.
-RISK_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
-#: Off by more than this many points of 100 counts as wrong.
-_WRONG = 15.0
 
 _CACHE: dict[str, Calibration | None] = {}
 _LOCK = threading.Lock()
@@ -95,44 +91,91 @@ def labels(session: Session, a: Assignment) -> list[Label]:
     the points they kept. A confirmation names its grade, so a later regrade cannot put
     points in the instructor's mouth; an answer only overridden counts when the overrides
     came after its latest grade."""
-    subs = session.scalars(
-        select(Submission)
-        .where(
-            Submission.assignment_id == a.id,
-            Submission.current.is_(True),
-            Submission.reviewed.is_(True),
-            Submission.status.in_([Status.GRADED, Status.RELEASED]),
-        )
-        .order_by(Submission.id)
-    ).all()
-    out = []
-    for sub in subs:
-        found = _reviewed(session, a, sub)
-        if found is not None:
-            grade, kept = found
-            out.append(
-                Label(f"submission-{sub.id}", _raw_points(grade), kept, _raw_confidence(grade))
+    return [
+        Label(f"submission-{sid}", _raw_points(grade), kept, _raw_confidence(grade))
+        for sid, grade, kept in reviewed(session, a)
+    ]
+
+
+#: Reviewed submissions read per page (four queries a page, whatever their number).
+_PAGE = 500
+
+
+def reviewed(session: Session, a: Assignment) -> Iterator[tuple[int, Grade, dict[str, float]]]:
+    """(submission id, the grade an instructor reviewed, the points they kept) for each
+    reviewed current answer of the assignment's rubric version, in id order, read in pages
+    of ``_PAGE`` with their grades, overrides and confirmations in bulk."""
+    after = 0
+    while True:
+        subs = session.scalars(
+            select(Submission)
+            .where(
+                Submission.assignment_id == a.id,
+                Submission.current.is_(True),
+                Submission.reviewed.is_(True),
+                Submission.status.in_([Status.GRADED, Status.RELEASED]),
+                Submission.id > after,
             )
-    return out
+            .order_by(Submission.id)
+            .limit(_PAGE)
+        ).all()
+        if not subs:
+            return
+        ids = [sub.id for sub in subs]
+        latest: dict[int, Grade] = {}
+        for g in session.scalars(
+            select(Grade).where(Grade.submission_id.in_(ids)).order_by(Grade.id)
+        ):
+            latest[g.submission_id] = g
+        overrides: dict[int, dict[str, Override]] = {}
+        for o in session.scalars(
+            select(Override).where(Override.submission_id.in_(ids)).order_by(Override.id)
+        ):
+            overrides.setdefault(o.submission_id, {})[o.criterion] = o
+        confirmed: dict[int, AuditEvent] = {}
+        for e in session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.submission_id.in_(ids), AuditEvent.action == "confirmed")
+            .order_by(AuditEvent.id)
+        ):
+            confirmed[e.submission_id] = e
+        seen_ids = {int((e.after or {}).get("grade_id") or 0) for e in confirmed.values()}
+        by_id = {g.id: g for g in latest.values()}
+        missing = [i for i in seen_ids - set(by_id) if i]
+        if missing:
+            by_id.update(
+                (g.id, g) for g in session.scalars(select(Grade).where(Grade.id.in_(missing)))
+            )
+        for sub in subs:
+            found = _reviewed(
+                session,
+                a,
+                sub,
+                latest.get(sub.id),
+                overrides.get(sub.id, {}),
+                confirmed.get(sub.id),
+                by_id,
+            )
+            if found is not None:
+                yield sub.id, found[0], found[1]
+        after = ids[-1]
 
 
 def _reviewed(
-    session: Session, a: Assignment, sub: Submission
+    session: Session,
+    a: Assignment,
+    sub: Submission,
+    latest: Grade | None,
+    overrides: dict[str, Override],
+    confirmed: AuditEvent | None,
+    grades_by_id: dict[int, Grade],
 ) -> tuple[Grade, dict[str, float]] | None:
     """The grade an instructor reviewed and the points they kept, or None."""
-    latest = grades.latest_grade(session, sub.id)
     if latest is None or latest.rubric_version != a.rubric_version:
         return None
-    overrides = grades.latest_overrides(session, sub.id)
-    confirmed = session.scalar(
-        select(AuditEvent)
-        .where(AuditEvent.submission_id == sub.id, AuditEvent.action == "confirmed")
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
     seen = (confirmed.after or {}) if confirmed is not None else {}
     if seen.get("grade_id"):
-        grade = session.get(Grade, seen["grade_id"])
+        grade = grades_by_id.get(int(seen["grade_id"]))
         if grade is None or grade.rubric_version != a.rubric_version:
             return None
         kept = {str(k): float(v) for k, v in seen.get("criteria", {}).items()}
@@ -290,53 +333,6 @@ def current(session: Session, a: Assignment) -> dict[str, Any] | None:
     out["created_at"] = row.created_at.isoformat()
     out["created_by"] = row.created_by_id
     return out
-
-
-def release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
-    """For each confidence level: how many graded answers a release by confidence would
-    release now (grades with review reasons never are), and, among the reviewed answers at
-    or above that level, how far the grades were from the instructors' (mean, and the share
-    off by more than 15 points of 100)."""
-    waiting = session.execute(
-        select(Submission.confidence).where(
-            Submission.assignment_id == a.id,
-            Submission.current.is_(True),
-            Submission.status == Status.GRADED,
-            Submission.review_codes == ",",
-        )
-    ).scalars()
-    confidences = [c for c in waiting if c is not None]
-    reviewed = []
-    for sub in session.scalars(
-        select(Submission).where(
-            Submission.assignment_id == a.id,
-            Submission.current.is_(True),
-            Submission.reviewed.is_(True),
-            Submission.status.in_([Status.GRADED, Status.RELEASED]),
-        )
-    ):
-        found = _reviewed(session, a, sub)
-        if found is None:
-            continue
-        grade, kept = found  # the grade as the instructor saw it, against what they kept
-        scale = 100.0 / (grade.max_total or 100.0)
-        error = abs(float(grade.total) - sum(kept.values())) * scale
-        reviewed.append((float(grade.confidence), error))
-    rows = []
-    for level in RISK_LEVELS:
-        above = [e for c, e in reviewed if c >= level]
-        rows.append(
-            {
-                "level": level,
-                "would_release": sum(1 for c in confidences if c >= level),
-                "reviewed": len(above),
-                "mean_error": round(sum(above) / len(above), 1) if above else None,
-                "share_wrong": round(sum(e > _WRONG for e in above) / len(above), 3)
-                if above
-                else None,
-            }
-        )
-    return rows
 
 
 def describe(cal: Calibration) -> dict[str, Any]:

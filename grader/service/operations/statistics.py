@@ -13,8 +13,10 @@ queries, not a pass over every grade.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 from ..models import Status, Submission
 from .standings import standings
 
-__all__ = ["Distributions", "counts", "distributions", "reviewed_count"]
+__all__ = ["Distributions", "cached", "counts", "distributions", "reviewed_count"]
 
 _SCORED = (Status.GRADED, Status.RELEASED)
 
@@ -35,8 +37,9 @@ class Distributions:
     criteria: dict[str, tuple[float, ...]]
 
 
-# (database, assignment id) -> (its stamp when read, what was read)
-_CACHE: dict[tuple[str, int], tuple[tuple[int, datetime | None], Distributions]] = {}
+# (database, assignment id, what) -> (its stamp when read, what was read)
+_CACHE: dict[tuple[str, int, str], tuple[tuple[int, datetime | None], Any]] = {}
+T = TypeVar("T")
 _LOCK = threading.Lock()
 
 
@@ -83,6 +86,12 @@ def reviewed_count(session: Session, assignment_id: int) -> int:
 
 def distributions(session: Session, assignment_id: int) -> Distributions:
     """Totals and per-criterion points of the graded and released current submissions."""
+    return cached(session, "distributions", assignment_id, lambda: _read(session, assignment_id))
+
+
+def cached(session: Session, name: str, assignment_id: int, compute: Callable[[], T]) -> T:
+    """``compute()``, kept per (database, assignment, name) until any current graded or
+    released submission of the assignment changes (count and latest ``updated_at``)."""
     stamp_row = session.execute(
         select(func.count(), func.max(Submission.updated_at)).where(
             Submission.assignment_id == assignment_id,
@@ -91,12 +100,12 @@ def distributions(session: Session, assignment_id: int) -> Distributions:
         )
     ).one()
     stamp = (int(stamp_row[0]), stamp_row[1])
-    key = (str(session.get_bind().engine.url), assignment_id)
+    key = (str(session.get_bind().engine.url), assignment_id, name)
     with _LOCK:
-        cached = _CACHE.get(key)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    found = _read(session, assignment_id)
+        hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return cast(T, hit[1])
+    found = compute()
     with _LOCK:
         _CACHE[key] = (stamp, found)
     return found

@@ -20,6 +20,7 @@ from ..operations import (
     exports,
     regrades,
     releases,
+    risk,
     rubrics,
     shares,
     statistics,
@@ -48,17 +49,7 @@ def render_dashboard(
     counts = statistics.counts(session, a.id)
     rubric = rubrics.rubric_for(a.rubric)
     found = statistics.distributions(session, a.id)
-    charts = [
-        {
-            "id": c.id,
-            "name": c.name,
-            "max": c.points,
-            "hist": histogram(
-                found.criteria.get(c.id, ()), c.points, bins=5, width=300, height=140
-            ),
-        }
-        for c in rubric.criteria
-    ]
+    charts, total_hist = _charts(found, rubric)
     # Graded answers, and released ones whose newer grade waits for release.
     renewed = statistics.release_pending_count(session, a.id)
     waiting = counts[Status.GRADED.value] + renewed
@@ -82,7 +73,7 @@ def render_dashboard(
         counts=counts,
         current_total=sum(counts.values()),
         reviewed=statistics.reviewed_count(session, a.id),
-        total_hist=histogram(found.totals, rubric.max_total, bins=10),
+        total_hist=total_hist,
         charts=charts,
         graded=graded,
         page=page,
@@ -98,7 +89,7 @@ def render_dashboard(
         if pending is not None and (job := session.get(Job, pending)) is not None
         else None,
         regrading=_regrading(session, a),
-        risk=calibrations.release_risk(session, a),
+        risk=risk.release_risk(session, a),
         calibration=calibration,
         calibration_chart=paired_bars(
             [
@@ -138,6 +129,31 @@ def dashboard(slug: str) -> tuple[str, int]:
     if job.status != JobStatus.DONE or job.result is None:
         return render_dashboard(a, pending=job.id)
     return render_dashboard(a, preview=job.result, preview_job=job.id)
+
+
+# The charts of the distributions last drawn, per assignment's rubric version: drawn again
+# only when the distributions are read again (statistics keeps them until a change).
+_DRAWN: dict[str, tuple[statistics.Distributions, Any]] = {}
+
+
+def _charts(found: statistics.Distributions, rubric: Any) -> Any:
+    hit = _DRAWN.get(rubric.version)
+    if hit is not None and hit[0] is found:
+        return hit[1]
+    charts = [
+        {
+            "id": c.id,
+            "name": c.name,
+            "max": c.points,
+            "hist": histogram(
+                found.criteria.get(c.id, ()), c.points, bins=5, width=300, height=140
+            ),
+        }
+        for c in rubric.criteria
+    ]
+    drawn = (charts, histogram(found.totals, rubric.max_total, bins=10))
+    _DRAWN[rubric.version] = (found, drawn)
+    return drawn
 
 
 def _regrading(session: Any, a: Assignment) -> dict[str, int] | None:
@@ -197,7 +213,7 @@ def release_many(slug: str) -> Response:
         query = releases.selection(a.id, "reviewed")
     elif mode == "confidence":
         level = request.form.get("level", "")
-        if level not in {str(x) for x in calibrations.RISK_LEVELS}:
+        if level not in {str(x) for x in risk.RISK_LEVELS}:
             notify("Choose one of the confidence levels in the table.", "error")
             return back
         query = releases.selection(a.id, "confidence", min_confidence=float(level))

@@ -1,0 +1,63 @@
+"""Release by measured risk: for each confidence level, how many graded answers a release by
+confidence would take now, and how far the grades at that level were from the instructors'
+on the reviewed answers (the calibration's labels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..models import Assignment, Status, Submission
+from . import statistics
+from .calibrations import reviewed
+
+__all__ = ["RISK_LEVELS", "release_risk"]
+
+#: The confidence levels the dashboard weighs a bulk release at.
+RISK_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: Off by more than this many points of 100 counts as wrong.
+_WRONG = 15.0
+
+
+def release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
+    """For each confidence level: how many graded answers a release by confidence would
+    release now (grades with review reasons never are), and, among the reviewed answers at
+    or above that level, how far the grades were from the instructors' (mean, and the share
+    off by more than 15 points of 100). Kept until a current answer of the assignment
+    changes (statistics.cached), so a dashboard reload does not read every reviewed grade."""
+    return statistics.cached(session, "release_risk", a.id, lambda: _release_risk(session, a))
+
+
+def _release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
+    waiting = session.execute(
+        select(Submission.confidence).where(
+            Submission.assignment_id == a.id,
+            Submission.current.is_(True),
+            Submission.status == Status.GRADED,
+            Submission.review_codes == ",",
+        )
+    ).scalars()
+    confidences = [c for c in waiting if c is not None]
+    errors = []
+    for _, grade, kept in reviewed(session, a):
+        # The grade as the instructor saw it, against what they kept.
+        scale = 100.0 / (grade.max_total or 100.0)
+        error = abs(float(grade.total) - sum(kept.values())) * scale
+        errors.append((float(grade.confidence), error))
+    rows = []
+    for level in RISK_LEVELS:
+        above = [e for c, e in errors if c >= level]
+        rows.append(
+            {
+                "level": level,
+                "would_release": sum(1 for c in confidences if c >= level),
+                "reviewed": len(above),
+                "mean_error": round(sum(above) / len(above), 1) if above else None,
+                "share_wrong": round(sum(e > _WRONG for e in above) / len(above), 3)
+                if above
+                else None,
+            }
+        )
+    return rows
