@@ -52,6 +52,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[str, str | None, str | None]]:
         except json.JSONDecodeError as exc:
             yield name, None, f"line {n}: invalid JSON ({exc.msg})"
             continue
+        except (ValueError, RecursionError):  # a 5,000-digit number, nesting past the limit
+            yield name, None, f"line {n}: JSON this program does not read (too large or deep)"
+            continue
         if not isinstance(record, dict):
             yield name, None, f"line {n}: expected a JSON object"
             continue

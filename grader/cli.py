@@ -203,9 +203,12 @@ def _grade_one(item: tuple[str, str | None, str | None]) -> tuple[str, str, str 
     name, text, error = item
     if error is not None or text is None:
         return name, "", error or "no text"
-    g = grade_text(text, _WORK["rubric"])
-    if _WORK["calibration"] is not None:
-        g = apply_to(g, _WORK["calibration"])
+    try:
+        g = grade_text(text, _WORK["rubric"])
+        if _WORK["calibration"] is not None:
+            g = apply_to(g, _WORK["calibration"])
+    except Exception as exc:  # one answer's failure is its own line; the others go on
+        return name, "", f"grading failed ({type(exc).__name__}: {exc})"[:500]
     line = json.dumps(grade_json(name, g)) if _WORK["fmt"] == "json" else grade_report(name, g)
     return name, line, None
 

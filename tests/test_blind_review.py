@@ -109,3 +109,13 @@ def test_nothing_links_a_hidden_answer_to_its_learner(
     assert 'id="versions-hidden"' in page and f"/review/submissions/{first}" not in page
     rows = web.get(f"/dashboard/{SLUG}/grades.csv").text.splitlines()[1:]
     assert [int(r.split(",")[3]) for r in rows] == sorted([other, second])  # by submission
+    # The hidden row does not carry the learner's earlier, released grade either.
+    import csv
+    import io
+
+    table = list(csv.DictReader(io.StringIO(web.get(f"/dashboard/{SLUG}/grades.csv").text)))
+    hidden = next(r for r in table if int(r["submission"]) == second)
+    assert hidden["learner"] == f"Anonymous #{second}" and hidden["released_version"] == ""
+    # Nor does the learner's own page, as staff open it, list and link their versions.
+    page = web.get(f"/submissions/{second}").get_data(as_text=True)
+    assert f"/submissions/{first}" not in page

@@ -173,3 +173,17 @@ def test_bulk_grading_on_several_processes_prints_the_same_in_the_same_order(tmp
     assert one.output == two.output
     names = [json.loads(line)["file"] for line in two.output.splitlines()]
     assert names == sorted(names) and len(names) == len(sources)
+
+
+def test_one_bad_line_or_answer_does_not_stop_the_others(tmp_path):
+    from .conftest import HEALTH
+
+    good = json.dumps({"id": "a", "content": (HEALTH / "sub-010.md").read_text()})
+    deep = '{"id": "b", "content": ' + "[" * 3000 + "]" * 3000 + "}"
+    huge = '{"id": "c", "content": "x", "n": ' + "9" * 5000 + "}"
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text("\n".join([good, deep, huge, good.replace('"a"', '"d"')]) + "\n")
+    r = CliRunner().invoke(main, ["grade", "--format", "json", str(batch)])
+    lines = [json.loads(line) for line in r.output.splitlines()]
+    assert r.exit_code == 1 and len(lines) == 4
+    assert [("error" in x) for x in lines] == [False, True, True, False]

@@ -196,3 +196,23 @@ def test_answers_that_match_nothing_cost_a_bounded_number_of_comparisons(monkeyp
     found = groups.group(answers, top)
     assert len(found) == 2000
     assert len(calls) <= 2000 * groups.TRIES
+
+
+def test_many_criteria_do_not_make_grouping_explode(monkeypatch):
+    """The grid is laid over a few criteria (its neighbourhood is 3 ** GRID cells), so a
+    rubric of 18 criteria groups like one of four."""
+    import grader.scoring.groups as groups
+
+    dims = []
+    real = groups.product
+    monkeypatch.setattr(
+        groups, "product", lambda *a, repeat: dims.append(repeat) or real(*a, repeat=repeat)
+    )
+    top = {f"c{i:02d}": 10.0 for i in range(18)}
+    answers = [
+        Answer(i, {c: float(i % 7) for c in top}, {c: frozenset() for c in top}, 18.0 * (i % 7))
+        for i in range(300)
+    ]
+    found = groups.group(answers, top)
+    assert sorted(len(g.members) for g in found) == sorted([43] * 6 + [42])
+    assert dims and max(dims) <= groups.GRID

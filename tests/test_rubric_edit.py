@@ -32,8 +32,10 @@ def test_edit_the_rubric_through_the_api(app, client, actors, assignment, enqueu
         r.status_code == 422
         and "points: must be greater than 0" in r.get_json()["error"]["message"]
     )
-    # Past the request size limit the body is refused before it is read.
     r = client.put(url, headers=staff, json={"source": "x" * (300 * 1024)})
+    assert r.status_code == 422 and "256 KB" in r.get_json()["error"]["message"]
+    # Past twice that the body is refused before it is read.
+    r = client.put(url, headers=staff, json={"source": "x" * (600 * 1024)})
     assert r.status_code == 413
 
     easier = SOURCE.replace(*EASIER)
@@ -108,3 +110,26 @@ def test_edit_the_rubric_in_the_pages(app, client, actors, assignment, enqueued,
     assert jobs_inline == [sid]
     with app.app_context():
         assert app.extensions["db"].session.scalar(select(Assignment.rubric_version)) == version
+
+
+def test_hostile_rubric_text_is_refused_with_a_reason(
+    app, client, actors, assignment, enqueued, jobs_inline
+):
+    url = f"/api/v1/assignments/{SLUG}/rubric"
+    staff = actors.h("instructor")
+    cases = {
+        "a date": SOURCE.replace(
+            'id = "ml-health-check"', 'id = "ml-health-check"\nwhen = 1979-05-27T07:32:00Z', 1
+        ),
+        "deep nesting": "x = " + "[" * 3000 + "]" * 3000 + "\n",
+        "infinite points": SOURCE.replace("points = 20", "points = inf", 1),
+        "not a number": SOURCE.replace("points = 20", "points = nan", 1),
+        "too many points": SOURCE.replace("points = 20", "points = 1e308", 1),
+    }
+    for what, source in cases.items():
+        r = client.put(url, headers=staff, json={"source": source})
+        assert r.status_code == 422, (what, r.get_json())
+        assert r.get_json()["error"]["field"] == "rubric", what
+    # A rubric as large as the pages take also goes through the API.
+    large = SOURCE + "\n" + "# note\n" * 4000
+    assert client.put(url + "?dry_run=1", headers=staff, json={"source": large}).status_code == 202

@@ -86,3 +86,35 @@ def test_the_dashboard_splits_the_review(app, client, actors, assignment, enqueu
     assert 'id="shares-table"' in page and "Iris Instructor" in page
     queue = web.get(f"/review?assignment={SLUG}&reviewer=me").get_data(as_text=True)
     assert queue.count("/review/submissions/") >= 2
+
+
+def test_splitting_as_answers_arrive_stays_balanced_and_released_ones_count_as_done(
+    app, client, actors, assignment, enqueued
+):
+    staff = actors.h("instructor")
+    team = [actors.id("instructor"), actors.id("instructor2")]
+    url = f"/api/v1/assignments/{SLUG}/shares"
+    base = (HEALTH / "sub-010.md").read_text()
+    for i in range(4):  # one answer arrives, the review is split again
+        _submit(app, client, [base + f"\n\nArrival {i}."])
+        assert client.post(url, headers=staff, json={"reviewers": team}).status_code == 200
+    shares = {s["reviewer"]: s for s in client.get(url, headers=staff).get_json()["shares"]}
+    assert [shares[u]["answers"] for u in team] == [2, 2]
+    r = client.post(f"/api/v1/assignments/{SLUG}/release", headers=staff, json={"mode": "all"})
+    assert r.status_code == 200
+    shares = {s["reviewer"]: s for s in client.get(url, headers=staff).get_json()["shares"]}
+    assert all(shares[u]["left"] == 0 for u in team)
+
+
+def test_the_split_form_refuses_what_is_not_an_id(app, client, actors, assignment, enqueued):
+    people = add_web_users(app)
+    web = app.test_client()
+    login(web, people["instructor"])
+    token = csrf_from(web.get(f"/dashboard/{SLUG}").get_data(as_text=True))
+    for value in ("²", "9" * 5000):
+        r = web.post(f"/dashboard/{SLUG}/shares", data={"csrf_token": token, "reviewers": value})
+        assert r.status_code == 303
+    for query in ("?preview=²",):
+        assert web.get(f"/dashboard/{SLUG}{query}").status_code == 404
+    r = web.post(f"/dashboard/{SLUG}/release", data={"csrf_token": token, "one": "²"})
+    assert r.status_code in (303, 422)

@@ -49,3 +49,17 @@ def test_synthetic_learners_are_really_graded(app, client, actors, assignment):
         seed_synthetic(session, session.scalar(select(Assignment)), 20, seed=1, workers=1)
     with app.app_context(), db.session_scope() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == 320
+
+
+def test_synthetic_data_is_refused_for_a_calibrated_assignment(app, actors, assignment):
+    import pytest
+
+    from grader.service.errors import APIError
+
+    db = app.extensions["db"]
+    with app.app_context(), db.session_scope() as session:
+        a = session.scalar(select(Assignment))
+        a.calibration_version = "c" * 12
+        with pytest.raises(APIError) as exc:
+            seed_synthetic(session, a, 10, workers=1)
+    assert exc.value.code == "calibrated"

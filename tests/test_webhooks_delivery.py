@@ -319,6 +319,29 @@ def test_events_only_for_platform_submissions_that_want_them(
         assert [d.event_type for d in s.scalars(select(Delivery))] == ["grade.released"]
 
 
+def test_an_override_after_release_tells_the_platform_the_new_grade(
+    app, client, actors, platform, receiver, sent_grades, sent_deliveries
+):
+    from grader.service.webhooks.models import Delivery
+
+    client.patch(
+        "/api/v1/platforms/lms", headers=actors.h("admin"), json={"events": ["grade.released"]}
+    )
+    sid = graded_and_released(app, client, actors, platform)
+    r = client.post(
+        f"/api/v1/submissions/{sid}/overrides",
+        headers=actors.h("instructor"),
+        json={"criterion": "risk_management", "points": 1, "reason": "No rollback plan."},
+    )
+    assert r.status_code == 201
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        events = [d for d in s.scalars(select(Delivery).order_by(Delivery.id))]
+        assert [d.event_type for d in events] == ["grade.released", "grade.released"]
+        last = json.loads(events[-1].body)["data"]["grade"]
+    rm = next(c for c in last["criteria"] if c["id"] == "risk_management")
+    assert rm["points"] == 1
+
+
 def test_failed_grading_event_hides_the_internal_reason(
     app, client, actors, platform, receiver, sent_grades, sent_deliveries, monkeypatch
 ):

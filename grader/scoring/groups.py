@@ -6,9 +6,10 @@ review reasons, each criterion's points within ``POINTS`` of its maximum, the to
 (mean Jaccard similarity of the missed sets at least ``CONCEPTS``). Grouping is greedy and
 deterministic: answers in order of (flags, reasons, total descending, key) join the first
 group opened whose leader they match, else open one. Leaders are indexed by a grid of
-points (cells ``POINTS`` of each criterion's maximum wide), so an answer is compared only
-with leaders in its own and the neighbouring cells, at most ``TRIES`` from each: the cost
-is linear in the answers (0.3 s for 10,000 varied ones, ``bench/groups.py``).
+points (cells ``POINTS`` of a criterion's maximum wide, over the ``GRID`` criteria worth
+the most), so an answer is compared only with leaders in its own and the neighbouring
+cells, at most ``TRIES`` from each: the cost is linear in the answers, whatever the number
+of criteria (0.3 s for 10,000 varied ones, ``bench/groups.py``).
 
 >>> a = Answer(1, {"x": 9.0}, {"x": frozenset()}, 10.0)
 >>> b = Answer(2, {"x": 8.5}, {"x": frozenset()}, 10.0)
@@ -35,6 +36,8 @@ CONCEPTS = 0.5
 #: Leaders of a neighbouring cell an answer is compared with at most (the latest opened):
 #: what keeps answers that match nothing from making grouping quadratic.
 TRIES = 32
+#: Criteria the grid of leaders is laid over (the ones worth the most points).
+GRID = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +85,9 @@ def group(answers: Sequence[Answer], max_points: Mapping[str, float]) -> list[Gr
     """The answers' groups, largest first (then by their first member)."""
     limits = {cid: POINTS * top for cid, top in max_points.items()}
     total_limit = TOTAL * sum(max_points.values())
-    ids = sorted(limits)
+    # The grid is over the criteria worth the most (at most GRID of them: its neighbourhood
+    # is 3 ** GRID cells); _alike checks every criterion.
+    ids = sorted(sorted(limits, key=lambda c: (-limits[c], c))[:GRID])
 
     def kind(a: Answer) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return tuple(sorted(a.flags)), tuple(sorted(a.reasons))

@@ -265,6 +265,9 @@ class _Checker:
             self.fail(f"{path}{key}", f"must be a number, got {value!r}")
             return 0.0
         v = float(value)
+        if not math.isfinite(v):
+            self.fail(f"{path}{key}", f"must be a finite number, got {v!r}")
+            return 0.0
         if lo is not None and (v <= lo if lo_open else v < lo):
             bound = "greater than" if lo_open else "at least"
             self.fail(f"{path}{key}", f"must be {bound} {lo:g}, got {v:g}")
@@ -434,7 +437,7 @@ def _criterion(chk: _Checker, c: dict[str, Any], i: int, kind: str, topics: set[
     return Criterion(
         id=cid,
         name=chk.str_(c, "name", p, required=False, default=cid.replace("_", " ").title()),
-        points=chk.num(c, "points", p, lo=0, lo_open=True),
+        points=chk.num(c, "points", p, lo=0, lo_open=True, hi=1000),
         sources=sources,
         blend=blend,
         curve=(zero, full),

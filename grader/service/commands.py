@@ -167,7 +167,10 @@ def seed(synthetic: int | None, slug: str) -> None:
             a = get_assignment(session, slug)
         except APIError:
             raise click.UsageError(f"no assignment {slug!r}") from None
-        made = seed_synthetic(session, a, synthetic)
+        try:
+            made = seed_synthetic(session, a, synthetic)
+        except APIError as exc:
+            raise click.UsageError(exc.message) from None
     click.echo(
         f"{made['learners']} synthetic learners in {made['assignment']}, one graded answer each "
         f"({made['distinct_answers']} distinct answers graded; {made['released']} released, "

@@ -66,7 +66,8 @@ def edit(slug: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     session = get_db().session
     a = get_assignment(session, slug)
     dry_run = parse_query(RegradeQuery, request.args).dry
-    body = parse(RubricSource, json_body())
+    # The TOML may be as large as the pages take it (MAX_SOURCE), plus JSON's escapes.
+    body = parse(RubricSource, json_body(limit=2 * rubrics.MAX_SOURCE))
     version = rubrics.store_source(session, body.source).version
     kind = regrades.PREVIEW if dry_run else regrades.REGRADE
     job = regrades.start(

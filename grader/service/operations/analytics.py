@@ -5,6 +5,7 @@ on the reviewed answers. One pass over the current answers' latest grades, in pa
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -27,7 +28,10 @@ POINT_BINS = 5
 
 
 def _bin(points: float, top: float) -> int:
-    return min(POINT_BINS - 1, max(0, int(points / top * POINT_BINS))) if top else 0
+    if not top or not math.isfinite(points):
+        return 0
+    # Rounded first: 2.4 of 12 is the second band's edge, not 0.19999... of the first.
+    return min(POINT_BINS - 1, max(0, int(round(points * POINT_BINS / top, 9))))
 
 
 def _latest_grades(session: Session, a: Assignment) -> Any:

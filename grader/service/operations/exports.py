@@ -69,8 +69,9 @@ def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) ->
         session, a.id, batch=batch, counted=a.counted_grade, by_submission=a.blind_review
     ):
         graded = row.total is not None
-        counted = row.released
         learner_id, learner, email, external_id = _who(a, row)
+        # A hidden row's counted grade is an earlier, released version: it would name them.
+        counted = row.released if learner_id is not None else None
         yield (
             json.dumps(
                 {
@@ -150,6 +151,7 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
     ):
         graded = row.total is not None
         learner_id, learner, email, _ = _who(a, row)
+        counted = row.released if learner_id is not None else None  # (as in the JSON lines)
         yield line(
             [
                 learner_id if learner_id is not None else "",
@@ -165,9 +167,9 @@ def gradebook_csv(session: Session, assignment_id: int, batch: int = BATCH) -> L
                 ("override" if row.overridden else "grader") if graded else "",
                 row.confidence if graded else "",
                 row.released_at.isoformat() if row.released_at else "",
-                row.released[0] if row.released else "",
-                row.released[1] if row.released and row.released[1] is not None else "",
-                row.released[4] if row.released and row.released[4] is not None else "",
-                ("yes" if row.released[3] else "") if row.released else "",
+                counted[0] if counted else "",
+                counted[1] if counted and counted[1] is not None else "",
+                counted[4] if counted and counted[4] is not None else "",
+                ("yes" if counted[3] else "") if counted else "",
             ]
         )

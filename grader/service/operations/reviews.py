@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from ..models import AuditEvent, Grade, Override, Status, Submission, User, utcnow
-from .events import audit, emit
+from .events import GRADE_RELEASED, audit, emit
 from .grades import denormalize, effective_grade, settle_release, summary
 from .rubrics import rubric_for
 
@@ -97,6 +97,8 @@ def override(
     assert after is not None
     denormalize(sub, after)
     settle_release(session, sub, after)  # an instructor's points reach the learner at once
+    if sub.status == Status.RELEASED:
+        emit(session, GRADE_RELEASED, sub)  # and their course platform
     audit(
         session,
         sub,

@@ -3,8 +3,10 @@ the parsed rubric of a stored version (once per process)."""
 
 from __future__ import annotations
 
+import datetime
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -71,6 +73,18 @@ def store_source(session: Session, source: str) -> RubricVersion:
         raise APIError(
             422, "invalid_rubric", f"the rubric is not valid TOML: {exc}", field="rubric"
         ) from None
+    except RecursionError:
+        raise APIError(
+            422, "invalid_rubric", "the rubric nests too deeply to be a rubric", field="rubric"
+        ) from None
+    where = _not_rubric_value(data, "")
+    if where is not None:
+        raise APIError(
+            422,
+            "invalid_rubric",
+            f"the rubric is invalid: {where}: dates and times are not rubric values",
+            field="rubric",
+        )
     try:
         rubric = rubric_from_dict(data, source="the rubric")
     except RubricError as exc:
@@ -83,6 +97,21 @@ def store_source(session: Session, source: str) -> RubricVersion:
         session.add(row)
         session.flush()
     return row
+
+
+def _not_rubric_value(value: Any, path: str) -> str | None:
+    """The path of the first TOML date or time in value (a rubric holds text, numbers,
+    booleans, lists and tables only), or None."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, f"{where}.{k}" if where else str(k)) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item))
+        elif isinstance(item, datetime.date | datetime.time):
+            return where
+    return None
 
 
 def store_rubric(session: Session, path: Path) -> RubricVersion:

@@ -71,25 +71,35 @@ def split(
     rows = session.execute(waiting).all()
     free = {sid for sid, who in rows if reassign or who is None}
     dealt: dict[int, list[int]] = {u.id: [] for u in team}
+    # What each already has to review counts: a split as answers arrive stays balanced.
+    load = {u.id: 0 for u in team}
+    for sid, who in rows:
+        if who in load and sid not in free:
+            load[who] += 1
+    rank = {u.id: n for n, u in enumerate(team)}
+
+    def lightest() -> int:
+        return min(load, key=lambda uid: (load[uid], rank[uid]))
+
     if mode == "random":
-        for n, sid in enumerate(sorted(free, key=lambda s: _order(a, s))):
-            dealt[team[n % len(team)].id].append(sid)
+        for sid in sorted(free, key=lambda s: _order(a, s)):
+            who = lightest()
+            dealt[who].append(sid)
+            load[who] += 1
     else:
-        load = {u.id: 0 for u in team}
         for g in answer_groups(session, a):
             members = [m for m in g.members if m in free]
-            if not members:
-                continue
-            who = min(team, key=lambda u: (load[u.id], reviewer_ids.index(u.id)))
-            dealt[who.id].extend(members)
-            load[who.id] += len(members)
+            if members:
+                who = lightest()
+                dealt[who].extend(members)
+                load[who] += len(members)
     for uid, sids in dealt.items():
         for start in range(0, len(sids), 500):
+            query = update(Submission).where(Submission.id.in_(sids[start : start + 500]))
+            if not reassign:  # another split at the same time keeps what it dealt
+                query = query.where(Submission.reviewer_id.is_(None))
             session.execute(
-                update(Submission)
-                .where(Submission.id.in_(sids[start : start + 500]))
-                .values(reviewer_id=uid)
-                .execution_options(synchronize_session=False)
+                query.values(reviewer_id=uid).execution_options(synchronize_session=False)
             )
     return {uid: len(sids) for uid, sids in dealt.items()}
 
@@ -102,7 +112,13 @@ def shares(session: Session, a: Assignment) -> list[dict[str, Any]]:
             Submission.reviewer_id,
             User.name,
             func.count(),
-            func.sum(case((Submission.reviewed.is_(True), 1), else_=0)),
+            # Done: reviewed, or released (a release takes it out of the review).
+            func.sum(
+                case(
+                    (Submission.reviewed.is_(True) | (Submission.status == Status.RELEASED), 1),
+                    else_=0,
+                )
+            ),
         )
         .join(User, User.id == Submission.reviewer_id)
         .where(

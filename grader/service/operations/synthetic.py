@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from grader.scoring import Rubric, grade_text
 
+from ..errors import APIError
 from ..models import Assignment, Grade, Role, Status, Submission, User, utcnow
 from .grades import codes_text
 from .rubrics import rubric_for
@@ -80,7 +81,14 @@ def _graded(rubric: Rubric, texts: list[str], workers: int) -> list[dict[str, An
 def seed_synthetic(
     session: Session, a: Assignment, n: int, *, seed: int = 0, workers: int = 0
 ) -> dict[str, Any]:
-    """Create n learners with one graded answer each in ``a``; returns what was made."""
+    """Create n learners with one graded answer each in ``a``; returns what was made.
+    Refused for a calibrated assignment (its grades would need the calibration too)."""
+    if a.calibration_version:
+        raise APIError(
+            409,
+            "calibrated",
+            "synthetic answers go to an assignment without an instructor calibration",
+        )
     rubric = rubric_for(a.rubric)
     texts = answers(rubric, min(n, POOL), seed)
     grades = _graded(rubric, texts, workers or os.cpu_count() or 1)

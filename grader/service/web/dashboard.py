@@ -3,6 +3,7 @@ diff first) and the gradebook CSV."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
@@ -35,6 +36,10 @@ MAX_IDS = 1000
 
 #: Graded answers listed per page of the dashboard's release table.
 PAGE = 50
+
+
+#: An id in a form or a query (ASCII digits: str.isdigit also takes "²", which int refuses).
+_ID = re.compile(r"[0-9]{1,10}")
 
 
 def render_dashboard(
@@ -112,7 +117,7 @@ def dashboard(slug: str) -> tuple[str, int]:
     raw = request.args.get("preview", "")
     if not raw:
         return render_dashboard(a)
-    if not raw.isdigit() or len(raw) > 9:
+    if not _ID.fullmatch(raw):
         notify("That preview does not exist.", "error")
         return render_dashboard(a, status=404)
     try:
@@ -196,7 +201,7 @@ def release_many(slug: str) -> Response:
     mode = request.form.get("mode", "")
     one = request.form.get("one", "")
     if one:
-        if not one.isdigit() or len(one) > 10:
+        if not _ID.fullmatch(one):
             notify("That is not a submission id.", "error")
             return back
         query = releases.selection(a.id, "ids", ids=[int(one)])
@@ -205,7 +210,7 @@ def release_many(slug: str) -> Response:
         if not raw:
             notify("Select the submissions to release first.", "error")
             return back
-        if len(raw) > MAX_IDS or not all(r.isdigit() and len(r) <= 10 for r in raw):
+        if len(raw) > MAX_IDS or not all(_ID.fullmatch(r) for r in raw):
             notify("The selection is not valid; reload the page and select again.", "error")
             return back
         query = releases.selection(a.id, "ids", ids=[int(r) for r in raw])
@@ -257,7 +262,16 @@ def regrade(slug: str) -> Any:
     edited = None  # a version edited in the pages (web.rubric_edit), stored under its hash
     if action == "apply" and wanted != rubric.version:
         edited = session.get(RubricVersion, wanted) if wanted and len(wanted) <= 64 else None
-        if edited is None or edited.rubric_id != a.rubric.rubric_id:
+        previewed = edited is not None and session.scalar(
+            select(Job.id)
+            .where(
+                Job.assignment_id == a.id,
+                Job.kind == regrades.PREVIEW,
+                Job.rubric_version == edited.version,
+            )
+            .limit(1)
+        )
+        if edited is None or not previewed:  # only a version previewed for this assignment
             notify("The rubric changed since the preview: preview the regrade again.", "error")
             return redirect(url_for("web.dashboard", slug=slug), code=303)
     kind = regrades.PREVIEW if action == "preview" else regrades.REGRADE
@@ -298,7 +312,7 @@ def split_review(slug: str) -> Response:
     """Deal the answers waiting for review among the instructors ticked (operations.shares)."""
     session = get_db().session
     a = get_assignment(session, slug)
-    ids = [int(i) for i in request.form.getlist("reviewers") if i.isdigit()]
+    ids = [int(i) for i in request.form.getlist("reviewers")[:100] if _ID.fullmatch(i)]
     try:
         if not ids:
             raise APIError(422, "invalid_reviewers", "tick at least one instructor")
