@@ -39,15 +39,7 @@ def _features(item: tuple[int, str]) -> Answer:
     if _RUBRIC is None:
         _RUBRIC = load_rubric(RUBRIC_PATH)
     key, text = item
-    g = grade_text(text, _RUBRIC).to_dict()
-    return Answer(
-        key,
-        {c["id"]: c["points"] for c in g["criteria"]},
-        {c["id"]: frozenset(c["missing"]) for c in g["criteria"]},
-        g["total"],
-        frozenset(g["flags"]),
-        frozenset(r["code"] for r in g["review_reasons"]),
-    )
+    return Answer.of(key, grade_text(text, _RUBRIC).to_dict())
 
 
 def _sources() -> tuple[list[Path], dict[str, float]]:

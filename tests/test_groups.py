@@ -19,15 +19,7 @@ MAX = {c.id: float(c.points) for c in RUBRIC.criteria}
 
 
 def _answer(key: int, text: str) -> Answer:
-    g = grade_text(text, RUBRIC).to_dict()
-    return Answer(
-        key,
-        {c["id"]: c["points"] for c in g["criteria"]},
-        {c["id"]: frozenset(c["missing"]) for c in g["criteria"]},
-        g["total"],
-        frozenset(g["flags"]),
-        frozenset(r["code"] for r in g["review_reasons"]),
-    )
+    return Answer.of(key, grade_text(text, RUBRIC).to_dict())
 
 
 def _human_totals() -> dict[str, float]:

@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby, product
+from typing import Any
 
 __all__ = ["CONCEPTS", "POINTS", "TOTAL", "Answer", "Group", "group"]
 
@@ -50,6 +51,18 @@ class Answer:
     total: float
     flags: frozenset[str] = frozenset()
     reasons: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, key: int, grade: Mapping[str, Any]) -> Answer:
+        """What grouping reads of a grade (``Grade.to_dict()``)."""
+        return cls(
+            key,
+            {c["id"]: c["points"] for c in grade["criteria"]},
+            {c["id"]: frozenset(c.get("missing", ())) for c in grade["criteria"]},
+            grade["total"],
+            frozenset(grade["flags"]),
+            frozenset(r["code"] for r in grade["review_reasons"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)
