@@ -86,6 +86,19 @@ def build(workdir: Path) -> tuple[Any, dict[str, str]]:
             for learner, path in zip(learners, answers, strict=False):
                 sub, _ = submit(session, a.id, learner.id, path.read_text(encoding="utf-8"))
                 ids.append(sub.id)
+            # Five learners who hand in (nearly) the same answer: a group, and copy hints.
+            base = (HEALTH / "sub-010.md").read_text(encoding="utf-8")
+            for i, name in enumerate(("Ada Byrne", "Bo Lind", "Cy Moreau", "Di Park", "Eli Shaw")):
+                user = User(
+                    name=name,
+                    role=Role.LEARNER,
+                    email=f"alike{i}@example.test",
+                    password_hash=hash_password(secrets.token_urlsafe(12)),
+                )
+                session.add(user)
+                session.flush()
+                sub, _ = submit(session, a.id, user.id, base + f"\n\nSubmitted from lab {i}.")
+                ids.append(sub.id)
         for sid in ids:
             grade_submission(db.engine, db.sessionmaker, sid, settings)
         with db.session_scope() as session:
@@ -213,6 +226,16 @@ def shoot(app: Any, passwords: dict[str, str], out: Path) -> list[Path]:
         staff.set_viewport_size({"width": 1440, "height": 900})
         staff.goto("/dashboard/ml-health-check")
         snap(staff, "dashboard.png", full=True)
+        # Instructors at scale: answer groups, a copy hint, the rubric as TOML.
+        staff.goto("/dashboard/ml-health-check/groups")
+        staff.locator("section.group summary").first.click()
+        snap(staff, "groups.png", full=True)
+        staff.goto("/review?flag=possible_copy&sort=-total")
+        staff.locator("tr[data-row] a").first.click()
+        staff.locator("#possible-copy").scroll_into_view_if_needed()
+        snap(staff, "possible-copy.png")
+        staff.goto("/dashboard/ml-health-check/rubric")
+        snap(staff, "rubric-edit.png")
 
         # The learner's side (regrade requests, notifications) and accounts, at 1280 and 390.
         with app.app_context(), app.extensions["db"].session_scope() as session:
