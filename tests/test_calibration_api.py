@@ -67,6 +67,19 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     assert (state["current"], state["labels"]) == (None, 20)
     risk = {r["level"]: r for r in state["release_risk"]}
     assert risk[0.5]["reviewed"] >= risk[0.95]["reviewed"] and risk[0.5]["mean_error"] > 0
+    # The risk table's lean read (no per-criterion JSON) finds what the labels' read finds.
+    from grader.service.models import Assignment
+    from grader.service.operations.calibrations import reviewed
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        a = s.scalar(select(Assignment))
+        full = [(i, g.id, sum(k.values())) for i, g, k in reviewed(s, a)]
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        a = s.scalar(select(Assignment))
+        lean = [(i, g.id, sum(k.values())) for i, g, k in reviewed(s, a, points=False)]
+    assert len(full) == 20 and [(i, g, round(t, 6)) for i, g, t in lean] == [
+        (i, g, round(t, 6)) for i, g, t in full
+    ]
     # A learner may not calibrate.
     assert client.post(url + "?dry_run=1", headers=actors.h("learner")).status_code == 403
 

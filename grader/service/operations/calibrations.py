@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload, load_only
 
 from grader.scoring.learning import (
     MIN_LABELS,
@@ -101,14 +101,44 @@ def labels(session: Session, a: Assignment) -> list[Label]:
 _PAGE = 500
 
 
-def reviewed(session: Session, a: Assignment) -> Iterator[tuple[int, Grade, dict[str, float]]]:
+def reviewed(
+    session: Session, a: Assignment, *, points: bool = True
+) -> Iterator[tuple[int, Grade, dict[str, float]]]:
     """(submission id, the grade an instructor reviewed, the points they kept) for each
     reviewed current answer of the assignment's rubric version, in id order, read in pages
-    of ``_PAGE`` with their grades, overrides and confirmations in bulk."""
+    of ``_PAGE`` with their grades, overrides and confirmations in bulk. Without
+    ``points`` the grades' per-criterion JSON is not read (what the release-by-risk table
+    needs is each grade's total beside the points kept, from the submission's own row)."""
+    lean = (
+        ()
+        if points
+        else (
+            load_only(
+                Grade.id,
+                Grade.submission_id,
+                Grade.rubric_version,
+                Grade.total,
+                Grade.max_total,
+                Grade.confidence,
+                Grade.interval,
+                Grade.created_at,
+            ),
+        )
+    )
+    rows = (
+        ()
+        if points
+        else (
+            load_only(Submission.id, Submission.points),
+            lazyload(Submission.assignment),
+            lazyload(Submission.learner),
+        )
+    )
     after = 0
     while True:
         subs = session.scalars(
             select(Submission)
+            .options(*rows)
             .where(
                 Submission.assignment_id == a.id,
                 Submission.current.is_(True),
@@ -124,7 +154,7 @@ def reviewed(session: Session, a: Assignment) -> Iterator[tuple[int, Grade, dict
         ids = [sub.id for sub in subs]
         latest: dict[int, Grade] = {}
         for g in session.scalars(
-            select(Grade).where(Grade.submission_id.in_(ids)).order_by(Grade.id)
+            select(Grade).options(*lean).where(Grade.submission_id.in_(ids)).order_by(Grade.id)
         ):
             latest[g.submission_id] = g
         overrides: dict[int, dict[str, Override]] = {}
@@ -143,9 +173,8 @@ def reviewed(session: Session, a: Assignment) -> Iterator[tuple[int, Grade, dict
         by_id = {g.id: g for g in latest.values()}
         missing = [i for i in seen_ids - set(by_id) if i]
         if missing:
-            by_id.update(
-                (g.id, g) for g in session.scalars(select(Grade).where(Grade.id.in_(missing)))
-            )
+            older = select(Grade).options(*lean).where(Grade.id.in_(missing))
+            by_id.update((g.id, g) for g in session.scalars(older))
         for sub in subs:
             found = _reviewed(
                 session,
@@ -155,6 +184,7 @@ def reviewed(session: Session, a: Assignment) -> Iterator[tuple[int, Grade, dict
                 overrides.get(sub.id, {}),
                 confirmed.get(sub.id),
                 by_id,
+                points,
             )
             if found is not None:
                 yield sub.id, found[0], found[1]
@@ -169,6 +199,7 @@ def _reviewed(
     overrides: dict[str, Override],
     confirmed: AuditEvent | None,
     grades_by_id: dict[int, Grade],
+    points: bool = True,
 ) -> tuple[Grade, dict[str, float]] | None:
     """The grade an instructor reviewed and the points they kept, or None."""
     if latest is None or latest.rubric_version != a.rubric_version:
@@ -185,12 +216,15 @@ def _reviewed(
                 kept[cid] = float(o.points)
     elif overrides and max(o.created_at for o in overrides.values()) >= latest.created_at:
         grade = latest
+        if not points and sub.points is not None:
+            # The row keeps the latest grade's points as they stand, overrides applied.
+            return grade, {str(k): float(v) for k, v in sub.points.items()}
         eff = grades.effective_grade(session, sub, grade=grade, overrides=overrides)
         assert eff is not None
         kept = {c["id"]: float(c["points"]) for c in eff["criteria"]}
     else:
         return None
-    if set(_raw_points(grade)) != set(kept):
+    if points and set(_raw_points(grade)) != set(kept):
         return None
     return grade, kept
 

@@ -41,7 +41,7 @@ def _release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
     ).scalars()
     confidences = [c for c in waiting if c is not None]
     errors = []
-    for _, grade, kept in reviewed(session, a):
+    for _, grade, kept in reviewed(session, a, points=False):
         # The grade as the instructor saw it, against what they kept.
         scale = 100.0 / (grade.max_total or 100.0)
         error = abs(float(grade.total) - sum(kept.values())) * scale
