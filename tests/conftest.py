@@ -232,6 +232,23 @@ def learner_tokens(app, n: int) -> list[str]:
     return tokens
 
 
+def graded_answers(app, client, texts, slug: str = "ml-health-check", tokens=None) -> list[int]:
+    """Each text submitted through the API by its own new learner (or ``tokens``) and
+    graded inline; returns the submission ids."""
+    ids = []
+    tokens = tokens if tokens is not None else learner_tokens(app, len(texts))
+    for token, text in zip(tokens, texts, strict=True):
+        r = client.post(
+            f"/api/v1/assignments/{slug}/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        assert r.status_code == 202, r.get_json()
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    return ids
+
+
 def run_worker_inline(app, submission_id: int) -> str:
     """What the worker does for one message, called directly (unit tests only)."""
     from grader.service.grade_task import GradingSettings, grade_submission

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from .conftest import ADVERSARIAL, HEALTH, learner_tokens, run_worker_inline
+from .conftest import ADVERSARIAL, HEALTH, graded_answers, learner_tokens, run_worker_inline
 
 SLUG = "ml-health-check"
 ANSWERS = (
@@ -16,18 +16,8 @@ ANSWERS = (
 
 def _submit_all(app, client):
     """Each answer from its own learner: the submission ids and the learners' tokens."""
-    ids = []
     tokens = learner_tokens(app, len(ANSWERS))
-    for token, path in zip(tokens, ANSWERS, strict=True):
-        r = client.post(
-            f"/api/v1/assignments/{SLUG}/submissions",
-            data=path.read_text(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        assert r.status_code == 202
-        ids.append(r.get_json()["id"])
-        assert run_worker_inline(app, ids[-1]) == "graded"
-    return ids, tokens
+    return graded_answers(app, client, [p.read_text() for p in ANSWERS], tokens=tokens), tokens
 
 
 def test_calibrate_from_reviews_then_apply_as_a_regrade(

@@ -11,7 +11,7 @@ from grader.scoring import grade_text, load_rubric
 from grader.scoring.groups import Answer, group
 
 from .browser.support import add_web_users, csrf_from, login
-from .conftest import ADVERSARIAL, HEALTH, ROOT, learner_tokens, run_worker_inline
+from .conftest import ADVERSARIAL, HEALTH, ROOT, graded_answers
 
 SLUG = "ml-health-check"
 RUBRIC = load_rubric(ROOT / "rubrics" / "ml-health-check.toml")
@@ -56,23 +56,10 @@ def _variants(n: int) -> list[str]:
     return [base + f"\n\nWritten for review round {i}." for i in range(n)]
 
 
-def _submit(app, client, texts: list[str]) -> list[int]:
-    ids = []
-    for token, text in zip(learner_tokens(app, len(texts)), texts, strict=True):
-        r = client.post(
-            f"/api/v1/assignments/{SLUG}/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
-        assert run_worker_inline(app, ids[-1]) == "graded"
-    return ids
-
-
 def test_one_decision_for_a_group_of_twenty(app, client, actors, assignment, enqueued):
     staff, other = actors.h("instructor"), actors.h("instructor2")
-    alike = _submit(app, client, _variants(20))
-    different = _submit(app, client, [(HEALTH / "sub-020.md").read_text()])
+    alike = graded_answers(app, client, _variants(20))
+    different = graded_answers(app, client, [(HEALTH / "sub-020.md").read_text()])
     url = f"/api/v1/assignments/{SLUG}/groups"
     assert client.get(url, headers=actors.h("learner")).status_code == 403
     listed = client.get(url, headers=staff).get_json()
@@ -155,7 +142,7 @@ def test_the_group_forms_refuse_what_is_not_an_id(app, client, actors, assignmen
 
 
 def test_the_groups_page_decides_for_a_group(app, client, actors, assignment, enqueued):
-    alike = _submit(app, client, _variants(4))
+    alike = graded_answers(app, client, _variants(4))
     people = add_web_users(app)
     web = app.test_client()
     login(web, people["instructor"])

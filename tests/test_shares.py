@@ -4,22 +4,9 @@ answer group (a group goes whole to one person); each finds their own share in t
 from __future__ import annotations
 
 from .browser.support import add_web_users, csrf_from, login
-from .conftest import HEALTH, learner_tokens, run_worker_inline
+from .conftest import HEALTH, graded_answers
 
 SLUG = "ml-health-check"
-
-
-def _submit(app, client, texts):
-    ids = []
-    for token, text in zip(learner_tokens(app, len(texts)), texts, strict=True):
-        r = client.post(
-            f"/api/v1/assignments/{SLUG}/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
-        assert run_worker_inline(app, ids[-1]) == "graded"
-    return ids
 
 
 def _mine(client, headers):
@@ -32,8 +19,10 @@ def test_split_at_random_then_by_group(app, client, actors, assignment, enqueued
     staff, other = actors.h("instructor"), actors.h("instructor2")
     team = [actors.id("instructor"), actors.id("instructor2")]
     base = (HEALTH / "sub-010.md").read_text()
-    alike = _submit(app, client, [base + f"\n\nRound {i}." for i in range(6)])
-    rest = _submit(app, client, [(HEALTH / n).read_text() for n in ("sub-020.md", "sub-029.md")])
+    alike = graded_answers(app, client, [base + f"\n\nRound {i}." for i in range(6)])
+    rest = graded_answers(
+        app, client, [(HEALTH / n).read_text() for n in ("sub-020.md", "sub-029.md")]
+    )
     url = f"/api/v1/assignments/{SLUG}/shares"
     bad = client.post(url, headers=staff, json={"reviewers": [actors.id("learner")]})
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "reviewers"
@@ -71,7 +60,7 @@ def test_split_at_random_then_by_group(app, client, actors, assignment, enqueued
 
 
 def test_the_dashboard_splits_the_review(app, client, actors, assignment, enqueued):
-    _submit(app, client, [(HEALTH / n).read_text() for n in ("sub-020.md", "sub-029.md")])
+    graded_answers(app, client, [(HEALTH / n).read_text() for n in ("sub-020.md", "sub-029.md")])
     people = add_web_users(app)
     web = app.test_client()
     login(web, people["instructor"])
@@ -96,7 +85,7 @@ def test_splitting_as_answers_arrive_stays_balanced_and_released_ones_count_as_d
     url = f"/api/v1/assignments/{SLUG}/shares"
     base = (HEALTH / "sub-010.md").read_text()
     for i in range(4):  # one answer arrives, the review is split again
-        _submit(app, client, [base + f"\n\nArrival {i}."])
+        graded_answers(app, client, [base + f"\n\nArrival {i}."])
         assert client.post(url, headers=staff, json={"reviewers": team}).status_code == 200
     shares = {s["reviewer"]: s for s in client.get(url, headers=staff).get_json()["shares"]}
     assert [shares[u]["answers"] for u in team] == [2, 2]

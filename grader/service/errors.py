@@ -37,6 +37,15 @@ class APIError(Exception):
         self.field = field
         self.headers = headers or {}
 
+    @property
+    def sentence(self) -> str:
+        """The message as the pages show it: a sentence, capital first, full stop last."""
+        message = self.message.strip()
+        if not message:
+            return message
+        message = message[0].upper() + message[1:]
+        return message if message.endswith((".", "!", "?")) else message + "."
+
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"status": self.status, "code": self.code, "message": self.message}
         if self.field is not None:

@@ -22,10 +22,6 @@ _ROSTER_LIMIT = 1024 * 1024
 _PER_PAGE = 100
 
 
-def _sentence(exc: APIError) -> str:
-    return exc.message[0].upper() + exc.message[1:] + "."
-
-
 def _link(token: str) -> str:
     return url_for("web.set_password", token=token, _external=False)
 
@@ -98,7 +94,7 @@ def create_person() -> Any:
         )
     except APIError as exc:
         session.rollback()
-        return render_people(error=_sentence(exc), status=exc.status, values=values)
+        return render_people(error=exc.sentence, status=exc.status, values=values)
     links = _shown([new])
     session.commit()
     notify(f"Account created for {new.user.name}" + ("; the link is mailed." if not links else "."))
@@ -128,7 +124,7 @@ def import_people() -> Any:
         result = accounts.import_roster(session, user, text, mail=_mail_on())
     except APIError as exc:
         session.rollback()
-        return render_people(error=_sentence(exc) + " Nothing was imported.", status=exc.status)
+        return render_people(error=exc.sentence + " Nothing was imported.", status=exc.status)
     links = _shown(result.created)
     session.commit()
     message = f"Imported {len(result.created)} accounts"
@@ -151,7 +147,7 @@ def send_link(user_id: int) -> Any:
         new = accounts.link_again(session, person, actor, mail=_mail_on())
     except APIError as exc:
         session.rollback()
-        return render_people(error=_sentence(exc), status=exc.status)
+        return render_people(error=exc.sentence, status=exc.status)
     links = _shown([new])
     session.commit()
     notify(f"A new link for {person.name}" + (" is mailed." if not links else " is below."))
@@ -185,7 +181,7 @@ def set_password(token: str) -> Any:
                 person=person,
                 token=token,
                 purpose=link.purpose,
-                error=_sentence(exc),
+                error=exc.sentence,
                 field=exc.field,
             ),
             exc.status,

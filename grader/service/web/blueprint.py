@@ -215,7 +215,7 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
 @bp.errorhandler(APIError)
 def _api_error(exc: APIError) -> tuple[str, int]:
     get_db().session.rollback()
-    return error_page(exc.status, _TITLES.get(exc.status, "Error"), _sentence(exc.message))
+    return error_page(exc.status, _TITLES.get(exc.status, "Error"), exc.sentence)
 
 
 @bp.errorhandler(HTTPException)
@@ -256,14 +256,6 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
     return error_page(
         500, "Something went wrong", "An unexpected error occurred; nothing was saved."
     )
-
-
-def _sentence(message: str) -> str:
-    message = message.strip()
-    if not message:
-        return message
-    message = message[0].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 def notify(message: str, category: str = "ok") -> None:

@@ -327,5 +327,5 @@ def split_review(slug: str) -> Response:
         notify(f"Dealt {sum(dealt.values())} answers among {len(dealt)} instructors.")
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
     return redirect(url_for("web.dashboard", slug=a.slug), code=303)

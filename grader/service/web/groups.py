@@ -91,7 +91,7 @@ def decide_group(slug: str) -> Response:
         session.commit()
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
         return _back(slug)
     what = "Confirmed" if action == "confirm" else "Overridden"
     notify(f"{what}: {len(done)} answer{'s' * (len(done) != 1)} of the group.")
@@ -115,5 +115,5 @@ def ungroup(slug: str) -> Response:
         notify(f"#{raw} is out of its group: it stands alone now.")
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
     return _back(slug)

@@ -107,7 +107,7 @@ def _window_state(a: Assignment) -> dict[str, Any]:
     try:
         late = admit(Window.of(a), utcnow())
     except APIError as exc:
-        return {"open": False, "why": exc.message[0].upper() + exc.message[1:] + ".", "late": False}
+        return {"open": False, "why": exc.sentence, "late": False}
     return {"open": True, "why": "", "late": late}
 
 
@@ -179,7 +179,7 @@ def submit_answer(slug: str) -> Any:
             )
             return render_assignment(a, error=message, pasted=pasted, status=409)
         if exc.code in ("not_open", "past_due"):
-            message = exc.message[0].upper() + exc.message[1:] + "."
+            message = exc.sentence
             return render_assignment(a, error=message, pasted=pasted, status=exc.status)
         raise
     if created:

@@ -19,10 +19,6 @@ from .review import render_review
 from .session import current_user, signed_in
 
 
-def _sentence(exc: APIError) -> str:
-    return exc.message[0].upper() + exc.message[1:] + "."
-
-
 @bp.post("/submissions/<int:submission_id>/regrade-requests")
 @signed_in(Role.LEARNER)
 def ask_regrade(submission_id: int) -> Response:
@@ -43,7 +39,7 @@ def ask_regrade(submission_id: int) -> Response:
         notify("Sent: your instructor will look at it again and answer here.")
     except APIError as exc:
         session.rollback()
-        notify(_sentence(exc), "error")
+        notify(exc.sentence, "error")
     anchor = f"criterion-{criterion}" if criterion.isidentifier() else "grade-h"
     return redirect(url_for("web.submission", submission_id=sub.id, _anchor=anchor), code=303)
 
@@ -82,7 +78,7 @@ def answer_regrade(request_id: int) -> Any:
     try:
         regrade_requests.answer(session, req, user, outcome, reply, points)
     except APIError as exc:
-        return fail(_sentence(exc), exc.status, exc.field)
+        return fail(exc.sentence, exc.status, exc.field)
     session.commit()
     notify("Answered: the learner is told.")
     return redirect(url_for("web.review_submission", submission_id=sub.id), code=303)

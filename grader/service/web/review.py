@@ -110,7 +110,7 @@ def review_queue() -> tuple[str, int]:
         if exc.field in labels:
             error = f"{labels[exc.field]} must be a number, e.g. 40 or 72.5."
         else:
-            error = exc.message[0].upper() + exc.message[1:] + "."
+            error = exc.sentence
         pages = 1
     now = utcnow()
     claimers = _users({s.claimed_by_id for s in rows})
@@ -299,7 +299,7 @@ def override(submission_id: int) -> Any:
             session, sub, user, criterion, points, reason, comment, request.form.get("keep") == "1"
         )
     except APIError as exc:
-        return fail(exc.message[0].upper() + exc.message[1:] + ".", exc.status)
+        return fail(exc.sentence, exc.status)
     session.commit()
     notify(f"Saved: {criterion.replace('_', ' ')} is now {points:g} points.")
     return redirect(_here(sub), code=303)
@@ -317,7 +317,7 @@ def review_action(submission_id: int, act: Any, done: str) -> Response:
         notify(message)
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
     return redirect(_here(sub), code=303)
 
 
@@ -397,7 +397,7 @@ def grade_by_hand(submission_id: int) -> Response:
         session.commit()
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
         return redirect(_here(sub), code=303)
     notify("Graded by hand: the grade waits for release like any other.")
     return redirect(_here(sub), code=303)
@@ -414,7 +414,7 @@ def retry(submission_id: int) -> Response:
         session.commit()
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
         return redirect(_here(sub), code=303)
     tasks.enqueue_grade(sub.id)
     notify("Queued for grading again.")
@@ -438,6 +438,6 @@ def claim_from_queue() -> Response:
         notify("Claimed: other instructors cannot change it for now.")
     except APIError as exc:
         session.rollback()
-        notify(exc.message[0].upper() + exc.message[1:] + ".", "error")
+        notify(exc.sentence, "error")
         return redirect(url_for("web.review_queue", **queue_filters(request.args)), code=303)
     return redirect(_here(sub), code=303)
