@@ -153,6 +153,9 @@ def test_learner_task_deadline_release_mail_comment_and_regrade(
     released = _mail_to(smtp, people["learner"].email, 1)
     path = LINK.search(released.get_content()).group(1)
     assert path == f"/submissions/{sid}"
+    # The learner's page polls its status and reloads itself once released: let it, or the
+    # reload interrupts the navigation to the mailed link (a race CI met).
+    expect(learner.locator("#status")).to_have_attribute("data-status", "released", timeout=30_000)
     learner.goto(path)
     rm = learner.locator("#criterion-risk_management")
     expect(rm.locator(".feedback")).to_have_text("Say when you would roll back, and how fast.")
