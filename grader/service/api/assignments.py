@@ -25,7 +25,7 @@ from ..downloads import stream_download
 from ..errors import APIError
 from ..models import Assignment, JobStatus
 from ..operations import analytics, enrolments, exports, regrades, releases, rubrics
-from ..operations.assignments import get_assignment
+from ..operations.assignments import create_assignment, get_assignment
 from ..tasks import enqueue_job
 from .body import json_body
 
@@ -93,19 +93,13 @@ def create() -> tuple[dict[str, Any], int]:
     user = current_user()
     session = get_db().session
     body = parse(AssignmentCreate, json_body())
-    slug, rubric_file, title = body.slug, body.rubric, body.title
-    if session.scalar(select(Assignment.id).where(Assignment.slug == slug)) is not None:
-        raise APIError(409, "exists", f"an assignment {slug!r} already exists", field="slug")
-    version = rubrics.store_rubric(
-        session, rubrics.rubric_path(current_app.config["RUBRICS_DIR"], rubric_file)
-    )
-    rubric = rubrics.rubric_for(version)
-    a = Assignment(
-        slug=slug,
-        title=(title or rubric.title).strip(),
-        rubric_file=rubric_file,
-        rubric_version=version.version,
-        created_by_id=user.id,
+    a = create_assignment(
+        session,
+        user,
+        slug=body.slug,
+        rubric_file=body.rubric,
+        rubrics_dir=current_app.config["RUBRICS_DIR"],
+        title=body.title,
         opens_at=body.opens_at,
         due_at=body.due_at,
         late_policy=body.late_policy or "accept",
@@ -114,7 +108,6 @@ def create() -> tuple[dict[str, Any], int]:
         blind_review=bool(body.blind_review),
         release_after=body.release_after,
     )
-    session.add(a)
     session.commit()
     return assignment_json(a), 201
 

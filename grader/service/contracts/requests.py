@@ -29,6 +29,7 @@ from pydantic import (
 from ..errors import APIError
 from ..fields import Rule
 from ..operations.accounts import EMAIL_PATTERN
+from ..operations.assignments import SLUG_PATTERN
 from ..operations.events import EVENT_TYPES
 from ..operations.reviews import MAX_REASON
 
@@ -62,7 +63,6 @@ __all__ = [
     "schema",
 ]
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 #: The longest a rotated platform secret may stay valid (30 days).
 MAX_GRACE = 30 * 24 * 3600
 _TEXT = r"\S"  # at least one character that is not white space

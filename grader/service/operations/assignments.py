@@ -4,6 +4,7 @@ as an answer's author (:func:`shown_learner`: blind review)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,11 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from ..errors import APIError, not_found
-from ..models import Assignment, Submission
+from ..models import Assignment, Submission, User
 
 LATE_POLICIES = ("accept", "refuse")
+#: What an assignment's slug may be (the API's contract declares the same pattern).
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +90,43 @@ def author_visible() -> ColumnElement[bool]:
     :func:`learner_shown`): for queries that filter by learner, so they find no answer
     whose author blind review hides. The query must join Assignment."""
     return Assignment.blind_review.is_(False) | Submission.released_at.is_not(None)
+
+
+def create_assignment(
+    session: Session,
+    actor: User,
+    *,
+    slug: str,
+    rubric_file: str,
+    rubrics_dir: str,
+    title: str | None = None,
+    **settings: Any,
+) -> Assignment:
+    """A new assignment on a rubric file of the rubrics folder (409 if the slug is taken);
+    ``settings`` are the other columns (times, policies). The caller commits."""
+    from . import rubrics
+
+    if not isinstance(slug, str) or not re.match(SLUG_PATTERN, slug):
+        raise APIError(
+            422,
+            "invalid_slug",
+            "the slug must be lower-case letters, digits and dashes (at most 64)",
+            field="slug",
+        )
+    if title is not None and len(title.strip()) > 200:
+        raise APIError(422, "invalid_title", "the title is at most 200 characters", field="title")
+    if session.scalar(select(Assignment.id).where(Assignment.slug == slug)) is not None:
+        raise APIError(409, "exists", f"an assignment {slug!r} already exists", field="slug")
+    version = rubrics.store_rubric(session, rubrics.rubric_path(rubrics_dir, rubric_file))
+    rubric = rubrics.rubric_for(version)
+    a = Assignment(
+        slug=slug,
+        title=(title or rubric.title).strip(),
+        rubric_file=rubric_file,
+        rubric_version=version.version,
+        created_by_id=actor.id,
+        **settings,
+    )
+    session.add(a)
+    session.flush()
+    return a
