@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from ..errors import APIError
 from ..models import Assignment, AuditEvent, Grade, Status, Submission, utcnow
 from .assignments import Window, admit
+from .events import received
 
 log = logging.getLogger(__name__)
 _SUB = cast(Table, Submission.__table__)
@@ -90,6 +91,7 @@ def submit(
     for _ in range(_ATTEMPTS):
         row = insert_new(conn, new, metadata, utcnow())
         if row is not None:
+            received(session, row.id, assignment_id, learner_id)
             return Stored(row.id, row.version, Status.QUEUED), True
         if idempotency_key is not None:
             earlier = conn.execute(
