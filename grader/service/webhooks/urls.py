@@ -1,4 +1,4 @@
-"""Endpoint URLs and the one HTTP POST we make: no requests into the private network.
+"""Endpoint URLs and the requests we make to them: none into the private network.
 
 A URL must be https and every address its host resolves to must be public, unless the
 host (by name, IP or network) is in WEBHOOK_ALLOWED_HOSTS, which also permits http. The
@@ -196,13 +196,27 @@ def _connect(addresses: tuple[str, ...], port: int, timeout: float | None) -> so
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
     """POST body to a checked target; never raises for network errors (they are results)."""
+    return send("POST", target, body, headers, timeout)
+
+
+def send(
+    method: str,
+    target: Target,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    *,
+    read_limit: int = _EXCERPT_BYTES,
+) -> PostResult:
+    """One request to a checked target, reading at most read_limit bytes of the answer
+    (LTI reads whole JSON documents); network errors are results, never raised."""
     cls = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     conn = cls(target, timeout)
     started = time.monotonic()
     try:
-        conn.request("POST", target.path, body=body, headers=headers)
+        conn.request(method, target.path, body=body, headers=headers)
         response = conn.getresponse()
-        excerpt = response.read(_EXCERPT_BYTES).decode("utf-8", "replace")
+        excerpt = response.read(read_limit).decode("utf-8", "replace")
         return PostResult(
             response.status,
             {k.lower(): v for k, v in response.getheaders()},
