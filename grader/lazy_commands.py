@@ -14,6 +14,10 @@ __all__ = ["SERVICE_COMMANDS", "LazyGroup"]
 #: listing in ``grader --help`` costs no import of Flask or SQLAlchemy.
 SERVICE_COMMANDS = {
     "db": ("grader.service.commands:db_group", "Database schema."),
+    "lti": (
+        "grader.service.lti.commands:lti_group",
+        "LTI 1.3: LMS platforms that launch grader and take its grades.",
+    ),
     "platform": (
         "grader.service.webhooks.commands:platform_group",
         "Course platforms that submit through signed webhooks.",

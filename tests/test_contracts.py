@@ -77,6 +77,10 @@ BODIES = [
      "instructor", {"reviewers": "{instructors}"}),
     ("put", "/api/v1/assignments/{slug}/rubric", f"/api/v1/assignments/{SLUG}/rubric",
      "instructor", {"source": "{rubric}"}),
+    ("post", "/api/v1/lti/platforms", "/api/v1/lti/platforms", "admin",
+     {"issuer": "https://lms.example.edu", "client_id": "c1", "deployment_ids": ["d1"],
+      "auth_url": "https://lms.example.edu/auth", "token_url": "https://lms.example.edu/token",
+      "jwks_url": "https://lms.example.edu/jwks"}),
 ]  # fmt: skip
 
 

@@ -66,6 +66,7 @@ def _config() -> schemathesis.Config:
                         "decideGroup",
                         "splitReview",
                         "editRubric",
+                        "createLtiPlatform",
                     ],
                     "checks": {
                         "positive_data_acceptance": {

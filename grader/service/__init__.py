@@ -31,7 +31,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
-    from . import errors, mail, web, webhooks
+    from . import errors, lti, mail, web, webhooks
     from .api import init_app as init_api
     from .celery_setup import init_celery
 
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_celery(app)
     init_api(app)
     webhooks.init_app(app)  # course platforms' webhooks, admin API, OpenAPI document
+    lti.init_app(app)  # LTI 1.3 launches and grades back to LMS gradebooks
     web.init_app(app)  # pages for learners and instructors
     mail.install()  # notifications by mail, when SMTP_HOST is set
     return app

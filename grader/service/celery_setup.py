@@ -84,8 +84,17 @@ def init_celery(app: Flask) -> Celery:
                 "task": "grader.mail.sweep",
                 "schedule": float(cfg["MAIL_SWEEP_INTERVAL"]),
             },
+            "lti-sweep": {
+                "task": "grader.lti.sweep",
+                "schedule": float(cfg["WEBHOOK_SWEEP_INTERVAL"]),
+            },
         },
-        imports=("grader.service.tasks", "grader.service.webhooks.tasks", "grader.service.mail"),
+        imports=(
+            "grader.service.tasks",
+            "grader.service.webhooks.tasks",
+            "grader.service.mail",
+            "grader.service.lti.tasks",
+        ),
     )
     celery.set_default()
     app.extensions["celery"] = celery

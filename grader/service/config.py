@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     WEBHOOK_SWEEP_INTERVAL: PositiveInt = 30
     WEBHOOK_RECEIPT_DAYS: PositiveInt = 4
     WEBHOOK_SECRET_GRACE: NonNegativeInt = 24 * 3600
+    # LTI 1.3 (grader.service.lti): seconds of clock leeway on a launch's id_token, and how
+    # long a rotated tool key stays in /lti/jwks. LTI_FRAME_SESSIONS lets an LMS show the
+    # pages inside its iframe: the session cookie of a launched session is sent
+    # SameSite=None; Secure (so only over https), and those pages may be framed by the
+    # platform's origin alone.
+    LTI_LEEWAY: NonNegativeInt = 60
+    LTI_KEY_GRACE: NonNegativeInt = 2 * 24 * 3600
+    LTI_FRAME_SESSIONS: bool = True
     # Regrade requests: a learner may ask within this many days of a grade's release.
     REGRADE_REQUEST_DAYS: NonNegativeFloat = 14.0
     # Mail (grader.service.mail): off unless SMTP_HOST is set. Notifications are always kept

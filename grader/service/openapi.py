@@ -44,6 +44,8 @@ _PATH_PARAMS: dict[str, tuple[Schema, Any, str]] = {
     "request_id": (_INT_ID, 1, "A regrade request's id."),
     "user_id": (_INT_ID, 1, "A user's id."),
     "comment_id": (_INT_ID, 1, "A bank comment's id."),
+    "platform_id": (_INT_ID, 1, "An LTI platform's id."),
+    "score_id": (_INT_ID, 1, "An LTI score's id."),
 }
 _ERRORS = {
     400: "The request is malformed.",

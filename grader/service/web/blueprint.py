@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, render_template, request
+from flask import Blueprint, Response, current_app, flash, render_template, request, session
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -86,15 +86,36 @@ def _guard() -> None:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    response.headers["Content-Security-Policy"] = CSP
+    return secure_headers(response)
+
+
+def secure_headers(response: Response) -> Response:
+    """The pages' headers. A session launched from an LMS (grader.service.lti) may be shown
+    in that LMS's iframe: its pages name the platform's origins in frame-ancestors; every
+    other page refuses to be framed."""
+    framed = framing_origins()
+    if framed:
+        response.headers["Content-Security-Policy"] = CSP.replace(
+            "frame-ancestors 'none'", f"frame-ancestors 'self' {framed}"
+        )
+    else:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
     if request.endpoint != "web.static":
         # Pages show grades and answers: keep them out of shared caches and the back button
         # of a signed-out browser.
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def framing_origins() -> str:
+    """The origins that may frame this session's pages (space-separated; "" for none)."""
+    if not current_app.config.get("LTI_FRAME_SESSIONS"):
+        return ""
+    origins = session.get("lti_frame")
+    return origins if isinstance(origins, str) else ""
 
 
 @bp.app_template_global()
