@@ -193,6 +193,7 @@ def test_cli_registers_a_platform_then_jwks_and_login_work(tmp_path, monkeypatch
     assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig" and key["kid"]
     jwt.PyJWK(key)  # a usable RSA public key
     assert "d" not in key and "p" not in key  # never the private parts
+    assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}
 
     r = client.get("/lti/login?" + login_query(lms, "hint-ann"), base_url=TOOL)
     assert r.status_code == 302
@@ -466,10 +467,15 @@ def test_normal_sessions_still_refuse_framing(app, client, actors, lms, register
 
 
 def _learner_scores(app, lms, assignment) -> tuple[Browser, int]:
-    set_up_link(app, lms)
+    ann, sid, _ = _with_teacher(app, lms, assignment)
+    return ann, sid
+
+
+def _with_teacher(app, lms, assignment) -> tuple[Browser, int, Browser]:
+    teacher = set_up_link(app, lms)
     ann = Browser(app)
     assert launch(ann, lms, "hint-ann").status_code == 303
-    return ann, submit(ann, assignment, (HEALTH / "sub-029.md").read_text())
+    return ann, submit(ann, assignment, (HEALTH / "sub-029.md").read_text()), teacher
 
 
 def test_an_outage_is_retried_then_delivered(app, lms, registered, assignment):
@@ -489,7 +495,7 @@ def test_an_outage_is_retried_then_delivered(app, lms, registered, assignment):
 def test_a_401_refreshes_the_token_and_a_409_is_shown_not_retried(
     app, client, actors, lms, registered, assignment
 ):
-    ann, _ = _learner_scores(app, lms, assignment)
+    ann, _, teacher = _with_teacher(app, lms, assignment)
     drive_scores(app)
     lms.tokens.clear()  # the platform revoked grader's token
     sid = submit(ann, assignment, (HEALTH / "sub-029.md").read_text() + "\n\nAgain.")
@@ -507,14 +513,28 @@ def test_a_401_refreshes_the_token_and_a_409_is_shown_not_retried(
     ).get_json()["items"]
     assert items[0]["status"] == "failed" and items[0]["last_status_code"] == 409
     assert "HTTP 409" in items[0]["last_error"]
-    # Resending it once the LMS is fixed delivers it.
+    # The dashboard says so, with the LMS's answer, and sends it again once the LMS is fixed.
+    html = teacher.get("/dashboard/ml-health-check").get_data(as_text=True)
+    assert 'id="gradebook-refused">1<' in html and "HTTP 409" in html
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    r = teacher.post(
+        f"/dashboard/ml-health-check/lti/scores/{items[0]['id']}/resend",
+        data={"csrf_token": csrf},
+    )
+    assert r.status_code == 303
+    drive_scores(app)
+    assert lms.scores[-1]["gradingProgress"] == "FullyGraded"
+    # The API's resend of a delivered score changes nothing; another assignment's is a 404.
     r = client.post(
         f"/api/v1/assignments/ml-health-check/lti/scores/{items[0]['id']}/resend",
         headers=actors.h("instructor"),
     )
-    assert r.status_code == 200
-    drive_scores(app)
-    assert lms.scores[-1]["gradingProgress"] == "FullyGraded"
+    assert r.status_code == 200 and r.get_json()["status"] == "succeeded"
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/lti/scores/999999/resend",
+        headers=actors.h("instructor"),
+    )
+    assert r.status_code == 404
 
 
 def test_an_older_score_still_queued_is_superseded_not_sent(app, lms, registered, assignment):

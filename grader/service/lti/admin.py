@@ -13,11 +13,11 @@ from ..auth import STAFF, require
 from ..contracts import ADMIN_ONLY, STAFF_ONLY, Reply, operation, parse
 from ..contracts import lti as contract
 from ..db import get_db
-from ..errors import not_found
-from ..models import Role, get_row, utcnow
+from ..models import Role
 from ..operations.assignments import get_assignment
 from ..webhooks.delivery import DeliverySettings
 from ..webhooks.urls import Allowlist
+from .delivery import resend as resend_score
 from .delivery import test_connection
 from .keys import rotate
 from .models import LtiLearner, ScorePost, ScoreStatus
@@ -184,15 +184,7 @@ def scores(slug: str) -> dict[str, Any]:
 def resend(slug: str, score_id: int) -> dict[str, Any]:
     session = get_db().session
     a = get_assignment(session, slug)
-    post = get_row(session, ScorePost, score_id)
-    learner = session.get(LtiLearner, post.learner_id) if post is not None else None
-    if post is None or learner is None or learner.assignment_id != a.id:
-        raise not_found("score")
-    if post.status == ScoreStatus.FAILED:
-        post.status = ScoreStatus.PENDING
-        post.tries = 0
-        post.next_attempt_at = utcnow()
-        post.completed_at = None
+    post = resend_score(session, a.id, score_id)
     session.commit()
     if post.status == ScoreStatus.PENDING:
         enqueue_score(post.id)

@@ -233,3 +233,21 @@ def test_connection(
     except AGSError as exc:
         return {"ok": False, "message": f"{exc}: {_why(exc.result)}", "requests": records}
     return {"ok": True, "message": "the platform issued an access token", "requests": records}
+
+
+def resend(session: Session, assignment_id: int, score_id: int) -> ScorePost:
+    """Start a failed score's schedule again (after the LMS was fixed); 404 for a score of
+    another assignment. The caller commits, then enqueues it if it is pending."""
+    from ..errors import not_found
+    from ..models import get_row
+
+    post = get_row(session, ScorePost, score_id)
+    learner = session.get(LtiLearner, post.learner_id) if post is not None else None
+    if post is None or learner is None or learner.assignment_id != assignment_id:
+        raise not_found("score")
+    if post.status == ScoreStatus.FAILED:
+        post.status = ScoreStatus.PENDING
+        post.tries = 0
+        post.next_attempt_at = utcnow()
+        post.completed_at = None
+    return post

@@ -78,6 +78,8 @@ def public_jwk(key: ToolKey) -> dict[str, Any]:
     private = serialization.load_pem_private_key(key.private_pem.encode(), password=None)
     assert isinstance(private, rsa.RSAPrivateKey)
     jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(private.public_key()))
+    # "use" says what the key is for; RFC 7517 asks not to send key_ops beside it.
+    jwk.pop("key_ops", None)
     return jwk | {"kid": key.kid, "alg": "RS256", "use": "sig"}
 
 

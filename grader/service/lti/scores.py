@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Submission, User, utcnow
+from ..models import Submission, utcnow
 from ..operations.events import GRADE_RELEASED, GRADE_UNRELEASED
 from .models import LtiLearner, LtiLink, ScorePost, ScoreStatus
 
@@ -141,16 +141,30 @@ def on_event(session: Session, event_type: str, sub: Submission) -> None:
         _queue(session, "withdrawn", sub)
 
 
-def learner_scores(session: Session, user: User, limit: int = 50) -> list[ScorePost]:
-    return list(
-        session.scalars(
-            select(ScorePost)
+def gradebook_sync(session: Session, assignment_id: int) -> dict[str, Any] | None:
+    """What the dashboard says of the scores sent to LMS gradebooks: counts by status and
+    the latest refusal (None when no learner came through LTI)."""
+    by_status = dict(
+        session.execute(
+            select(ScorePost.status, func.count())
             .join(LtiLearner, LtiLearner.id == ScorePost.learner_id)
-            .where(LtiLearner.user_id == user.id)
-            .order_by(ScorePost.id.desc())
-            .limit(limit)
-        )
+            .where(LtiLearner.assignment_id == assignment_id)
+            .group_by(ScorePost.status)
+        ).all()
     )
+    if not by_status:
+        return None
+    refused = session.scalar(
+        select(ScorePost)
+        .join(LtiLearner, LtiLearner.id == ScorePost.learner_id)
+        .where(LtiLearner.assignment_id == assignment_id, ScorePost.status == ScoreStatus.FAILED)
+        .order_by(ScorePost.id.desc())
+        .limit(1)
+    )
+    return {
+        "counts": {s.value: int(by_status.get(s, 0)) for s in ScoreStatus},
+        "refused": refused,
+    }
 
 
 def _after_commit(session: Session) -> None:

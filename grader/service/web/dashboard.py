@@ -15,6 +15,7 @@ from ..auth import STAFF
 from ..db import get_db
 from ..downloads import stream_download
 from ..errors import APIError
+from ..lti.scores import gradebook_sync
 from ..models import Assignment, Job, JobStatus, Role, RubricVersion, Status, User, utcnow
 from ..operations import (
     calibrations,
@@ -95,6 +96,7 @@ def render_dashboard(
         else None,
         regrading=_regrading(session, a),
         risk=risk.release_risk(session, a),
+        gradebook=gradebook_sync(session, a.id),
         calibration=calibration,
         calibration_chart=paired_bars(
             [
@@ -329,3 +331,21 @@ def split_review(slug: str) -> Response:
         session.rollback()
         notify(exc.sentence, "error")
     return redirect(url_for("web.dashboard", slug=a.slug), code=303)
+
+
+@bp.post("/dashboard/<slug>/lti/scores/<int:score_id>/resend")
+@signed_in(*STAFF)
+def resend_lti_score(slug: str, score_id: int) -> Response:
+    """Send a score the LMS refused again, once it is fixed there."""
+    from ..lti.delivery import resend
+    from ..lti.models import ScoreStatus
+    from ..lti.tasks import enqueue_score
+
+    session = get_db().session
+    a = get_assignment(session, slug)
+    post = resend(session, a.id, score_id)
+    session.commit()
+    if post.status == ScoreStatus.PENDING:
+        enqueue_score(post.id)
+        notify("The score is on its way to the gradebook again.")
+    return redirect(url_for("web.dashboard", slug=a.slug) + "#gradebook-sync", code=303)
