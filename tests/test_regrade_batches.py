@@ -68,3 +68,54 @@ def test_a_batch_hands_the_rest_on_before_its_budget_runs_low(
     assert handed == [ids[1:]]
     with app.app_context(), app.extensions["db"].session_scope() as s:
         assert s.get(Submission, ids[1]).status.value == "graded"
+
+
+def test_a_dry_run_can_be_cancelled_queued_or_midway_and_a_regrade_cannot(
+    app, client, actors, assignment, monkeypatch
+):
+    import grader.service.api.assignments as assignments_api
+    from grader.service.models import Job, JobStatus
+    from grader.service.operations import grades, regrades
+
+    for who in ("learner", "learner2"):
+        graded(app, client, actors, who)
+    sent: list[int] = []
+    monkeypatch.setattr(assignments_api, "enqueue_job", lambda job_id: sent.append(job_id) or True)
+    url = "/api/v1/assignments/ml-health-check/regrade"
+    h = actors.h("instructor")
+
+    def run(job_id: int) -> str:
+        with app.app_context(), app.extensions["db"].session_scope() as s:
+            return regrades.run(s, job_id, app.config["RUBRICS_DIR"], lambda ids: True)
+
+    # Queued: cancelled before the worker takes it, it never runs.
+    job = client.post(url + "?dry_run=1", headers=h).get_json()["job"]
+    r = client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h)
+    assert r.status_code == 200 and r.get_json()["status"] == "cancelled"
+    assert "Instructor Person" in r.get_json()["error"]
+    assert run(job["id"]) == "already-finished"
+    assert client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h).status_code == 409
+
+    # Running: it stops at its next progress mark and keeps no result.
+    job = client.post(url + "?dry_run=1", headers=h).get_json()["job"]
+    monkeypatch.setattr(regrades, "PROGRESS_EVERY", 1)
+    real = grades.regrade_preview
+
+    def cancel_on_first(session, sub, rubric):
+        with app.test_request_context():
+            assert client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h).status_code == 200
+        return real(session, sub, rubric)
+
+    monkeypatch.setattr(grades, "regrade_preview", cancel_on_first)
+    assert run(job["id"]) == "cancelled"
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        stored = s.get(Job, job["id"])
+        assert stored.status == JobStatus.CANCELLED and stored.result is None
+    got = client.get(f"/api/v1/jobs/{job['id']}", headers=h).get_json()
+    assert got["status"] == "cancelled"
+
+    # A regrade: 409, saying how to go back.
+    job = client.post(url, headers=h).get_json()["job"]
+    r = client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=h)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_cancellable"
+    assert client.post("/api/v1/jobs/1/cancel", headers=actors.h("learner")).status_code == 403

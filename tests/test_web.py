@@ -787,6 +787,20 @@ def test_regrade_preview_writes_nothing_and_apply_needs_the_previewed_version(
     page = staff.get(r.headers["Location"]).get_data(as_text=True)
     assert 'id="regrade-pending"' in page and 'http-equiv="refresh"' in page
     assert _count(app, Job) == 3
+    # It can be cancelled from the page; the preview link then says so and stops refreshing.
+    preview_url = r.headers["Location"]
+    job_id = preview_url.rsplit("=", 1)[1]
+    assert 'id="regrade-cancel"' in page
+    r = staff.post(f"/dashboard/{SLUG}/regrade/{job_id}/cancel", data={"csrf_token": token})
+    assert r.status_code == 303
+    page = staff.get(preview_url).get_data(as_text=True)
+    assert "cancelled by" in page and 'id="regrade-pending"' not in page
+    r = staff.post(
+        f"/dashboard/{SLUG}/regrade/{job_id}/cancel",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "already" in r.get_data(as_text=True)
     # Someone else's or a made-up job id is a plain 404 on the dashboard.
     assert staff.get(f"/dashboard/{SLUG}?preview=999").status_code == 404
 

@@ -523,6 +523,8 @@ class JobStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    # A dry run stopped on request (it writes no grade, so stopping loses nothing).
+    CANCELLED = "cancelled"
 
 
 class Job(Base):

@@ -244,6 +244,27 @@ def job(job_id: int) -> dict[str, Any]:
     return regrades.job_json(found, a.slug, regrades.progress(session, found))
 
 
+@bp.post("/jobs/<int:job_id>/cancel")
+@operation(
+    "cancelJob",
+    "Cancel a dry run",
+    "review",
+    {200: out.Job},
+    errors=(401, 403, 404, 409),
+    description=STAFF_ONLY + " 409 `not_cancellable` for a regrade or a finished job.",
+)
+@require(*STAFF)
+def cancel_job(job_id: int) -> dict[str, Any]:
+    """Stop a dry run; it keeps no result (a regrade cannot be cancelled: 409)."""
+    session = get_db().session
+    found = regrades.load(session, job_id)
+    regrades.cancel(session, found, current_user())
+    session.commit()
+    a = session.get(Assignment, found.assignment_id)
+    assert a is not None
+    return regrades.job_json(found, a.slug)
+
+
 @bp.get("/jobs/<int:job_id>/changes.csv")
 @operation(
     "jobChanges",

@@ -611,7 +611,7 @@ class Job(Response):
     id: int
     kind: Literal["regrade_preview", "regrade", "recalibrate"]
     assignment: str
-    status: Literal["queued", "running", "done", "failed"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
     rubric_version: str
     created_at: Time
     finished_at: OptionalTime

@@ -124,7 +124,7 @@ def run(
     job = session.get(Job, job_id)
     if job is None:
         return "missing"
-    if job.status in (JobStatus.DONE, JobStatus.FAILED):
+    if job.status in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED):
         return "already-finished"
     job.status = JobStatus.RUNNING
     session.commit()
@@ -133,7 +133,11 @@ def run(
     try:
         ids = current_graded(session, a)
         if job.kind == PREVIEW:
-            job.result = _preview(session, job, a, ids, rubrics_dir)
+            result = _preview(session, job, a, ids, rubrics_dir)
+            if result is None or _cancelled(session, job.id):
+                session.rollback()
+                return JobStatus.CANCELLED.value
+            job.result = result
         else:
             batches = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
             sent = sum(len(b) for b in batches if enqueue(b))
@@ -155,9 +159,34 @@ def run(
 PROGRESS_EVERY = 200
 
 
+def _cancelled(session: Session, job_id: int) -> bool:
+    """Whether someone cancelled the job since it started (read from the database)."""
+    status = session.scalar(select(Job.status).where(Job.id == job_id))
+    return status == JobStatus.CANCELLED
+
+
+def cancel(session: Session, job: Job, actor: User) -> None:
+    """Stop a dry run (it stops at its next progress mark and keeps no result). A regrade
+    cannot be taken back this way: the assignment is already on the new version and its
+    answers are being sent; regrade again with the old rubric to go back."""
+    if job.kind != PREVIEW:
+        raise APIError(
+            409,
+            "not_cancellable",
+            "a regrade cannot be cancelled once started: the assignment already uses the new "
+            "rubric version; regrade again with the previous rubric to go back",
+        )
+    if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+        raise APIError(409, "not_cancellable", f"the dry run is {job.status.value} already")
+    job.status = JobStatus.CANCELLED
+    job.error = f"cancelled by {actor.name}"
+    job.finished_at = utcnow()
+
+
 def _preview(
     session: Session, job: Job, a: Assignment, ids: list[int], rubrics_dir: str
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
+    """The dry run's result, or None once it was cancelled."""
     stored = session.get(RubricVersion, job.rubric_version)
     rubric = (
         rubrics.rubric_for(stored)
@@ -167,6 +196,8 @@ def _preview(
     changes = []
     for n, sid in enumerate(ids):
         if n % PROGRESS_EVERY == 0:
+            if _cancelled(session, job.id):
+                return None
             job.progress = {"done": n, "total": len(ids)}
             session.commit()
         sub = session.get(Submission, sid, options=[undefer(Submission.content)])

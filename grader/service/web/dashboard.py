@@ -133,6 +133,9 @@ def dashboard(slug: str) -> tuple[str, int]:
     if job.status == JobStatus.FAILED:
         notify(f"The dry run failed: {job.error}.", "error")
         return render_dashboard(a)
+    if job.status == JobStatus.CANCELLED:
+        notify(f"The dry run was {job.error}.")
+        return render_dashboard(a)
     if job.status != JobStatus.DONE or job.result is None:
         return render_dashboard(a, pending=job.id)
     return render_dashboard(a, preview=job.result, preview_job=job.id)
@@ -349,3 +352,19 @@ def resend_lti_score(slug: str, score_id: int) -> Response:
         enqueue_score(post.id)
         notify("The score is on its way to the gradebook again.")
     return redirect(url_for("web.dashboard", slug=a.slug) + "#gradebook-sync", code=303)
+
+
+@bp.post("/dashboard/<slug>/regrade/<int:job_id>/cancel")
+@signed_in(*STAFF)
+def cancel_preview(slug: str, job_id: int) -> Response:
+    """Stop a dry run that is taking too long (the API's cancelJob)."""
+    session = get_db().session
+    a = get_assignment(session, slug)
+    try:
+        regrades.cancel(session, regrades.load(session, job_id, a), current_user())
+        session.commit()
+        notify("The dry run is cancelled.")
+    except APIError as exc:
+        session.rollback()
+        notify(exc.sentence, "error")
+    return redirect(url_for("web.dashboard", slug=a.slug), code=303)
