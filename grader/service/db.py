@@ -41,6 +41,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
 
+def _begin_before_savepoint(conn: Any, _name: Any) -> None:
+    """SQLite's driver begins a transaction only before a write, so a SAVEPOINT that comes
+    first opened the transaction itself, and its RELEASE committed everything: the rest of
+    the unit of work was no longer atomic (a rollback after it kept the savepoint's rows).
+    A BEGIN first keeps the savepoint inside the session's transaction."""
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN")
+
+
 def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
@@ -58,6 +68,7 @@ def make_engine(url: str, *, asynchronous_commit: bool = False) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
