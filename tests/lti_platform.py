@@ -66,6 +66,7 @@ class Platform:
     tool_jwks: dict[str, Any] | None = None
     fail_scores: list[int] = field(default_factory=list)
     fail_tokens: list[int] = field(default_factory=list)
+    retry_after: str = ""
     requests: list[tuple[str, str]] = field(default_factory=list)
     line_items: dict[int, dict[str, Any]] = field(default_factory=dict)
     scores: list[dict[str, Any]] = field(default_factory=list)
@@ -73,6 +74,8 @@ class Platform:
     assertions_seen: set[str] = field(default_factory=set)
     token_lifetime: int = 3600
     coupled_lineitem: bool = False
+    # Line items per page of GET /lineitems (the rest behind Link: rel="next").
+    page_size: int = 100
     # Custom parameters of the placement (e.g. {"assignment": "ml-health-check"}).
     custom: dict[str, str] = field(default_factory=dict)
     base: str = ""
@@ -240,8 +243,13 @@ def make_app(platform: Platform) -> Flask:
             ]
         if "tag" in request.args:
             items = [i for i in items if i.get("tag") == request.args["tag"]]
-        response = jsonify(items)
+        page = int(request.args.get("page", "1"))
+        size = platform.page_size
+        response = jsonify(items[(page - 1) * size : page * size])
         response.mimetype = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+        if page * size < len(items):
+            args = request.args.to_dict() | {"page": str(page + 1)}
+            response.headers["Link"] = f'<{platform.base}/lineitems?{urlencode(args)}>; rel="next"'
         return response
 
     @app.post("/lineitems")
@@ -262,7 +270,9 @@ def make_app(platform: Platform) -> Flask:
     def post_score(number: int) -> Any:
         platform.check_bearer(SCORE_SCOPE)
         if platform.fail_scores:
-            return jsonify({"error": "outage"}), platform.fail_scores.pop(0)
+            status = platform.fail_scores.pop(0)
+            headers = {"Retry-After": platform.retry_after} if platform.retry_after else {}
+            return jsonify({"error": "outage"}), status, headers
         if number not in platform.line_items and not platform.coupled_lineitem:
             return jsonify({"error": "no such line item"}), 404
         if request.mimetype != "application/vnd.ims.lis.v1.score+json":

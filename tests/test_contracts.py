@@ -94,7 +94,7 @@ def test_every_json_body_is_covered_here(client):
         and "application/json" in op.get("requestBody", {}).get("content", {})
         and "/webhooks/" not in path
     }
-    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND, ANSWER, GROUP}
+    assert with_json == {(m, p) for m, p, *_ in BODIES} | {HAND, ANSWER, GROUP, LTI_DECISION}
 
 
 @pytest.mark.parametrize(("method", "path", "url", "who", "body"), BODIES)
@@ -123,6 +123,8 @@ HAND = ("post", "/api/v1/submissions/{submission_id}/grade-by-hand")
 ANSWER = ("post", "/api/v1/regrade-requests/{request_id}/answer")
 # A group decision takes graded answers waiting for review (the world's one is released).
 GROUP = ("post", "/api/v1/assignments/{slug}/groups/decision")
+# Deciding an LMS instructor's request needs one (tests/test_lti.py refuses its unknown fields).
+LTI_DECISION = ("post", "/api/v1/lti/instructor-requests/{account_id}")
 
 
 def test_a_group_decision_refuses_unknown_fields_and_released_members(client, actors, world):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.request
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -64,12 +65,17 @@ class Browser:
         return self.c.post(path, base_url=TOOL, **kw)
 
 
-@pytest.fixture()
-def registered(client, actors, lms) -> dict:
-    r = client.post("/api/v1/lti/platforms", headers=actors.h("admin"), json=lms.urls())
+def register(client, actors, lms, **extra) -> dict:
+    r = client.post("/api/v1/lti/platforms", headers=actors.h("admin"), json=lms.urls() | extra)
     assert r.status_code == 201, r.get_json()
     lms.tool_jwks = client.get("/lti/jwks").get_json()
     return r.get_json()
+
+
+@pytest.fixture()
+def registered(client, actors, lms) -> dict:
+    """The platform, its instructors trusted (approval has tests of its own)."""
+    return register(client, actors, lms, trust_instructors=True)
 
 
 def start_login(browser: Browser, lms: Platform, hint: str, link: str = "rl-1"):
@@ -153,7 +159,15 @@ def set_up_link(app, lms, slug: str = "ml-health-check") -> Browser:
         r.headers["Location"],
         data={"csrf_token": csrf, "choice": "existing", "assignment": slug},
     )
-    assert r.status_code == 303 and r.headers["Location"].endswith(f"/dashboard/{slug}")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/open")
+    opened = teacher.get(r.headers["Location"])
+    assert opened.status_code == 200
+    html = opened.get_data(as_text=True)
+    assert f'href="/dashboard/{slug}" target="_blank"' in html
+    assert (
+        "frame-ancestors 'self' https://lms.example.edu"
+        in opened.headers["Content-Security-Policy"]
+    )
     return teacher
 
 
@@ -207,7 +221,7 @@ def test_cli_registers_a_platform_then_jwks_and_login_work(tmp_path, monkeypatch
     assert q["client_id"] == "grader-client" and q["redirect_uri"] == f"{TOOL}/lti/launch"
     assert q["login_hint"] == "hint-ann" and q["state"] and q["nonce"]
     cookie = r.headers["Set-Cookie"]
-    assert q["state"] in cookie and "Secure" in cookie and "SameSite=None" in cookie
+    assert "lti_state=" in cookie and "Secure" in cookie and "SameSite=None" in cookie
     assert "HttpOnly" in cookie
     app.extensions["db"].engine.dispose()
 
@@ -234,15 +248,16 @@ def test_register_refuses_bad_fields_and_private_urls(client, actors, lms, app):
     assert r.get_json()["items"] == []
 
 
-def test_unfinished_logins_are_capped_per_platform(app, lms, registered, monkeypatch):
-    from grader.service.lti import launch as lti_launch
+def test_a_login_stores_nothing_so_logins_cannot_fill_a_table(app, lms, registered):
+    from grader.service.lti.models import UsedNonce
 
-    monkeypatch.setattr(lti_launch, "MAX_PENDING_LOGINS", 2)
     browser = Browser(app)
-    for _ in range(2):
+    before = counts(app)
+    for _ in range(30):
         start_login(browser, lms, "hint-ann")
-    r = browser.get("/lti/login?" + login_query(lms, "hint-ann"))
-    assert r.status_code == 429 and "too_many_logins" in r.get_data(as_text=True)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(UsedNonce)) == 0
+    assert counts(app) == before
 
 
 def test_unknown_issuer_or_missing_parameters_are_refused_clearly(app, lms, registered):
@@ -261,6 +276,7 @@ def test_an_instructor_can_create_the_assignment_at_the_first_launch(app, lms, r
     teacher = Browser(app)
     r = launch(teacher, lms, "hint-ida")
     setup = r.headers["Location"]
+    assert setup.endswith("/setup")
     html = teacher.get(setup).get_data(as_text=True)
     assert "There are no assignments yet" in html
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
@@ -273,7 +289,7 @@ def test_an_instructor_can_create_the_assignment_at_the_first_launch(app, lms, r
     bad = teacher.post(setup, data=form)
     assert bad.status_code == 422 and "slug" in bad.get_data(as_text=True)
     r = teacher.post(setup, data=form | {"slug": "hc-lti", "title": "Health check (LMS)"})
-    assert r.status_code == 303 and r.headers["Location"].endswith("/dashboard/hc-lti")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/open")
     ann = Browser(app)
     r = launch(ann, lms, "hint-ann")
     assert r.status_code == 303 and r.headers["Location"].endswith("/assignments/hc-lti")
@@ -376,7 +392,12 @@ def test_whole_flow_pending_then_fully_graded(app, client, actors, assignment, l
     assert any(a["url"].endswith("/token") for s in listed for a in s["attempt_log"])
     # One token for all three (cached until it expires).
     assert sum(1 for m, p in lms.requests if p == "/token") == 1
-    assert teacher.get("/dashboard/ml-health-check").status_code == 200
+    dashboard = teacher.get("/dashboard/ml-health-check")
+    assert dashboard.status_code == 200
+    # Staff pages refuse framing even in a launched session (no overlay by the LMS's pages).
+    assert dashboard.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in dashboard.headers["Content-Security-Policy"]
+    assert teacher.get("/review").headers["X-Frame-Options"] == "DENY"
 
 
 def test_learner_before_the_link_is_set_up_is_told_so(app, lms, registered, assignment):
@@ -416,6 +437,16 @@ def _forged(app, lms: Platform, **change: Any):
         ({"iss": "https://evil.example"}, "unknown_platform"),
         ({"state": "another-state"}, "state_mismatch"),
         ({"sub": None}, "invalid_token"),
+        ({"azp": "another-client"}, "invalid_token"),
+        ({"aud": ["grader-client", "other"], "azp": None}, "invalid_token"),
+        ({"iat": int(time.time()) + 3600}, "invalid_token"),  # issued in the future
+        (
+            {
+                "https://purl.imsglobal.org/spec/lti/claim/tool_platform": "not-an-object",
+                "https://purl.imsglobal.org/spec/lti/claim/resource_link": "x",
+            },
+            "invalid_token",
+        ),
     ],
 )
 def test_forged_launches_are_refused_with_nothing_stored(
@@ -429,19 +460,50 @@ def test_forged_launches_are_refused_with_nothing_stored(
     assert counts(app) == before
 
 
+def _state_cookie(response) -> str:
+    return re.search(r"lti_state=([^;]+)", response.headers["Set-Cookie"]).group(1)
+
+
 def test_a_replayed_id_token_is_refused(app, lms, registered, assignment):
     set_up_link(app, lms)
     browser = Browser(app)
     r = start_login(browser, lms, "hint-ann")
+    cookie = _state_cookie(r)
     token, state = platform_answer(r.headers["Location"])
     first = browser.post("/lti/launch", data={"id_token": token, "state": state})
     assert first.status_code == 303
     before = counts(app)
-    # The same form post again, with the state cookie set again as an attacker could.
-    browser.c.set_cookie("lti_state", state, domain="grader.test", path="/lti/")
+    # The same form post again, with the state cookie put back as an attacker could.
+    browser.c.set_cookie("lti_state", cookie, domain="grader.test", path="/lti/")
     again = browser.post("/lti/launch", data={"id_token": token, "state": state})
     assert again.status_code == 401 and "replayed_launch" in again.get_data(as_text=True)
     assert counts(app) == before
+
+
+def test_a_launch_refused_after_its_checks_cannot_be_replayed_later(
+    app, lms, registered, assignment
+):
+    """The link is not set up, so the learner's launch is refused: its nonce is used all the
+    same, so the token cannot be brought back once the link works."""
+    browser = Browser(app)
+    r = start_login(browser, lms, "hint-ann")
+    cookie = _state_cookie(r)
+    token, state = platform_answer(r.headers["Location"])
+    assert browser.post("/lti/launch", data={"id_token": token, "state": state}).status_code == 409
+    set_up_link(app, lms)
+    browser.c.set_cookie("lti_state", cookie, domain="grader.test", path="/lti/")
+    again = browser.post("/lti/launch", data={"id_token": token, "state": state})
+    assert again.status_code == 401 and "replayed_launch" in again.get_data(as_text=True)
+
+
+def test_a_forged_state_cookie_is_refused(app, lms, registered, assignment):
+    set_up_link(app, lms)
+    browser = Browser(app)
+    r = start_login(browser, lms, "hint-ann")
+    token, state = platform_answer(r.headers["Location"])
+    browser.c.set_cookie("lti_state", "made-up", domain="grader.test", path="/lti/")
+    refused = browser.post("/lti/launch", data={"id_token": token, "state": state})
+    assert refused.status_code == 401 and "state_mismatch" in refused.get_data(as_text=True)
 
 
 def test_roles_map_and_accounts_are_never_matched_by_email(app, lms, registered, assignment):
@@ -455,6 +517,62 @@ def test_roles_map_and_accounts_are_never_matched_by_email(app, lms, registered,
         assert users["sub-ida"].role == Role.INSTRUCTOR
         assert users["sub-ann"].role == Role.LEARNER and users["sub-ann"].email is None
         assert users["sub-ann"].name == "Ann Learner"
+
+
+def test_an_lms_instructor_needs_an_admins_approval_unless_the_platform_is_trusted(
+    app, client, actors, lms, assignment
+):
+    """grader's instructors see every course, so a teacher of any course on the LMS must not
+    become one by launching: the launch is refused and waits for an admin."""
+    from grader.service.models import Role, User
+
+    register(client, actors, lms)  # instructors not trusted (the default)
+    teacher = Browser(app)
+    r = launch(teacher, lms, "hint-ida")
+    assert r.status_code == 403 and "instructor_not_approved" in r.get_data(as_text=True)
+    assert "Set-Cookie" not in r.headers or "session=" not in r.headers.get("Set-Cookie", "")
+    listed = client.get("/api/v1/lti/instructor-requests", headers=actors.h("admin")).get_json()
+    assert [(i["name"], i["course"]) for i in listed["items"]] == [("Ida Instructor", "MLOps 101")]
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        ida = s.scalar(select(User).where(User.name == "Ida Instructor"))
+        assert ida.role == Role.LEARNER
+    assert (
+        client.get("/api/v1/lti/instructor-requests", headers=actors.h("instructor")).status_code
+        == 403
+    )
+    decide = f"/api/v1/lti/instructor-requests/{listed['items'][0]['id']}"
+    r = client.post(decide, headers=actors.h("admin"), json={"approve": True, "surprise": 1})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "surprise"
+    r = client.post(decide, headers=actors.h("admin"), json={"approve": "yes"})
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "approve"
+    r = client.post(decide, headers=actors.h("admin"), json={"approve": True})
+    assert r.status_code == 200 and r.get_json()["items"] == []
+    r = launch(teacher, lms, "hint-ida")
+    assert r.status_code == 303 and r.headers["Location"].endswith("/setup")
+    # A launch as a Learner elsewhere never demotes an approved instructor.
+    lms.people["hint-ida2"] = Person("sub-ida", "Ida Instructor", "learner")
+    launch(Browser(app), lms, "hint-ida2")
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert s.scalar(select(User.role).where(User.name == "Ida Instructor")) == Role.INSTRUCTOR
+
+
+def test_only_the_session_that_launched_a_link_may_set_it_up(app, lms, registered, assignment):
+    ida = Browser(app)
+    r = launch(ida, lms, "hint-ida")
+    setup = r.headers["Location"]
+    lms.people["hint-ivo"] = Person("sub-ivo", "Ivo Instructor", "instructor")
+    ivo = Browser(app)
+    assert launch(ivo, lms, "hint-ivo", link="rl-2").status_code == 303
+    page = ivo.get(setup)  # rl-1's page, by id, from a session that launched rl-2
+    assert page.status_code == 403 and "launching the activity" in page.get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', ivo.get("/").get_data(as_text=True))
+    if csrf:
+        r = ivo.post(
+            setup,
+            data={"csrf_token": csrf.group(1), "choice": "existing", "assignment": assignment},
+        )
+        assert r.status_code == 403
+    assert ida.get(setup).status_code == 200
 
 
 def test_normal_sessions_still_refuse_framing(app, client, actors, lms, registered, assignment):
@@ -577,3 +695,196 @@ def test_test_connection_reports_what_the_platform_said(client, actors, lms, reg
     body = r.get_json()
     assert body["ok"] is False and "HTTP 401" in body["message"]
     assert body["requests"][0]["url"].endswith("/token")
+
+
+def test_an_existing_line_item_is_found_across_pages_not_duplicated(
+    app, lms, registered, assignment
+):
+    lms.page_size = 2
+    for n in range(1, 4):
+        lms.line_items[n] = {
+            "id": f"{lms.base}/lineitems/{n}",
+            "resourceLinkId": f"other-{n}",
+            "tag": "grader",
+            "label": "x",
+            "scoreMaximum": 10,
+        }
+    lms.line_items[4] = {
+        "id": f"{lms.base}/lineitems/4",
+        "resourceLinkId": "rl-1",
+        "tag": "grader",
+        "label": "Health check",
+        "scoreMaximum": 100,
+    }
+    _learner_scores(app, lms, assignment)
+    drive_scores(app)
+    assert len(lms.line_items) == 4 and lms.scores[0]["_lineitem"] == 4
+    assert ("POST", "/lineitems") not in lms.requests
+
+
+def test_the_launchs_own_line_item_is_used_as_is(app, lms, registered, assignment):
+    lms.coupled_lineitem = True
+    lms.line_items[1] = {
+        "id": f"{lms.base}/lineitems/1",
+        "resourceLinkId": "rl-1",
+        "tag": "lms-made",
+        "label": "Health check",
+        "scoreMaximum": 100,
+    }
+    _learner_scores(app, lms, assignment)
+    drive_scores(app)
+    assert lms.scores[0]["_lineitem"] == 1
+    assert not any(p == "/lineitems" for _, p in lms.requests)
+
+
+def test_a_second_worker_waits_while_the_line_item_is_being_made(app, lms, registered, assignment):
+    from grader.service.lti.delivery import attempt
+    from grader.service.lti.models import LtiLink, ScorePost
+    from grader.service.models import utcnow
+    from grader.service.webhooks.delivery import DeliverySettings
+
+    _learner_scores(app, lms, assignment)
+    with app.app_context():
+        db = app.extensions["db"]
+        with db.session_scope() as s:
+            link = s.scalars(select(LtiLink)).one()
+            link.lineitem_lease_until = utcnow() + timedelta(seconds=60)  # another worker's
+            score_id = s.scalars(select(ScorePost.id)).one()
+        outcome = attempt(db.sessionmaker, score_id, DeliverySettings.from_config(app.config))
+        assert outcome.result == "retry" and lms.requests.count(("POST", "/lineitems")) == 0
+        with db.session_scope() as s:
+            s.scalars(select(LtiLink)).one().lineitem_lease_until = None
+    drive_scores(app)
+    assert len(lms.line_items) == 1 and len(lms.scores) == 1
+
+
+@pytest.mark.parametrize("status", [400, 422])
+def test_refused_scores_are_final_not_retried(app, lms, registered, assignment, status):
+    lms.fail_scores = [status, 503]
+    _learner_scores(app, lms, assignment)
+    drive_scores(app)
+    assert lms.scores == [] and lms.fail_scores == [503]  # asked once, never again
+    from grader.service.lti.models import ScorePost
+
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        post = s.scalars(select(ScorePost)).one()
+        assert post.status.value == "failed" and post.last_status_code == status
+
+
+def test_retry_after_is_honoured(app, lms, registered, assignment):
+    from grader.service.lti.delivery import attempt
+    from grader.service.lti.models import ScorePost
+    from grader.service.models import utcnow
+    from grader.service.webhooks.delivery import DeliverySettings
+
+    lms.fail_scores, lms.retry_after = [429], "120"
+    _learner_scores(app, lms, assignment)
+    with app.app_context():
+        db = app.extensions["db"]
+        with db.session_scope() as s:
+            score_id = s.scalars(select(ScorePost.id)).one()
+        outcome = attempt(db.sessionmaker, score_id, DeliverySettings.from_config(app.config))
+        assert outcome.result == "retry" and outcome.retry_in >= 119
+        with db.session_scope() as s:
+            due = s.get(ScorePost, score_id).next_attempt_at
+        assert (due - utcnow()).total_seconds() > 100
+
+
+def test_a_score_whose_lease_was_taken_over_keeps_the_other_outcome(
+    app, lms, registered, assignment, monkeypatch
+):
+    from grader.service.lti import delivery
+    from grader.service.lti.models import ScorePost
+    from grader.service.models import utcnow
+    from grader.service.webhooks.delivery import DeliverySettings
+
+    _learner_scores(app, lms, assignment)
+    real = delivery._send
+    with app.app_context():
+        db = app.extensions["db"]
+        with db.session_scope() as s:
+            score_id = s.scalars(select(ScorePost.id)).one()
+
+        def slow_send(client, work):
+            got = real(client, work)
+            with db.session_scope() as s:  # meanwhile the lease ran out and another took it
+                s.get(ScorePost, score_id).lease_until = utcnow() + timedelta(seconds=90)
+            return got
+
+        monkeypatch.setattr(delivery, "_send", slow_send)
+        outcome = delivery.attempt(
+            db.sessionmaker, score_id, DeliverySettings.from_config(app.config)
+        )
+        assert outcome.result == "lease-lost"
+        with db.session_scope() as s:
+            assert s.get(ScorePost, score_id).status.value == "pending"
+
+
+def test_a_newer_failed_score_does_not_supersede_an_older_pending_one(
+    app, client, actors, lms, registered, assignment
+):
+    from grader.service.lti.delivery import attempt
+    from grader.service.lti.models import ScorePost, ScoreStatus
+    from grader.service.webhooks.delivery import DeliverySettings
+
+    ann, _ = _learner_scores(app, lms, assignment)
+    submit(ann, assignment, (HEALTH / "sub-029.md").read_text() + "\n\nv2")
+    with app.app_context():
+        db = app.extensions["db"]
+        with db.session_scope() as s:
+            older, newer = s.scalars(select(ScorePost).order_by(ScorePost.id)).all()
+            newer.status = ScoreStatus.FAILED
+            older_id = older.id
+        outcome = attempt(db.sessionmaker, older_id, DeliverySettings.from_config(app.config))
+    assert outcome.result == "succeeded" and len(lms.scores) == 1
+
+
+def test_the_admins_lti_page_registers_tests_approves_and_rotates(app, client, actors, lms):
+    from .browser.support import add_web_users, csrf_from, signed_in_client
+
+    users = add_web_users(app)
+    admin = signed_in_client(app, users["admin"])
+    page = admin.get("/admin/lti")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and f"{TOOL}/lti/jwks" in html and "None yet." in html
+    assert page.headers["X-Frame-Options"] == "DENY"
+    token = csrf_from(html)
+    form = {k: v for k, v in lms.urls().items() if k != "deployment_ids"}
+    bad = admin.post(
+        "/admin/lti/platforms",
+        data=form | {"csrf_token": token, "deployment_ids": "dep-1", "jwks_url": "ftp://x"},
+    )
+    assert bad.status_code == 422 and "jwks_url" in bad.get_data(as_text=True)
+    r = admin.post(
+        "/admin/lti/platforms",
+        data=form | {"csrf_token": token, "deployment_ids": "dep-1, dep-2", "name": "Moodle"},
+    )
+    assert r.status_code == 303
+    html = admin.get("/admin/lti").get_data(as_text=True)
+    assert "Moodle" in html and "dep-2" in html and "approved by an admin" in html
+    # Test connection: the platform has no copy of grader's keys yet, then it has.
+    pid = client.get("/api/v1/lti/platforms", headers=actors.h("admin")).get_json()["items"][0]
+    tested = admin.post(f"/admin/lti/platforms/{pid['id']}/test", data={"csrf_token": token})
+    assert "HTTP 401" in tested.get_data(as_text=True)
+    lms.tool_jwks = client.get("/lti/jwks").get_json()
+    tested = admin.post(f"/admin/lti/platforms/{pid['id']}/test", data={"csrf_token": token})
+    assert "the platform issued an access token" in tested.get_data(as_text=True)
+    # An LMS instructor's request shows up, and is approved here.
+    lms.people = {"hint-ida": Person("sub-ida", "Ida Instructor", "instructor")}
+    assert launch(Browser(app), lms, "hint-ida").status_code == 403
+    html = admin.get("/admin/lti").get_data(as_text=True)
+    assert "Ida Instructor" in html and "MLOps 101" in html
+    account = re.search(r'id="approve-(\d+)"', html).group(1)
+    r = admin.post(
+        f"/admin/lti/instructor-requests/{account}",
+        data={"csrf_token": token, "decision": "approve"},
+        follow_redirects=True,
+    )
+    assert "Ida Instructor is a grader instructor now" in r.get_data(as_text=True)
+    assert launch(Browser(app), lms, "hint-ida").status_code == 303
+    # Rotating the key keeps the old one published.
+    before = client.get("/lti/jwks").get_json()["keys"]
+    assert admin.post("/admin/lti/keys", data={"csrf_token": token}).status_code == 303
+    assert len(client.get("/lti/jwks").get_json()["keys"]) == len(before) + 1
+    # Only admins see the page.
+    assert signed_in_client(app, users["instructor"]).get("/admin/lti").status_code == 403

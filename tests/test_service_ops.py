@@ -135,11 +135,13 @@ def test_migrations_match_models_and_keep_data(tmp_path, db_url):
     from alembic.migration import MigrationContext
 
     from grader.service.db import make_engine
+    from grader.service.lti import models as lti_models
     from grader.service.migrate import upgrade
     from grader.service.models import Base
     from grader.service.webhooks import models as webhook_models
 
     assert webhook_models.Delivery.__table__.metadata is Base.metadata  # all tables compared
+    assert lti_models.ScorePost.__table__.metadata is Base.metadata
     upgrade(db_url, "0001")
     engine = make_engine(db_url)
     with engine.begin() as conn:

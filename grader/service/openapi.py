@@ -46,6 +46,7 @@ _PATH_PARAMS: dict[str, tuple[Schema, Any, str]] = {
     "comment_id": (_INT_ID, 1, "A bank comment's id."),
     "platform_id": (_INT_ID, 1, "An LTI platform's id."),
     "score_id": (_INT_ID, 1, "An LTI score's id."),
+    "account_id": (_INT_ID, 1, "An LTI account's id."),
 }
 _ERRORS = {
     400: "The request is malformed.",

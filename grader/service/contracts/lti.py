@@ -42,6 +42,33 @@ class LtiPlatformCreate(Body):
         Field(min_length=1, max_length=2048, description="Default: the token URL."),
         Rule("invalid_field", "'token_audience' must be text"),
     ] = None  # type: ignore[assignment]
+    trust_instructors: Annotated[
+        bool,
+        Field(
+            description="LMS Instructors become grader instructors without an admin's "
+            "approval (grader's instructors see every course). Default false."
+        ),
+        Rule("invalid_field", "'trust_instructors' must be true or false"),
+    ] = None  # type: ignore[assignment]
+
+
+class LtiInstructorRequest(Response):
+    id: Annotated[int, Field(description="The LTI account's id (approve or dismiss by it).")]
+    user_id: int
+    name: str
+    platform: str
+    course: str | None
+    requested_at: Time
+
+
+class LtiInstructorRequestList(Response):
+    items: list[LtiInstructorRequest]
+
+
+class LtiInstructorDecision(Body):
+    """Approve the account as a grader instructor (true), or dismiss the request."""
+
+    approve: Annotated[bool, Rule("invalid_field", "'approve' must be true or false")] = True
 
 
 class LtiPlatform(Response):
@@ -54,6 +81,7 @@ class LtiPlatform(Response):
     token_url: str
     jwks_url: str
     token_audience: str | None
+    trust_instructors: bool
     created_at: Time
 
 

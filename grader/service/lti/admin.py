@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from sqlalchemy import select
 
 from ..api.body import json_body
@@ -20,7 +20,9 @@ from ..webhooks.urls import Allowlist
 from .delivery import resend as resend_score
 from .delivery import test_connection
 from .keys import rotate
-from .models import LtiLearner, ScorePost, ScoreStatus
+from .links import decide_instructor
+from .links import instructor_requests as pending_instructors
+from .models import LtiLearner, LtiPlatform, ScorePost, ScoreStatus
 from .registry import add_platform, get_platform, platform_json
 from .tasks import enqueue_score
 
@@ -42,8 +44,6 @@ def _public(path: str) -> str:
 )
 @require(Role.ADMIN)
 def index() -> dict[str, Any]:
-    from .models import LtiPlatform
-
     session = get_db().session
     rows = session.scalars(select(LtiPlatform).order_by(LtiPlatform.id)).all()
     return {
@@ -81,10 +81,62 @@ def create() -> tuple[dict[str, Any], int]:
         jwks_url=req.jwks_url,
         name=req.name,
         token_audience=req.token_audience,
+        trust_instructors=req.trust_instructors,
         allowlist=Allowlist.parse(str(current_app.config.get("WEBHOOK_ALLOWED_HOSTS") or "")),
     )
     session.commit()
     return platform_json(platform), 201 if created else 200
+
+
+@bp.get("/lti/instructor-requests")
+@operation(
+    "listLtiInstructorRequests",
+    "LMS Instructors waiting to be approved as grader instructors",
+    "lti",
+    {200: contract.LtiInstructorRequestList},
+    errors=(401, 403),
+    description=ADMIN_ONLY,
+)
+@require(Role.ADMIN)
+def instructor_requests() -> dict[str, Any]:
+    session = get_db().session
+    names = {p.id: p.name for p in session.scalars(select(LtiPlatform))}
+    return {
+        "items": [
+            {
+                "id": account.id,
+                "user_id": user.id,
+                "name": user.name,
+                "platform": names.get(account.platform_id, ""),
+                "course": account.context_title,
+                "requested_at": account.staff_requested_at.isoformat()
+                if account.staff_requested_at
+                else "",
+            }
+            for account, user in pending_instructors(session)
+        ]
+    }
+
+
+@bp.post("/lti/instructor-requests/<int:account_id>")
+@operation(
+    "decideLtiInstructorRequest",
+    "Approve or dismiss an LMS Instructor's request",
+    "lti",
+    {200: contract.LtiInstructorRequestList},
+    errors=(401, 403, 404, 413, 415, 422),
+    body=contract.LtiInstructorDecision,
+    body_required=False,
+    description=ADMIN_ONLY + " Approved, the account is a grader instructor (every course).",
+)
+@require(Role.ADMIN)
+def decide_instructor_request(account_id: int) -> dict[str, Any]:
+    session = get_db().session
+    raw = json_body() if request.content_length or request.mimetype == "application/json" else {}
+    req = parse(contract.LtiInstructorDecision, raw)
+    decide_instructor(session, account_id, approve=req.approve)
+    session.commit()
+    return instructor_requests()
 
 
 @bp.post("/lti/platforms/<int:platform_id>/test")

@@ -9,6 +9,7 @@ unless allowlisted, no redirects) and returned as a PostResult, never raised.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -17,11 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from sqlalchemy.orm import Session
-
 from ..webhooks.urls import Allowlist, PostResult, UnsafeURL, check_url, send
-from .keys import sign
-from .models import LtiPlatform
+from .keys import Signer
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -78,12 +76,26 @@ class _TokenCache:
 TOKENS = _TokenCache()
 
 
+@dataclass(frozen=True)
+class PlatformEndpoints:
+    """What the client needs of a platform registration, read before any request."""
+
+    id: int
+    client_id: str
+    token_url: str
+    token_audience: str | None
+
+
+MAX_PAGES = 20
+
+
 @dataclass
 class Client:
-    """Requests to one platform on behalf of one score (or a connection test)."""
+    """Requests to one platform on behalf of one score (or a connection test); it holds no
+    database session."""
 
-    session: Session
-    platform: LtiPlatform
+    platform: PlatformEndpoints
+    sign: Signer
     allowlist: Allowlist
     timeout: float
     record: Recorder
@@ -114,8 +126,7 @@ class Client:
         if cached is not None:
             return cached
         now = int(time.time())
-        assertion = sign(
-            self.session,
+        assertion = self.sign(
             {
                 "iss": self.platform.client_id,
                 "sub": self.platform.client_id,
@@ -158,20 +169,27 @@ class Client:
     def find_or_create_line_item(
         self, lineitems_url: str, wanted: dict[str, Any], scopes: tuple[str, ...]
     ) -> str:
-        """The line item for this resource link and tag (created if there is none)."""
+        """The line item for this resource link and tag (created if there is none), reading
+        every page of the container (Link: rel="next")."""
         query = urlencode({"resource_link_id": wanted["resourceLinkId"], "tag": wanted["tag"]})
-        result = self._request(
-            "GET",
-            with_query(lineitems_url, query),
-            None,
-            self._authorized(scopes, {"Accept": CONTAINER_TYPE}),
-        )
-        if result.status == 200:
+        url: str | None = with_query(lineitems_url, query)
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            result = self._request(
+                "GET", url, None, self._authorized(scopes, {"Accept": CONTAINER_TYPE})
+            )
+            if result.status != 200:
+                raise AGSError("the platform's line items could not be read", result)
             try:
                 items = json.loads(result.excerpt)
-            except ValueError:
-                items = []
-            for item in items if isinstance(items, list) else []:
+            except ValueError as exc:
+                raise AGSError(
+                    "the platform's line items are not JSON (or too long)", result
+                ) from exc
+            if not isinstance(items, list):
+                raise AGSError("the platform's line items are not a list", result)
+            for item in items:
                 if (
                     isinstance(item, dict)
                     and item.get("resourceLinkId") == wanted["resourceLinkId"]
@@ -179,8 +197,7 @@ class Client:
                     and isinstance(item.get("id"), str)
                 ):
                     return str(item["id"])
-        elif result.status is None or result.status >= 400:
-            raise AGSError("the platform's line items could not be read", result)
+            url = next_page(result.headers.get("link"))
         created = self._request(
             "POST",
             lineitems_url,
@@ -216,3 +233,12 @@ def scores_url(lineitem_url: str) -> str:
     """The line item's scores endpoint: ``/scores`` after its path, before its query."""
     parts = urlsplit(lineitem_url)
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+_NEXT = re.compile(r'<([^>]+)>\s*;[^,]*\brel="?next"?', re.IGNORECASE)
+
+
+def next_page(link_header: str | None) -> str | None:
+    """The rel="next" URL of a Link header, if any (as sent: URLs are case-sensitive)."""
+    match = _NEXT.search(link_header or "")
+    return match.group(1) if match else None

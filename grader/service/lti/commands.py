@@ -37,6 +37,12 @@ def platform_group() -> None:
 @click.option("--jwks-url", required=True, help="The platform's public keys (JWKS) URL.")
 @click.option("--name", help="A name for people (default: the issuer).")
 @click.option("--token-audience", help="The aud of client assertions (default: the token URL).")
+@click.option(
+    "--trust-instructors/--approve-instructors",
+    default=None,
+    help="LMS Instructors become grader instructors at once (grader's instructors see every "
+    "course), or only once an admin approves them (the default).",
+)
 def add(
     issuer: str,
     client_id: str,
@@ -46,6 +52,7 @@ def add(
     jwks_url: str,
     name: str | None,
     token_audience: str | None,
+    trust_instructors: bool | None,
 ) -> None:
     """Register a platform (or add deployments to it) and print it with grader's URLs."""
     with _app() as app, get_db().session_scope() as session:
@@ -60,6 +67,7 @@ def add(
                 jwks_url=jwks_url,
                 name=name,
                 token_audience=token_audience,
+                trust_instructors=trust_instructors,
                 allowlist=Allowlist.parse(app.config["WEBHOOK_ALLOWED_HOSTS"]),
             )
         except APIError as exc:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
@@ -22,7 +23,8 @@ from ..models import utcnow
 from ..webhooks.delivery import DeliverySettings, Outcome, retry_after_seconds
 from ..webhooks.delivery import next_delay as webhook_delay
 from ..webhooks.urls import PostResult
-from .ags import LINEITEM_SCOPE, SCORE_SCOPE, TOKENS, AGSError, Client
+from .ags import LINEITEM_SCOPE, SCORE_SCOPE, TOKENS, AGSError, Client, PlatformEndpoints
+from .keys import Signer, signer
 from .models import LtiLearner, LtiLink, LtiPlatform, ScoreAttempt, ScorePost, ScoreStatus
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 FINAL = "final"
 
 
-def _claim(session: Session, score_id: int, lease_seconds: float) -> bool:
+def _claim(session: Session, score_id: int, lease: datetime) -> bool:
     now = utcnow()
     result = session.execute(
         update(ScorePost)
@@ -40,32 +42,77 @@ def _claim(session: Session, score_id: int, lease_seconds: float) -> bool:
             or_(ScorePost.next_attempt_at.is_(None), ScorePost.next_attempt_at <= now),
             or_(ScorePost.lease_until.is_(None), ScorePost.lease_until < now),
         )
-        .values(lease_until=now + timedelta(seconds=lease_seconds))
+        .values(lease_until=lease)
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0) == 1
 
 
-def _scopes(link: LtiLink) -> tuple[str, ...]:
+def _lease_line_item(session: Session, link_id: int, lease: datetime) -> bool:
+    """Take the link's line-item lease (one worker finds or creates the line item)."""
+    now = utcnow()
+    result = session.execute(
+        update(LtiLink)
+        .where(
+            LtiLink.id == link_id,
+            LtiLink.lineitem_url.is_(None),
+            or_(LtiLink.lineitem_lease_until.is_(None), LtiLink.lineitem_lease_until < now),
+        )
+        .values(lineitem_lease_until=lease)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+def _scopes(ags: dict[str, Any]) -> tuple[str, ...]:
     """One scope set per link (so one cached token serves its line item and its scores):
     score, and lineitem when the platform granted it."""
-    granted = set((link.ags or {}).get("scope") or ())
+    granted = set(ags.get("scope") or ())
     return (SCORE_SCOPE, LINEITEM_SCOPE) if LINEITEM_SCOPE in granted else (SCORE_SCOPE,)
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What one attempt needs, read in a short transaction before any request."""
+
+    endpoints: PlatformEndpoints
+    sign: Signer
+    link_id: int
+    ags: dict[str, Any]
+    lineitem_url: str | None
+    body: dict[str, Any]
+
+
+@dataclass
+class _Result:
+    last: PostResult | None = None
+    error: str | None = None
+    final: bool = False
+    wait: bool = False  # another worker holds the line-item lease: try again soon
+    lineitem_url: str | None = None
+
+
+# Seconds to wait while another worker finds or creates the link's line item.
+LINE_ITEM_WAIT = 2.0
 
 
 def attempt(
     session_factory: Callable[[], Session], score_id: int, settings: DeliverySettings
 ) -> Outcome:
-    """Make one attempt at sending this score if it is due and nobody else is sending it."""
+    """Make one attempt at sending this score if it is due and nobody else is sending it.
+    No database transaction stays open while the platform is asked anything."""
+    lease = utcnow() + timedelta(seconds=settings.timeout * 8 + 30)
     with session_factory() as session, session.begin():
-        if not _claim(session, score_id, settings.timeout * 6 + 30):
+        if not _claim(session, score_id, lease):
             exists = session.get(ScorePost, score_id) is not None
             return Outcome("not-due" if exists else "missing")
         post = session.get(ScorePost, score_id)
         assert post is not None
         newer = session.scalar(
             select(ScorePost.id).where(
-                ScorePost.learner_id == post.learner_id, ScorePost.id > post.id
+                ScorePost.learner_id == post.learner_id,
+                ScorePost.id > post.id,
+                ScorePost.status != ScoreStatus.FAILED,
             )
         )
         if newer is not None:
@@ -74,41 +121,35 @@ def attempt(
             post.lease_until = None
             post.last_error = f"score {newer} replaces this one"
             return Outcome("superseded")
+        work = _read(session, post, lease)
 
     records: list[tuple[str, PostResult]] = []
     started = utcnow()
-    result: PostResult | None = None
-    error: str | None = None
-    final = False
-    with session_factory() as session, session.begin():
-        post = session.get(ScorePost, score_id)
-        assert post is not None
-        learner = session.get(LtiLearner, post.learner_id)
-        link = session.get(LtiLink, learner.link_id) if learner else None
-        platform = session.get(LtiPlatform, link.platform_id) if link else None
-        if link is None or platform is None:
-            error, final = "the LTI link of this score is gone", True
-        else:
-            client = Client(
-                session,
-                platform,
-                settings.allowlist,
-                settings.timeout,
-                lambda url, res: records.append((url, res)),
-            )
-            try:
-                result, error, final = _send(client, link, post.body)
-            except AGSError as exc:
-                result = exc.result
-                error = f"{exc}: {_why(exc.result)}"
-                final = _is_final(exc.result)
-                if exc.result is not None and exc.result.status == 401:
-                    TOKENS.drop(platform.id)
-                    final = False
+    if isinstance(work, str):
+        result = _Result(error=work, final=True)
+    else:
+        client = Client(
+            work.endpoints,
+            work.sign,
+            settings.allowlist,
+            settings.timeout,
+            lambda url, res: records.append((url, res)),
+        )
+        result = _send(client, work)
 
     with session_factory() as session, session.begin():
         post = session.get(ScorePost, score_id, with_for_update=True)
         assert post is not None
+        if not isinstance(work, str):
+            link = session.get(LtiLink, work.link_id, with_for_update=True)
+            if link is not None and link.lineitem_lease_until == lease:
+                link.lineitem_lease_until = None
+                if result.lineitem_url and not link.lineitem_url:
+                    link.lineitem_url = result.lineitem_url[:2048]
+        if post.lease_until != lease or post.status != ScoreStatus.PENDING:
+            # Our lease ran out and another worker took the score over: its outcome stands.
+            log.warning("LTI score %s: lease lost; this attempt's outcome is dropped", post.id)
+            return Outcome("lease-lost")
         for url, res in records:
             post.attempts += 1
             session.add(
@@ -123,25 +164,28 @@ def attempt(
                     response_excerpt=res.excerpt[:1000] or None,
                 )
             )
+        post.lease_until = None
+        done = utcnow()
+        if result.wait:
+            post.next_attempt_at = done + timedelta(seconds=LINE_ITEM_WAIT)
+            return Outcome("retry", LINE_ITEM_WAIT)
         if not records:
             post.attempts += 1
-        post.lease_until = None
-        post.last_status_code = result.status if result is not None else None
-        post.last_error = error
-        done = utcnow()
-        if error is None:
+        post.last_status_code = result.last.status if result.last is not None else None
+        post.last_error = result.error
+        if result.error is None:
             post.status = ScoreStatus.SUCCEEDED
             post.next_attempt_at = None
             post.completed_at = done
             return Outcome("succeeded")
-        if final:
+        if result.final:
             post.status = ScoreStatus.FAILED
             post.next_attempt_at = None
             post.completed_at = done
-            log.warning("LTI score %s refused: %s", post.id, error)
+            log.warning("LTI score %s refused: %s", post.id, result.error)
             return Outcome("failed")
         retry_after = retry_after_seconds(
-            result.headers.get("retry-after") if result is not None else None, done
+            result.last.headers.get("retry-after") if result.last is not None else None, done
         )
         post.tries += 1
         delay = webhook_delay(settings, post.tries, retry_after)
@@ -154,27 +198,63 @@ def attempt(
         return Outcome("retry", delay)
 
 
-def _send(
-    client: Client, link: LtiLink, body: dict[str, Any]
-) -> tuple[PostResult | None, str | None, bool]:
-    """(last result, error or None, whether the error is final)."""
-    scopes = _scopes(link)
-    ags = link.ags or {}
+def _read(session: Session, post: ScorePost, lease: datetime) -> _Work | str:
+    """The attempt's inputs, or why it cannot be made at all (final)."""
+    learner = session.get(LtiLearner, post.learner_id)
+    link = session.get(LtiLink, learner.link_id) if learner else None
+    platform = session.get(LtiPlatform, link.platform_id) if link else None
+    if link is None or platform is None:
+        return "the LTI link of this score is gone"
+    ags = dict(link.ags or {})
     if SCORE_SCOPE not in set(ags.get("scope") or ()):
-        return None, "the platform did not grant the AGS score scope for this link", True
+        return "the platform did not grant the AGS score scope for this link"
     lineitem = link.lineitem_url
     if not lineitem:
         lineitems = ags.get("lineitems")
         if not isinstance(lineitems, str) or LINEITEM_SCOPE not in set(ags.get("scope") or ()):
-            return None, "the launch gave no line item, and no right to make one", True
-        lineitem = client.find_or_create_line_item(lineitems, body["line_item"], scopes)
-        link.lineitem_url = lineitem
-    result = client.post_score(lineitem, body["score"], scopes)
+            return "the launch gave no line item, and no right to make one"
+        if not _lease_line_item(session, link.id, lease):
+            ags["_wait"] = True  # another worker is finding or creating it now
+    return _Work(
+        PlatformEndpoints(
+            platform.id, platform.client_id, platform.token_url, platform.token_audience
+        ),
+        signer(session),
+        link.id,
+        ags,
+        lineitem,
+        dict(post.body),
+    )
+
+
+def _send(client: Client, work: _Work) -> _Result:
+    if work.ags.get("_wait"):
+        return _Result(wait=True)
+    scopes = _scopes(work.ags)
+    found: str | None = None
+    try:
+        lineitem = work.lineitem_url
+        if not lineitem:
+            found = lineitem = client.find_or_create_line_item(
+                work.ags["lineitems"], work.body["line_item"], scopes
+            )
+        result = client.post_score(lineitem, work.body["score"], scopes)
+        if result.status == 401:
+            # The platform no longer takes the cached token: once more with a fresh one.
+            TOKENS.drop(client.platform.id)
+            result = client.post_score(lineitem, work.body["score"], scopes)
+    except AGSError as exc:
+        final = _is_final(exc.result)
+        if exc.result is not None and exc.result.status == 401:
+            TOKENS.drop(client.platform.id)
+        return _Result(exc.result, f"{exc}: {_why(exc.result)}", final, lineitem_url=found)
     if result.status is not None and 200 <= result.status < 300:
-        return result, None, False
+        return _Result(result, None, lineitem_url=found)
     if result.status == 401:
         TOKENS.drop(client.platform.id)
-    return result, f"the score was not accepted: {_why(result)}", _is_final(result)
+    return _Result(
+        result, f"the score was not accepted: {_why(result)}", _is_final(result), lineitem_url=found
+    )
 
 
 def _is_final(result: PostResult | None) -> bool:
@@ -227,7 +307,12 @@ def test_connection(
         )
 
     TOKENS.drop(platform.id)
-    client = Client(session, platform, settings.allowlist, settings.timeout, record)
+    endpoints = PlatformEndpoints(
+        platform.id, platform.client_id, platform.token_url, platform.token_audience
+    )
+    sign = signer(session)
+    session.commit()  # the key, if it was just made; no transaction open while asking
+    client = Client(endpoints, sign, settings.allowlist, settings.timeout, record)
     try:
         client.token((SCORE_SCOPE,))
     except AGSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,7 +92,16 @@ def jwks(session: Session, grace_seconds: float) -> dict[str, Any]:
     return {"keys": [public_jwk(k) for k in keys]}
 
 
-def sign(session: Session, claims: dict[str, Any]) -> str:
-    """A compact RS256 JWT over claims, signed by the current key (kid in the header)."""
+Signer = Callable[[dict[str, Any]], str]
+
+
+def signer(session: Session) -> Signer:
+    """Signs compact RS256 JWTs with the current key (kid in the header), read now, so the
+    signing needs no database session later (no transaction stays open across HTTP)."""
     key = signing_key(session)
-    return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+    pem, kid = key.private_pem, key.kid
+
+    def sign(claims: dict[str, Any]) -> str:
+        return jwt.encode(claims, pem, algorithm="RS256", headers={"kid": kid})
+
+    return sign

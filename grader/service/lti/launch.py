@@ -1,11 +1,13 @@
 """LTI 1.3 launches: OIDC third-party login initiation, then the ``id_token`` check.
 
-The login stores a one-use state and nonce and sends the browser to the platform's
-authorization URL; the launch verifies the platform's signature (its JWKS), the issuer,
-audience and authorized party, the times (with LTI_LEEWAY seconds of leeway), the state
-against its cookie, the nonce against the stored one (consumed, so a replay finds
-nothing), the deployment, and the message type and version. Every refusal is an APIError
-saying which part failed; nothing is stored for a refused launch.
+The login stores nothing: it puts a fresh state and nonce in a signed, short-lived cookie
+(so unauthenticated logins cannot fill a table) and sends the browser to the platform's
+authorization URL. The launch verifies the platform's signature (its JWKS, fetched outside
+any database transaction), the issuer, audience and authorized party, the times (with
+LTI_LEEWAY seconds of leeway), the state and nonce against the cookie, the deployment, and
+the message type and version; then it records the nonce as used, committed with the launch
+(or alone when what follows is refused), so the same ``id_token`` never launches twice.
+Every refusal is an APIError saying which part failed.
 """
 
 from __future__ import annotations
@@ -16,27 +18,26 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 import jwt
-from sqlalchemy import func, select, update
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from ..models import utcnow
 from ..webhooks.urls import Allowlist, UnsafeURL, check_url, send
-from .models import LaunchState, LtiDeployment, LtiPlatform
+from .models import LtiDeployment, UsedNonce
 from .registry import find_platform
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 STATE_SECONDS = 600
-# Logins begun and not finished, per platform, before more are refused (each stores a row
-# until it expires; the sweep deletes expired ones).
-MAX_PENDING_LOGINS = 5000
 JWKS_MAX_BYTES = 256 * 1024
 JWKS_CACHE_SECONDS = 300.0
 # A kid the cached JWKS lacks triggers a fetch at most this often per platform.
@@ -47,6 +48,7 @@ JWKS_REFETCH_SECONDS = 10.0
 class Login:
     redirect_url: str
     state: str
+    cookie: str
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,15 @@ def _refuse(status: int, code: str, message: str, field: str | None = None) -> A
 
 
 def login(
-    session: Session, params: dict[str, str], *, redirect_uri: str, allowlist: Allowlist
+    session: Session,
+    params: dict[str, str],
+    *,
+    redirect_uri: str,
+    allowlist: Allowlist,
+    signer: URLSafeTimedSerializer,
 ) -> Login:
-    """Start a launch: check the initiation's parameters, store a state and nonce, and say
-    where to send the browser."""
+    """Start a launch: check the initiation's parameters and say where to send the browser,
+    with the signed cookie that carries the state and nonce."""
     iss = params.get("iss")
     login_hint = params.get("login_hint")
     target = params.get("target_link_uri")
@@ -80,7 +87,7 @@ def login(
             400, "unknown_platform", "no LTI platform with this issuer is registered", "iss"
         )
     deployment = params.get("lti_deployment_id")
-    if deployment and not _deployment_known(session, platform, deployment):
+    if deployment and not _deployment_known(session, platform.id, deployment):
         raise _refuse(
             403, "unknown_deployment", "this deployment is not registered", "lti_deployment_id"
         )
@@ -88,31 +95,7 @@ def login(
         check_url(platform.auth_url, allowlist, resolve=False)
     except UnsafeURL as exc:
         raise _refuse(502, "unsafe_platform_url", f"the platform's auth URL: {exc}") from exc
-    pending = session.scalar(
-        select(func.count())
-        .select_from(LaunchState)
-        .where(
-            LaunchState.platform_id == platform.id,
-            LaunchState.used_at.is_(None),
-            LaunchState.expires_at > utcnow(),
-        )
-    )
-    if (pending or 0) >= MAX_PENDING_LOGINS:
-        raise APIError(
-            429,
-            "too_many_logins",
-            "too many launches are under way for this platform; try again in a minute",
-            headers={"Retry-After": "60"},
-        )
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    session.add(
-        LaunchState(
-            platform_id=platform.id,
-            state=state,
-            nonce=nonce,
-            expires_at=utcnow() + timedelta(seconds=STATE_SECONDS),
-        )
-    )
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -127,14 +110,15 @@ def login(
     if params.get("lti_message_hint"):
         query["lti_message_hint"] = params["lti_message_hint"]
     sep = "&" if "?" in platform.auth_url else "?"
-    return Login(platform.auth_url + sep + urlencode(query), state)
+    cookie = signer.dumps({"s": state, "n": nonce, "p": platform.id})
+    return Login(platform.auth_url + sep + urlencode(query), state, cookie)
 
 
-def _deployment_known(session: Session, platform: LtiPlatform, deployment_id: str) -> bool:
+def _deployment_known(session: Session, platform_id: int, deployment_id: str) -> bool:
     return (
         session.scalar(
             select(LtiDeployment.id).where(
-                LtiDeployment.platform_id == platform.id,
+                LtiDeployment.platform_id == platform_id,
                 LtiDeployment.deployment_id == deployment_id,
             )
         )
@@ -190,11 +174,9 @@ def fetch_jwks(url: str, allowlist: Allowlist, timeout: float) -> dict[str, Any]
     return document
 
 
-def _platform_key(
-    platform: LtiPlatform, kid: str | None, allowlist: Allowlist, timeout: float
-) -> Any:
+def _platform_key(jwks_url: str, kid: str | None, allowlist: Allowlist, timeout: float) -> Any:
     for fresh in (False, True):
-        document = JWKS_CACHE.get(platform.jwks_url, allowlist, timeout, fresh=fresh)
+        document = JWKS_CACHE.get(jwks_url, allowlist, timeout, fresh=fresh)
         keys = [k for k in document["keys"] if isinstance(k, dict) and k.get("kty") == "RSA"]
         match = [k for k in keys if kid is None or k.get("kid") == kid]
         if kid is None and len(match) != 1:
@@ -215,22 +197,25 @@ def verify(
     session: Session,
     id_token: str | None,
     state: str | None,
-    cookie_state: str | None,
+    cookie: str | None,
     *,
     leeway: float,
     allowlist: Allowlist,
     timeout: float,
+    signer: URLSafeTimedSerializer,
 ) -> Launch:
-    """The launch's claims once everything checks out, the state consumed; else APIError."""
+    """The launch's claims once everything checks out, its nonce recorded as used (in the
+    session, for the caller to commit); else APIError."""
     if not id_token:
         raise _refuse(400, "missing_parameter", "the launch needs an 'id_token'", "id_token")
     if not state:
         raise _refuse(400, "missing_parameter", "the launch needs its 'state'", "state")
-    if not cookie_state or not hmac.compare_digest(state.encode(), cookie_state.encode()):
+    started = _started(cookie, signer)
+    if not hmac.compare_digest(state.encode(), str(started.get("s", "")).encode()):
         raise _refuse(
             401,
             "state_mismatch",
-            "this launch did not start in this browser (its state cookie is missing or different)",
+            "this launch did not start in this browser (its state cookie is for another one)",
             "state",
         )
     try:
@@ -252,36 +237,46 @@ def verify(
         platform = find_platform(session, iss, candidate)
         if platform is not None:
             break
-    if platform is None:
+    if platform is None or platform.id != started.get("p"):
         raise _refuse(
             401,
             "unknown_platform",
-            "no registered platform has this issuer and audience",
+            "no registered platform has this issuer and audience (or the login was for another)",
             "id_token",
         )
-    key = _platform_key(platform, header.get("kid"), allowlist, timeout)
+    platform_id, issuer, client_id = platform.id, platform.issuer, platform.client_id
+    jwks_url = platform.jwks_url
+    session.rollback()  # nothing written: no transaction stays open while the JWKS is fetched
+    key = _platform_key(jwks_url, header.get("kid"), allowlist, timeout)
     try:
         claims: dict[str, Any] = jwt.decode(
             id_token,
             key,
             algorithms=["RS256"],
-            audience=platform.client_id,
-            issuer=platform.issuer,
+            audience=client_id,
+            issuer=issuer,
             leeway=leeway,
             options={"require": ["exp", "iat", "iss", "aud", "nonce", "sub"]},
         )
     except jwt.PyJWTError as exc:
         raise _refuse(401, "invalid_token", f"the id_token was refused: {exc}", "id_token") from exc
-    if len(audiences) > 1 and claims.get("azp") != platform.client_id:
+    if len(audiences) > 1 and claims.get("azp") != client_id:
         raise _refuse(
             401,
             "invalid_token",
             "several audiences but 'azp' is not grader's client id",
             "id_token",
         )
-    if "azp" in claims and claims["azp"] != platform.client_id:
+    if "azp" in claims and claims["azp"] != client_id:
         raise _refuse(401, "invalid_token", "'azp' is not grader's client id", "id_token")
-    launch = Launch(platform.id, claims)
+    if not hmac.compare_digest(str(claims["nonce"]).encode(), str(started.get("n", "")).encode()):
+        raise _refuse(
+            401,
+            "replayed_launch",
+            "the id_token's nonce is not the one this login sent",
+            "id_token",
+        )
+    launch = Launch(platform_id, claims)
     if launch.claim("version") != "1.3.0":
         raise _refuse(
             400, "unsupported_launch", "only LTI 1.3.0 launches are supported", "id_token"
@@ -295,45 +290,79 @@ def verify(
             "id_token",
         )
     deployment = launch.claim("deployment_id")
-    if not isinstance(deployment, str) or not _deployment_known(session, platform, deployment):
+    if not isinstance(deployment, str) or not _deployment_known(session, platform_id, deployment):
         raise _refuse(403, "unknown_deployment", "this deployment is not registered", "id_token")
-    link = launch.claim("resource_link") or {}
+    link = launch.claim("resource_link")
     if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
         raise _refuse(400, "invalid_token", "the launch has no resource link id", "id_token")
-    _consume(session, platform.id, state, str(claims["nonce"]))
+    _use_nonce(session, platform_id, str(claims["nonce"])[:255], float(claims["exp"]) + leeway)
     return launch
 
 
-def _consume(session: Session, platform_id: int, state: str, nonce: str) -> None:
-    """Use the login's state once, and only with the nonce it was issued with."""
-    result = session.execute(
-        update(LaunchState)
-        .where(
-            LaunchState.state == state,
-            LaunchState.nonce == nonce,
-            LaunchState.platform_id == platform_id,
-            LaunchState.used_at.is_(None),
-            LaunchState.expires_at > utcnow(),
-        )
-        .values(used_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if int(getattr(result, "rowcount", 0) or 0) != 1:
+def _started(cookie: str | None, signer: URLSafeTimedSerializer) -> dict[str, Any]:
+    """The state, nonce and platform the login put in its signed cookie."""
+    if not cookie:
         raise _refuse(
             401,
-            "replayed_launch",
-            "this launch's state and nonce were already used, have expired, or do not match",
-            "id_token",
+            "state_mismatch",
+            "this launch did not start in this browser (its state cookie is missing)",
+            "state",
         )
+    try:
+        started = signer.loads(cookie, max_age=STATE_SECONDS)
+    except SignatureExpired as exc:
+        raise _refuse(
+            401, "state_mismatch", "the login took too long; launch again", "state"
+        ) from exc
+    except BadSignature as exc:
+        raise _refuse(401, "state_mismatch", "the state cookie is not grader's", "state") from exc
+    if not isinstance(started, dict):
+        raise _refuse(401, "state_mismatch", "the state cookie is not grader's", "state")
+    return started
 
 
-def forget_states(session: Session) -> int:
-    """Delete login states past their expiry (the sweep does this)."""
-    from sqlalchemy import delete
+def _use_nonce(session: Session, platform_id: int, nonce: str, exp: float) -> None:
+    """Record the nonce as used (flushed: a second launch with it meets the unique key).
+    The caller commits it with the launch, or with :func:`keep_nonce` if it refuses what
+    follows, so a refused launch cannot be replayed once the refusal no longer holds."""
+    # A plain INSERT, the transaction's first write: SQLite's driver begins the transaction
+    # there, so the savepoints that follow (accounts, links) stay inside it. (A SAVEPOINT
+    # that opened the transaction would commit it on release.)
+    try:
+        session.add(UsedNonce(platform_id=platform_id, nonce=nonce, expires_at=_at(exp)))
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise _refuse(
+            401, "replayed_launch", "this id_token was already used to launch", "id_token"
+        ) from exc
 
+
+def _at(exp: float) -> datetime:
+    return datetime.fromtimestamp(exp, UTC)
+
+
+def keep_nonce(session: Session, launch: Launch, leeway: float) -> None:
+    """Commit the launch's nonce as used after the rest was rolled back (a refusal)."""
+    nonce = str(launch.claims["nonce"])[:255]
+    try:
+        session.add(
+            UsedNonce(
+                platform_id=launch.platform_id,
+                nonce=nonce,
+                expires_at=_at(float(launch.claims["exp"]) + leeway),
+            )
+        )
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # already committed with the launch
+
+
+def forget_nonces(session: Session) -> int:
+    """Delete used nonces whose tokens have expired (a replay fails on exp by then)."""
     result = session.execute(
-        delete(LaunchState)
-        .where(LaunchState.expires_at < utcnow() - timedelta(seconds=STATE_SECONDS))
+        delete(UsedNonce)
+        .where(UsedNonce.expires_at < utcnow() - timedelta(seconds=STATE_SECONDS))
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -2,9 +2,12 @@
 link (its AGS claim, the assignment it opens) and, for a learner, where their scores go.
 
 Accounts are matched by (platform, ``sub``) only, never by email: a platform cannot take
-over an account it did not make. The role follows the launch (Instructor, Teaching
-Assistant, Content Developer or Administrator of the course: instructor; anything else:
-learner); a grader admin stays an admin.
+over an account it did not make. grader's instructor role is not scoped to a course (an
+instructor sees every assignment), so an LMS Instructor (or Teaching Assistant, Content
+Developer, Administrator) launch makes a grader instructor only when an admin approved the
+account, or trusts that platform's instructors (``trust_instructors``); until then the
+launch is refused and listed for the admin. A launch never demotes anyone: grader's admins
+manage roles once granted.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import APIError, not_found
-from ..models import Assignment, Enrolment, Role, User, get_row
+from ..models import Assignment, Enrolment, Role, User, get_row, utcnow
 from .launch import AGS_CLAIM, Launch
-from .models import LtiAccount, LtiLearner, LtiLink
+from .models import LtiAccount, LtiLearner, LtiLink, LtiPlatform
 
 _STAFF_ROLES = (
     "membership#Instructor",
@@ -36,6 +39,8 @@ class Landing:
     user: User
     link: LtiLink
     staff: bool
+    # An LMS Instructor whose grader account an admin has not approved as one yet.
+    awaiting_approval: bool = False
 
 
 def launch_role(roles: Any) -> Role:
@@ -56,39 +61,53 @@ def _name(claims: dict[str, Any]) -> str:
     return "".join(c for c in name if c.isprintable())[:200]
 
 
-def _account(session: Session, launch: Launch) -> User:
+def _account(session: Session, launch: Launch) -> tuple[User, bool]:
+    """The launch's grader account, and whether it asks for an instructor role grader has
+    not granted (recorded on the account for the admin to decide)."""
     sub = str(launch.claims["sub"])[:255]
     wanted = launch_role(launch.claim("roles"))
+    platform = session.get(LtiPlatform, launch.platform_id)
+    trusted = platform is not None and platform.trust_instructors
     account = session.scalar(
         select(LtiAccount).where(
             LtiAccount.platform_id == launch.platform_id, LtiAccount.sub == sub
         )
     )
     if account is None:
-        user = User(name=_name(launch.claims), role=wanted)
+        user = User(
+            name=_name(launch.claims),
+            role=wanted if trusted or wanted == Role.LEARNER else Role.LEARNER,
+        )
         try:
             with session.begin_nested():  # a second tab may be launching the same user now
                 session.add(user)
                 session.flush()
-                session.add(LtiAccount(platform_id=launch.platform_id, sub=sub, user_id=user.id))
+                account = LtiAccount(platform_id=launch.platform_id, sub=sub, user_id=user.id)
+                session.add(account)
                 session.flush()
         except IntegrityError:
             return _account(session, launch)
-        return user
-    known = session.get(User, account.user_id)
-    if known is None or not known.active:
-        raise APIError(403, "account_disabled", "your grader account is deactivated")
-    if known.role != Role.ADMIN and known.role != wanted:
-        known.role = wanted
-        # Sessions made under the old role end.
-        known.session_generation = (known.session_generation or 0) + 1
-    known.name = _name(launch.claims)
-    return known
+    else:
+        found = session.get(User, account.user_id)
+        if found is None or not found.active:
+            raise APIError(403, "account_disabled", "your grader account is deactivated")
+        user = found
+        user.name = _name(launch.claims)
+    if wanted == Role.INSTRUCTOR and user.role == Role.LEARNER:
+        if trusted:
+            user.role = Role.INSTRUCTOR
+        else:
+            account.staff_requested_at = utcnow()
+            context = launch.claim("context")
+            title = context.get("title") if isinstance(context, dict) else None
+            account.context_title = _short(title)
+            return user, True
+    return user, False
 
 
 def _link(session: Session, launch: Launch) -> LtiLink:
     resource = launch.claim("resource_link") or {}
-    context = launch.claim("context") or {}
+    context = launch.claim("context")
     key = (launch.platform_id, str(launch.claim("deployment_id")), str(resource["id"])[:255])
     link = session.scalar(
         select(LtiLink).where(
@@ -131,9 +150,13 @@ def _custom_assignment(session: Session, launch: Launch) -> Assignment | None:
 
 
 def land(session: Session, launch: Launch) -> Landing:
-    """Apply a verified launch; the caller commits and signs the user in."""
-    user = _account(session, launch)
+    """Apply a verified launch; the caller commits and signs the user in (unless the
+    account awaits an admin's approval as an instructor)."""
+    user, awaiting = _account(session, launch)
     link = _link(session, launch)
+    if awaiting:
+        session.flush()
+        return Landing(user, link, False, awaiting_approval=True)
     staff = user.role in (Role.INSTRUCTOR, Role.ADMIN)
     if link.assignment_id is None and staff:
         chosen = _custom_assignment(session, launch)
@@ -143,6 +166,32 @@ def land(session: Session, launch: Launch) -> Landing:
     if not staff and link.assignment_id is not None:
         remember_learner(session, link, user, str(launch.claims["sub"])[:255])
     return Landing(user, link, staff)
+
+
+def instructor_requests(session: Session, limit: int = 200) -> list[tuple[LtiAccount, User]]:
+    """LMS Instructors waiting for an admin to approve them as grader instructors."""
+    rows = session.execute(
+        select(LtiAccount, User)
+        .join(User, User.id == LtiAccount.user_id)
+        .where(LtiAccount.staff_requested_at.is_not(None))
+        .order_by(LtiAccount.staff_requested_at)
+        .limit(limit)
+    ).all()
+    return [(a, u) for a, u in rows]
+
+
+def decide_instructor(session: Session, account_id: int, approve: bool) -> User:
+    """Approve (the account becomes a grader instructor) or dismiss a request."""
+    account = get_row(session, LtiAccount, account_id)
+    if account is None or account.staff_requested_at is None:
+        raise not_found("instructor request")
+    user = session.get(User, account.user_id)
+    assert user is not None
+    account.staff_requested_at = None
+    if approve and user.role == Role.LEARNER:
+        user.role = Role.INSTRUCTOR
+        user.session_generation = (user.session_generation or 0) + 1
+    return user
 
 
 def remember_learner(session: Session, link: LtiLink, user: User, sub: str) -> None:

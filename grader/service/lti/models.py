@@ -10,7 +10,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..models import Base, utcnow
@@ -40,6 +51,10 @@ class LtiPlatform(Base):
     # The `aud` of grader's client assertions when the platform wants something other than
     # its token URL (Moodle and Canvas take the token URL).
     token_audience: Mapped[str | None] = mapped_column(String(2048))
+    # grader's instructor role is not scoped to a course, so an LMS Instructor launch makes
+    # a grader instructor only once an admin approved the account, unless the admin trusts
+    # this platform's instructors outright (one institution's own LMS).
+    trust_instructors: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     deployments: Mapped[list[LtiDeployment]] = relationship(
@@ -76,18 +91,19 @@ class ToolKey(Base):
     retired_at: Mapped[datetime | None]
 
 
-class LaunchState(Base):
-    """A login in progress: the ``state`` and ``nonce`` sent to the platform. The launch
-    consumes it once (``used_at``), so a replayed ``id_token`` finds nothing to use."""
+class UsedNonce(Base):
+    """A launch's nonce, stored when the launch is accepted (in its own transaction), so the
+    same ``id_token`` cannot launch twice. The login itself stores nothing: its state and
+    nonce travel in a signed cookie, so unauthenticated logins cannot fill a table."""
 
-    __tablename__ = "lti_launch_states"
+    __tablename__ = "lti_used_nonces"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
-    state: Mapped[str] = mapped_column(String(64), unique=True)
-    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(index=True)
-    used_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("platform_id", "nonce", name="uq_lti_used_nonces"),)
 
 
 class LtiLink(Base):
@@ -108,6 +124,9 @@ class LtiLink(Base):
     ags: Mapped[dict[str, Any] | None] = mapped_column()
     # The line item grader posts to: the claim's own, or the one it found or created.
     lineitem_url: Mapped[str | None] = mapped_column(String(2048))
+    # Held by the one worker finding or creating the line item, so two first scores sent at
+    # once cannot make two gradebook columns.
+    lineitem_lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -127,6 +146,10 @@ class LtiAccount(Base):
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
     sub: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # When the LMS last launched them as an Instructor while grader had not approved them
+    # as one (the admin's LTI page lists these); None once approved, or never asked.
+    staff_requested_at: Mapped[datetime | None]
+    context_title: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("platform_id", "sub", name="uq_lti_accounts_sub"),)

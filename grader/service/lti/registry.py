@@ -63,6 +63,7 @@ def add_platform(
     jwks_url: Any,
     name: Any = None,
     token_audience: Any = None,
+    trust_instructors: Any = None,
     allowlist: Allowlist,
 ) -> tuple[LtiPlatform, bool]:
     """Register a platform, or add deployments to the one with this issuer and client id
@@ -96,6 +97,17 @@ def add_platform(
         if name not in (None, ""):
             platform.name = label
     platform.token_audience = audience
+    if trust_instructors is not None:
+        if not isinstance(trust_instructors, bool):
+            raise APIError(
+                422,
+                "invalid_field",
+                "'trust_instructors' must be true or false",
+                field="trust_instructors",
+            )
+        platform.trust_instructors = trust_instructors
+    elif created:
+        platform.trust_instructors = False
     session.flush()
     known = set(
         session.scalars(
@@ -136,5 +148,6 @@ def platform_json(platform: LtiPlatform) -> dict[str, Any]:
         "token_url": platform.token_url,
         "jwks_url": platform.jwks_url,
         "token_audience": platform.token_audience,
+        "trust_instructors": platform.trust_instructors,
         "created_at": platform.created_at.isoformat(),
     }

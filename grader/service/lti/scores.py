@@ -31,7 +31,8 @@ def rfc3339(when: datetime) -> str:
 
 
 def _next_timestamp(learner: LtiLearner) -> datetime:
-    now = utcnow().replace(microsecond=utcnow().microsecond // 1000 * 1000)
+    clock = utcnow()
+    now = clock.replace(microsecond=clock.microsecond // 1000 * 1000)
     last = learner.last_timestamp
     if last is not None:
         last = last if last.tzinfo else last.replace(tzinfo=UTC)
@@ -73,24 +74,23 @@ def score_body(
     return body
 
 
-def _learners(session: Session, user_id: int, assignment_id: int) -> list[LtiLearner]:
-    return list(
-        session.scalars(
-            select(LtiLearner).where(
-                LtiLearner.user_id == user_id, LtiLearner.assignment_id == assignment_id
-            )
-        )
+def _learners(
+    session: Session, user_id: int, assignment_id: int, *, lock: bool = False
+) -> list[LtiLearner]:
+    """Where this learner's scores for the assignment go. With ``lock``, the rows are held
+    until the transaction ends (PostgreSQL; SQLite writes one at a time anyway), so two
+    transactions queueing scores for one learner cannot take the same timestamp."""
+    query = select(LtiLearner).where(
+        LtiLearner.user_id == user_id, LtiLearner.assignment_id == assignment_id
     )
+    return list(session.scalars(query.with_for_update() if lock else query))
 
 
-def _queue(
-    session: Session, kind: str, sub: Submission, learners: list[LtiLearner] | None = None
-) -> None:
+def _queue(session: Session, kind: str, sub: Submission) -> None:
     from ..operations.grades import released_grade
     from ..operations.rubrics import rubric_for
 
-    if learners is None:
-        learners = _learners(session, sub.learner_id, sub.assignment_id)
+    learners = _learners(session, sub.learner_id, sub.assignment_id, lock=True)
     if not learners:
         return
     grade = released_grade(session, sub) if kind == "released" else None
@@ -125,11 +125,10 @@ def _queue(
 
 def on_received(session: Session, submission_id: int, assignment_id: int, learner_id: int) -> None:
     """operations.events received hook: an answer arrived (one indexed read if no LTI)."""
-    learners = _learners(session, learner_id, assignment_id)
-    if learners:
+    if _learners(session, learner_id, assignment_id):
         sub = session.get(Submission, submission_id)
         if sub is not None:
-            _queue(session, "received", sub, learners)
+            _queue(session, "received", sub)
 
 
 def on_event(session: Session, event_type: str, sub: Submission) -> None:

@@ -1,5 +1,6 @@
 """Celery tasks for AGS scores: send one, and the periodic sweep (lost messages, long
-retries, expired login states). Short retries ride on a countdown, as for webhooks."""
+retries, used nonces past their tokens' expiry). Short retries ride on a countdown, as
+for webhooks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ..db import get_db
 from ..webhooks.delivery import DeliverySettings
 from ..webhooks.tasks import COUNTDOWN_LIMIT
 from .delivery import attempt, due_scores
-from .launch import forget_states
+from .launch import forget_nonces
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ def send_score(score_id: int) -> str:
 def sweep() -> int:
     with get_db().session_scope() as session:
         ids = due_scores(session)
-        forget_states(session)
+        forget_nonces(session)
     for score_id in ids:
         enqueue_score(score_id)
     return len(ids)

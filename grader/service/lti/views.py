@@ -19,12 +19,13 @@ from flask import (
     url_for,
 )
 from flask import session as web_session
+from itsdangerous import URLSafeTimedSerializer
 
 from ..db import get_db
 from ..errors import APIError
 from ..webhooks.urls import Allowlist
 from .keys import jwks
-from .launch import STATE_SECONDS, login, verify
+from .launch import STATE_SECONDS, keep_nonce, login, verify
 from .links import land
 
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -42,6 +43,11 @@ SCOPES = (
 
 def _public(path: str) -> str:
     return str(current_app.config["PUBLIC_URL"]).rstrip("/") + path
+
+
+def _signer() -> URLSafeTimedSerializer:
+    """Signs the login's state cookie with the app's secret key."""
+    return URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt="grader.lti.state")
 
 
 def _allowlist() -> Allowlist:
@@ -89,15 +95,19 @@ def start() -> Any:
     session = get_db().session
     try:
         started = login(
-            session, params, redirect_uri=_public("/lti/launch"), allowlist=_allowlist()
+            session,
+            params,
+            redirect_uri=_public("/lti/launch"),
+            allowlist=_allowlist(),
+            signer=_signer(),
         )
-        session.commit()
+        session.rollback()  # a login stores nothing
     except APIError as exc:
         return _refusal(exc)
     response = redirect(started.redirect_url, code=302)
     response.set_cookie(
         STATE_COOKIE,
-        started.state,
+        started.cookie,
         max_age=STATE_SECONDS,
         secure=True,
         httponly=True,
@@ -114,18 +124,32 @@ def launch() -> Any:
     from ..web.session import sign_in
 
     session = get_db().session
+    leeway = float(current_app.config["LTI_LEEWAY"])
     try:
         verified = verify(
             session,
             request.form.get("id_token"),
             request.form.get("state"),
             request.cookies.get(STATE_COOKIE),
-            leeway=float(current_app.config["LTI_LEEWAY"]),
+            leeway=leeway,
             allowlist=_allowlist(),
             timeout=float(current_app.config["WEBHOOK_TIMEOUT"]),
+            signer=_signer(),
         )
+    except APIError as exc:
+        return _refusal(exc)
+    try:
         landing = land(session, verified)
         link = landing.link
+        if landing.awaiting_approval:
+            session.commit()  # the request, for the admin's LTI page (and the nonce)
+            raise APIError(
+                403,
+                "instructor_not_approved",
+                "the LMS says you teach this course, but grader's instructors see every "
+                "course's answers, so a grader administrator must approve you first; they "
+                "have been asked (launch again once they have)",
+            )
         if link.assignment_id is None and not landing.staff:
             raise APIError(
                 409,
@@ -135,6 +159,8 @@ def launch() -> Any:
             )
         session.commit()
     except APIError as exc:
+        session.rollback()
+        keep_nonce(session, verified, leeway)  # this id_token cannot be used again
         return _refusal(exc)
     sign_in(landing.user)
     web_session["lti_frame"] = " ".join(_frame_origins(verified.claims))
@@ -146,8 +172,10 @@ def launch() -> Any:
 
         a = session.get(Assignment, link.assignment_id)
         assert a is not None
-        endpoint = "web.dashboard" if landing.staff else "web.assignment"
-        target = url_for(endpoint, slug=a.slug)
+        if landing.staff:
+            target = url_for("web.lti_open", link_id=link.id)
+        else:
+            target = url_for("web.assignment", slug=a.slug)
     response = redirect(target, code=303)
     response.delete_cookie(STATE_COOKIE, path="/lti/", secure=True, samesite="None")
     return response
@@ -158,9 +186,11 @@ def _frame_origins(claims: dict[str, Any]) -> list[str]:
     the issuer's (https only)."""
     from .launch import CLAIM
 
+    presentation = claims.get(CLAIM + "launch_presentation")
+    platform = claims.get(CLAIM + "tool_platform")
     candidates = [
-        (claims.get(CLAIM + "launch_presentation") or {}).get("return_url"),
-        (claims.get(CLAIM + "tool_platform") or {}).get("url"),
+        presentation.get("return_url") if isinstance(presentation, dict) else None,
+        platform.get("url") if isinstance(platform, dict) else None,
         claims.get("iss"),
     ]
     origins: list[str] = []

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
         dashboard,
         groups,
         learner,
+        lti_admin,
         lti_setup,
         notifications,
         regrade_requests,

@@ -90,9 +90,9 @@ def _headers(response: Response) -> Response:
 
 
 def secure_headers(response: Response) -> Response:
-    """The pages' headers. A session launched from an LMS (grader.service.lti) may be shown
-    in that LMS's iframe: its pages name the platform's origins in frame-ancestors; every
-    other page refuses to be framed."""
+    """The pages' headers. A session launched from an LMS (grader.service.lti) may show its
+    FRAMEABLE pages in that LMS's iframe (frame-ancestors names the platform's origins);
+    every other page refuses to be framed."""
     framed = framing_origins()
     if framed:
         response.headers["Content-Security-Policy"] = CSP.replace(
@@ -110,9 +110,25 @@ def secure_headers(response: Response) -> Response:
     return response
 
 
+#: The pages an LMS iframe shows: a learner's assignment and submissions, and the
+#: instructor's link pages. Everything else (review, dashboard, people, admin) refuses to
+#: be framed even in a launched session, so no page of the LMS's origin can overlay them.
+FRAMEABLE = frozenset(
+    {
+        "web.assignment",
+        "web.submit_answer",
+        "web.submission",
+        "web.submission_status",
+        "web.lti_setup",
+        "web.lti_attach",
+        "web.lti_open",
+    }
+)
+
+
 def framing_origins() -> str:
-    """The origins that may frame this session's pages (space-separated; "" for none)."""
-    if not current_app.config.get("LTI_FRAME_SESSIONS"):
+    """The origins that may frame this page of this session (space-separated; "" none)."""
+    if not current_app.config.get("LTI_FRAME_SESSIONS") or request.endpoint not in FRAMEABLE:
         return ""
     origins = session.get("lti_frame")
     return origins if isinstance(origins, str) else ""

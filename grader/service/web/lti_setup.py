@@ -1,12 +1,14 @@
-"""The page an instructor sees at an LTI link's first launch: pick the assignment the link
-opens, or create one from a rubric file. Later launches go straight to it."""
+"""The pages an instructor sees inside the LMS: at a link's first launch, the choice of
+the assignment it opens (an existing one, or a new one from a rubric file); afterwards, a
+page that opens the assignment's dashboard and review queue in a new tab (grader's staff
+pages refuse to be framed). Only the session that launched the link may use them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
 from ..auth import STAFF
@@ -19,10 +21,22 @@ from .blueprint import bp, notify
 from .session import current_user, signed_in
 
 
+def _launched(link_id: int) -> None:
+    """These pages belong to the launch: a staff member who did not launch this link from
+    the LMS in this session may not set it up (another course's link, by id)."""
+    if session.get("lti_link") != link_id:
+        raise APIError(
+            403, "not_launched", "open this page by launching the activity from your LMS"
+        )
+
+
 def _render(link_id: int, *, error: str | None = None, status: int = 200) -> tuple[str, int]:
-    session = get_db().session
-    link = get_link(session, link_id)
-    assignments = list(session.scalars(select(Assignment).order_by(Assignment.title).limit(500)))
+    _launched(link_id)
+    db = get_db().session
+    link = get_link(db, link_id)
+    if link.assignment_id is not None:
+        return _open(link.id, link.assignment_id)
+    assignments = list(db.scalars(select(Assignment).order_by(Assignment.title).limit(500)))
     rubric_files = sorted(p.name for p in Path(current_app.config["RUBRICS_DIR"]).glob("*.toml"))
     html = render_template(
         "web/lti_setup.html",
@@ -44,12 +58,13 @@ def lti_setup(link_id: int) -> tuple[str, int]:
 @bp.post("/lti/links/<int:link_id>/setup")
 @signed_in(*STAFF)
 def lti_attach(link_id: int) -> Any:
-    session = get_db().session
-    link = get_link(session, link_id)
+    _launched(link_id)
+    db = get_db().session
+    link = get_link(db, link_id)
     try:
         if request.form.get("choice") == "new":
             a = create_assignment(
-                session,
+                db,
                 current_user(),
                 slug=request.form.get("slug", "").strip(),
                 rubric_file=request.form.get("rubric", ""),
@@ -57,11 +72,27 @@ def lti_attach(link_id: int) -> Any:
                 title=request.form.get("title", "").strip() or None,
             )
         else:
-            a = get_assignment(session, request.form.get("assignment", ""))
-        attach(session, link, a)
-        session.commit()
+            a = get_assignment(db, request.form.get("assignment", ""))
+        attach(db, link, a)
+        db.commit()
     except APIError as exc:
-        session.rollback()
+        db.rollback()
         return _render(link_id, error=exc.sentence, status=exc.status)
     notify(f"This activity now opens {a.title}.")
-    return redirect(url_for("web.dashboard", slug=a.slug), code=303)
+    return redirect(url_for("web.lti_open", link_id=link.id), code=303)
+
+
+def _open(link_id: int, assignment_id: int) -> tuple[str, int]:
+    a = get_db().session.get(Assignment, assignment_id)
+    assert a is not None
+    return render_template("web/lti_open.html", assignment=a, link_id=link_id), 200
+
+
+@bp.get("/lti/links/<int:link_id>/open")
+@signed_in(*STAFF)
+def lti_open(link_id: int) -> tuple[str, int]:
+    _launched(link_id)
+    link = get_link(get_db().session, link_id)
+    if link.assignment_id is None:
+        return redirect(url_for("web.lti_setup", link_id=link.id), code=303)  # type: ignore[return-value]
+    return _open(link.id, link.assignment_id)

@@ -1,4 +1,4 @@
-"""LTI 1.3: platforms, deployments, tool keys, launch states, links, accounts, AGS scores
+"""LTI 1.3: platforms, deployments, tool keys, used nonces, links, accounts, AGS scores
 
 Revision ID: 0028
 Revises: 0027
@@ -38,6 +38,7 @@ def upgrade() -> None:
     sa.Column('token_url', sa.String(length=2048), nullable=False),
     sa.Column('jwks_url', sa.String(length=2048), nullable=False),
     sa.Column('token_audience', sa.String(length=2048), nullable=True),
+    sa.Column('trust_instructors', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('issuer', 'client_id', name='uq_lti_platforms_issuer')
@@ -51,26 +52,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('platform_id', 'deployment_id', name='uq_lti_deployments_platform')
     )
-    op.create_table('lti_launch_states',
+    op.create_table('lti_used_nonces',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('platform_id', sa.Integer(), nullable=False),
-    sa.Column('state', sa.String(length=64), nullable=False),
-    sa.Column('nonce', sa.String(length=64), nullable=False),
+    sa.Column('nonce', sa.String(length=255), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('nonce'),
-    sa.UniqueConstraint('state')
+    sa.UniqueConstraint('platform_id', 'nonce', name='uq_lti_used_nonces')
     )
-    with op.batch_alter_table('lti_launch_states', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_lti_launch_states_expires_at'), ['expires_at'], unique=False)
+    with op.batch_alter_table('lti_used_nonces', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lti_used_nonces_expires_at'), ['expires_at'], unique=False)
 
     op.create_table('lti_accounts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('platform_id', sa.Integer(), nullable=False),
     sa.Column('sub', sa.String(length=255), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('staff_requested_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('context_title', sa.String(length=255), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('assignment_id', sa.Integer(), nullable=True),
     sa.Column('ags', sa.JSON(), nullable=True),
     sa.Column('lineitem_url', sa.String(length=2048), nullable=True),
+    sa.Column('lineitem_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['assignment_id'], ['assignments.id'], ),
@@ -181,10 +182,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_lti_accounts_user_id'))
 
     op.drop_table('lti_accounts')
-    with op.batch_alter_table('lti_launch_states', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_lti_launch_states_expires_at'))
+    with op.batch_alter_table('lti_used_nonces', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lti_used_nonces_expires_at'))
 
-    op.drop_table('lti_launch_states')
+    op.drop_table('lti_used_nonces')
     op.drop_table('lti_deployments')
     op.drop_table('lti_platforms')
     op.drop_table('lti_keys')
