@@ -163,11 +163,21 @@ def set_up_link(app, lms, slug: str = "ml-health-check") -> Browser:
     opened = teacher.get(r.headers["Location"])
     assert opened.status_code == 200
     html = opened.get_data(as_text=True)
-    assert f'href="/dashboard/{slug}" target="_blank"' in html
     assert (
         "frame-ancestors 'self' https://lms.example.edu"
         in opened.headers["Content-Security-Policy"]
     )
+    # The dashboard opens in a tab of its own, which the iframe's cookie does not reach: the
+    # hand-off link signs the instructor in there, once.
+    handoff = re.search(r'href="([^"]+)" target="_blank" rel="noopener" id="open-dashboard"', html)
+    url = handoff.group(1).replace("&amp;", "&")
+    tab = Browser(app)
+    r = tab.get(url)
+    assert r.status_code == 303 and r.headers["Location"].endswith(f"/dashboard/{slug}")
+    assert tab.get(f"/dashboard/{slug}").status_code == 200
+    again = Browser(app).get(url)
+    assert again.status_code == 403 and "expired or was used" in again.get_data(as_text=True)
+    assert Browser(app).get("/lti/handoff?t=forged").status_code == 403
     return teacher
 
 
@@ -336,6 +346,8 @@ def test_whole_flow_pending_then_fully_graded(app, client, actors, assignment, l
     csp = page.headers["Content-Security-Policy"]
     assert "frame-ancestors 'self' https://lms.example.edu" in csp
     assert "X-Frame-Options" not in page.headers
+    # No navigation to pages that refuse to be framed.
+    assert 'id="nav-notifications"' not in page.get_data(as_text=True)
     assert "SameSite=None" in r.headers["Set-Cookie"] and "Secure" in r.headers["Set-Cookie"]
 
     sid = submit(ann, "ml-health-check", (HEALTH / "sub-029.md").read_text())
@@ -532,7 +544,9 @@ def test_an_lms_instructor_needs_an_admins_approval_unless_the_platform_is_trust
     assert r.status_code == 403 and "instructor_not_approved" in r.get_data(as_text=True)
     assert "Set-Cookie" not in r.headers or "session=" not in r.headers.get("Set-Cookie", "")
     listed = client.get("/api/v1/lti/instructor-requests", headers=actors.h("admin")).get_json()
-    assert [(i["name"], i["course"]) for i in listed["items"]] == [("Ida Instructor", "MLOps 101")]
+    assert [(i["name"], i["course"], i["sub"], i["context_id"]) for i in listed["items"]] == [
+        ("Ida Instructor", "MLOps 101", "sub-ida", "course-1")
+    ]
     with app.app_context(), app.extensions["db"].session_scope() as s:
         ida = s.scalar(select(User).where(User.name == "Ida Instructor"))
         assert ida.role == Role.LEARNER
@@ -541,6 +555,7 @@ def test_an_lms_instructor_needs_an_admins_approval_unless_the_platform_is_trust
         == 403
     )
     decide = f"/api/v1/lti/instructor-requests/{listed['items'][0]['id']}"
+    assert client.post(decide, headers=actors.h("admin"), json={}).status_code == 422
     r = client.post(decide, headers=actors.h("admin"), json={"approve": True, "surprise": 1})
     assert r.status_code == 422 and r.get_json()["error"]["field"] == "surprise"
     r = client.post(decide, headers=actors.h("admin"), json={"approve": "yes"})
@@ -820,8 +835,9 @@ def test_a_score_whose_lease_was_taken_over_keeps_the_other_outcome(
             assert s.get(ScorePost, score_id).status.value == "pending"
 
 
+@pytest.mark.parametrize("newer_status", ["failed", "superseded"])
 def test_a_newer_failed_score_does_not_supersede_an_older_pending_one(
-    app, client, actors, lms, registered, assignment
+    app, client, actors, lms, registered, assignment, newer_status
 ):
     from grader.service.lti.delivery import attempt
     from grader.service.lti.models import ScorePost, ScoreStatus
@@ -833,7 +849,7 @@ def test_a_newer_failed_score_does_not_supersede_an_older_pending_one(
         db = app.extensions["db"]
         with db.session_scope() as s:
             older, newer = s.scalars(select(ScorePost).order_by(ScorePost.id)).all()
-            newer.status = ScoreStatus.FAILED
+            newer.status = ScoreStatus(newer_status)
             older_id = older.id
         outcome = attempt(db.sessionmaker, older_id, DeliverySettings.from_config(app.config))
     assert outcome.result == "succeeded" and len(lms.scores) == 1

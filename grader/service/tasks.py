@@ -111,11 +111,13 @@ def enqueue_grade(submission_id: int) -> bool:
     return False
 
 
-def send_task(task: Task, *args: object) -> bool:
-    """Publish task(*args), retrying the broker briefly; False (logged) if it is unreachable."""
+def send_task(task: Task, *args: object, countdown: float | None = None) -> bool:
+    """Publish task(*args) (after ``countdown`` seconds), retrying the broker briefly; False
+    (logged) if it is unreachable."""
     try:
         task.apply_async(
             args=list(args),
+            countdown=countdown,
             retry=True,
             retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
         )

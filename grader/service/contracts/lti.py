@@ -55,9 +55,12 @@ class LtiPlatformCreate(Body):
 class LtiInstructorRequest(Response):
     id: Annotated[int, Field(description="The LTI account's id (approve or dismiss by it).")]
     user_id: int
-    name: str
+    name: Annotated[str, Field(description="As the LMS gave it (any LMS user may choose it).")]
     platform: str
+    sub: Annotated[str, Field(description="The LMS's id for the user.")]
+    email: str | None
     course: str | None
+    context_id: str | None
     requested_at: Time
 
 
@@ -66,9 +69,10 @@ class LtiInstructorRequestList(Response):
 
 
 class LtiInstructorDecision(Body):
-    """Approve the account as a grader instructor (true), or dismiss the request."""
+    """Approve the account as a grader instructor (true: it sees every course), or
+    dismiss the request (false)."""
 
-    approve: Annotated[bool, Rule("invalid_field", "'approve' must be true or false")] = True
+    approve: Annotated[bool, Rule("invalid_field", "'approve' (true or false) is required")]
 
 
 class LtiPlatform(Response):

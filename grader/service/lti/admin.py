@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app
 from sqlalchemy import select
 
 from ..api.body import json_body
@@ -108,7 +108,10 @@ def instructor_requests() -> dict[str, Any]:
                 "user_id": user.id,
                 "name": user.name,
                 "platform": names.get(account.platform_id, ""),
+                "sub": account.sub,
+                "email": account.requested_email,
                 "course": account.context_title,
+                "context_id": account.context_id,
                 "requested_at": account.staff_requested_at.isoformat()
                 if account.staff_requested_at
                 else "",
@@ -126,14 +129,12 @@ def instructor_requests() -> dict[str, Any]:
     {200: contract.LtiInstructorRequestList},
     errors=(401, 403, 404, 413, 415, 422),
     body=contract.LtiInstructorDecision,
-    body_required=False,
     description=ADMIN_ONLY + " Approved, the account is a grader instructor (every course).",
 )
 @require(Role.ADMIN)
 def decide_instructor_request(account_id: int) -> dict[str, Any]:
     session = get_db().session
-    raw = json_body() if request.content_length or request.mimetype == "application/json" else {}
-    req = parse(contract.LtiInstructorDecision, raw)
+    req = parse(contract.LtiInstructorDecision, json_body())
     decide_instructor(session, account_id, approve=req.approve)
     session.commit()
     return instructor_requests()

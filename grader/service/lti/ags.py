@@ -86,7 +86,9 @@ class PlatformEndpoints:
     token_audience: str | None
 
 
-MAX_PAGES = 20
+# Pages of a line-item container read before creating one (a course has few line items
+# tagged for one resource link; each page costs a request within the score's lease).
+MAX_PAGES = 5
 
 
 @dataclass

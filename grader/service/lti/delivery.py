@@ -23,7 +23,15 @@ from ..models import utcnow
 from ..webhooks.delivery import DeliverySettings, Outcome, retry_after_seconds
 from ..webhooks.delivery import next_delay as webhook_delay
 from ..webhooks.urls import PostResult
-from .ags import LINEITEM_SCOPE, SCORE_SCOPE, TOKENS, AGSError, Client, PlatformEndpoints
+from .ags import (
+    LINEITEM_SCOPE,
+    MAX_PAGES,
+    SCORE_SCOPE,
+    TOKENS,
+    AGSError,
+    Client,
+    PlatformEndpoints,
+)
 from .keys import Signer, signer
 from .models import LtiLearner, LtiLink, LtiPlatform, ScoreAttempt, ScorePost, ScoreStatus
 
@@ -101,7 +109,9 @@ def attempt(
 ) -> Outcome:
     """Make one attempt at sending this score if it is due and nobody else is sending it.
     No database transaction stays open while the platform is asked anything."""
-    lease = utcnow() + timedelta(seconds=settings.timeout * 8 + 30)
+    # Long enough for every request one attempt can make (token, MAX_PAGES pages of line
+    # items, a new line item, the score and its one retry), each within the timeout.
+    lease = utcnow() + timedelta(seconds=settings.timeout * (MAX_PAGES + 5) + 30)
     with session_factory() as session, session.begin():
         if not _claim(session, score_id, lease):
             exists = session.get(ScorePost, score_id) is not None
@@ -112,7 +122,7 @@ def attempt(
             select(ScorePost.id).where(
                 ScorePost.learner_id == post.learner_id,
                 ScorePost.id > post.id,
-                ScorePost.status != ScoreStatus.FAILED,
+                ScorePost.status.in_([ScoreStatus.PENDING, ScoreStatus.SUCCEEDED]),
             )
         )
         if newer is not None:
@@ -140,12 +150,21 @@ def attempt(
     with session_factory() as session, session.begin():
         post = session.get(ScorePost, score_id, with_for_update=True)
         assert post is not None
-        if not isinstance(work, str):
-            link = session.get(LtiLink, work.link_id, with_for_update=True)
-            if link is not None and link.lineitem_lease_until == lease:
-                link.lineitem_lease_until = None
-                if result.lineitem_url and not link.lineitem_url:
-                    link.lineitem_url = result.lineitem_url[:2048]
+        if not isinstance(work, str) and (result.lineitem_url or not work.lineitem_url):
+            # Only the holder of the link's line-item lease writes it (no row lock per score).
+            values: dict[str, Any] = {"lineitem_lease_until": None}
+            if result.lineitem_url:
+                values["lineitem_url"] = result.lineitem_url[:2048]
+            session.execute(
+                update(LtiLink)
+                .where(
+                    LtiLink.id == work.link_id,
+                    LtiLink.lineitem_lease_until == lease,
+                    LtiLink.lineitem_url.is_(None),
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         if post.lease_until != lease or post.status != ScoreStatus.PENDING:
             # Our lease ran out and another worker took the score over: its outcome stands.
             log.warning("LTI score %s: lease lost; this attempt's outcome is dropped", post.id)

@@ -338,8 +338,17 @@ def _use_nonce(session: Session, platform_id: int, nonce: str, exp: float) -> No
         ) from exc
 
 
+# A used nonce is kept until its token expired; a token that claims a later expiry than
+# this is kept this long (its exp is the platform's to choose; keeping it for years is not).
+MAX_NONCE_DAYS = 2
+
+
 def _at(exp: float) -> datetime:
-    return datetime.fromtimestamp(exp, UTC)
+    latest = utcnow() + timedelta(days=MAX_NONCE_DAYS)
+    try:
+        return min(datetime.fromtimestamp(exp, UTC), latest)
+    except (OverflowError, OSError, ValueError):
+        return latest
 
 
 def keep_nonce(session: Session, launch: Launch, leeway: float) -> None:

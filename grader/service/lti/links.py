@@ -99,9 +99,14 @@ def _account(session: Session, launch: Launch) -> tuple[User, bool]:
         else:
             account.staff_requested_at = utcnow()
             context = launch.claim("context")
-            title = context.get("title") if isinstance(context, dict) else None
-            account.context_title = _short(title)
+            context = context if isinstance(context, dict) else {}
+            account.context_id = _short(context.get("id"))
+            account.context_title = _short(context.get("title"))
+            email = launch.claims.get("email")
+            account.requested_email = email[:320] if isinstance(email, str) else None
             return user, True
+    if user.role != Role.LEARNER:
+        account.staff_requested_at = None  # granted (by trust or an admin): nothing to decide
     return user, False
 
 

@@ -149,7 +149,10 @@ class LtiAccount(Base):
     # When the LMS last launched them as an Instructor while grader had not approved them
     # as one (the admin's LTI page lists these); None once approved, or never asked.
     staff_requested_at: Mapped[datetime | None]
+    # Who asked, as the LMS said at that launch (for the admin to recognise them).
+    context_id: Mapped[str | None] = mapped_column(String(255))
     context_title: Mapped[str | None] = mapped_column(String(255))
+    requested_email: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (UniqueConstraint("platform_id", "sub", name="uq_lti_accounts_sub"),)

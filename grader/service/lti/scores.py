@@ -80,10 +80,14 @@ def _learners(
     """Where this learner's scores for the assignment go. With ``lock``, the rows are held
     until the transaction ends (PostgreSQL; SQLite writes one at a time anyway), so two
     transactions queueing scores for one learner cannot take the same timestamp."""
-    query = select(LtiLearner).where(
-        LtiLearner.user_id == user_id, LtiLearner.assignment_id == assignment_id
+    query = (
+        select(LtiLearner)
+        .where(LtiLearner.user_id == user_id, LtiLearner.assignment_id == assignment_id)
+        .order_by(LtiLearner.id)  # one lock order everywhere: no deadlock between two
     )
-    return list(session.scalars(query.with_for_update() if lock else query))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(session.scalars(query))
 
 
 def _queue(session: Session, kind: str, sub: Submission) -> None:

@@ -42,14 +42,6 @@ def sweep() -> int:
 def enqueue_score(score_id: int, countdown: float | None = None) -> bool:
     """Send send_score(score_id); False (logged) if the broker is unreachable: the row
     stays pending and the sweep sends it later."""
-    try:
-        send_score.apply_async(
-            args=[score_id],
-            countdown=countdown,
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2},
-        )
-    except Exception:
-        log.exception("could not enqueue LTI score %s; the sweep will", score_id)
-        return False
-    return True
+    from ..tasks import send_task
+
+    return send_task(send_score, score_id, countdown=countdown)

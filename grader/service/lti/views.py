@@ -162,9 +162,12 @@ def launch() -> Any:
         session.rollback()
         keep_nonce(session, verified, leeway)  # this id_token cannot be used again
         return _refusal(exc)
+    earlier = web_session.get("lti_links") if web_session.get("uid") == landing.user.id else None
     sign_in(landing.user)
     web_session["lti_frame"] = " ".join(_frame_origins(verified.claims))
-    web_session["lti_link"] = link.id
+    # The links this session launched (several tabs may each have launched one).
+    kept = [i for i in earlier if isinstance(i, int)] if isinstance(earlier, list) else []
+    web_session["lti_links"] = ([i for i in kept if i != link.id] + [link.id])[-10:]
     if link.assignment_id is None:
         target = url_for("web.lti_setup", link_id=link.id)
     else:

@@ -115,6 +115,7 @@ def secure_headers(response: Response) -> Response:
 #: be framed even in a launched session, so no page of the LMS's origin can overlay them.
 FRAMEABLE = frozenset(
     {
+        "web.home",
         "web.assignment",
         "web.submit_answer",
         "web.submission",
@@ -190,6 +191,8 @@ def _template_context() -> dict[str, Any]:
         "csrf_token": csrf_token,
         "web_user": user,
         "is_staff": user is not None and user.role in (Role.INSTRUCTOR, Role.ADMIN),
+        # Inside an LMS's iframe: no navigation to pages that refuse to be framed.
+        "framed": bool(framing_origins()),
         "flag_labels": FLAG_LABELS,
         "flag_messages": FLAG_MESSAGES
         | {

@@ -39,6 +39,7 @@ def _render(
         platforms=session.scalars(select(LtiPlatform).order_by(LtiPlatform.id)).all(),
         keys=published(session, float(current_app.config["LTI_KEY_GRACE"])),
         requests=instructor_requests(session),
+        platform_names={p.id: p.name for p in session.scalars(select(LtiPlatform))},
         tool={
             "login": f"{base}/lti/login",
             "launch": f"{base}/lti/launch",

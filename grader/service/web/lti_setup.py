@@ -14,17 +14,19 @@ from sqlalchemy import select
 from ..auth import STAFF
 from ..db import get_db
 from ..errors import APIError
+from ..lti import handoff
 from ..lti.links import attach, get_link
 from ..models import Assignment
 from ..operations.assignments import create_assignment, get_assignment
-from .blueprint import bp, notify
-from .session import current_user, signed_in
+from .blueprint import bp, error_page, notify
+from .session import current_user, sign_in, signed_in
 
 
 def _launched(link_id: int) -> None:
     """These pages belong to the launch: a staff member who did not launch this link from
     the LMS in this session may not set it up (another course's link, by id)."""
-    if session.get("lti_link") != link_id:
+    launched = session.get("lti_links")
+    if not isinstance(launched, list) or link_id not in launched:
         raise APIError(
             403, "not_launched", "open this page by launching the activity from your LMS"
         )
@@ -83,9 +85,31 @@ def lti_attach(link_id: int) -> Any:
 
 
 def _open(link_id: int, assignment_id: int) -> tuple[str, int]:
-    a = get_db().session.get(Assignment, assignment_id)
+    db = get_db().session
+    a = db.get(Assignment, assignment_id)
+    link = get_link(db, link_id)
     assert a is not None
-    return render_template("web/lti_open.html", assignment=a, link_id=link_id), 200
+    secret = str(current_app.config["SECRET_KEY"])
+    links = {t: handoff.make(secret, current_user(), link, t) for t in handoff.TARGETS}
+    return render_template("web/lti_open.html", assignment=a, handoffs=links), 200
+
+
+@bp.get("/lti/handoff")
+def lti_handoff() -> Any:
+    """A signed hand-off link from the LMS's iframe: sign in here, at the top level, and
+    open the dashboard or the review queue."""
+    db = get_db().session
+    try:
+        done = handoff.redeem(db, str(current_app.config["SECRET_KEY"]), request.args.get("t", ""))
+    except APIError as exc:
+        return error_page(exc.status, "Open the activity again", exc.sentence)
+    a = db.get(Assignment, done.link.assignment_id) if done.link.assignment_id else None
+    sign_in(done.user)
+    if a is None:
+        return redirect(url_for("web.home"), code=303)
+    if done.target == "review":
+        return redirect(url_for("web.review_queue", assignment=a.slug), code=303)
+    return redirect(url_for("web.dashboard", slug=a.slug), code=303)
 
 
 @bp.get("/lti/links/<int:link_id>/open")
