@@ -232,7 +232,7 @@ def test_cli_registers_a_platform_then_jwks_and_login_work(tmp_path, monkeypatch
     assert q["login_hint"] == "hint-ann" and q["state"] and q["nonce"]
     cookie = r.headers["Set-Cookie"]
     assert "lti_state=" in cookie and "Secure" in cookie and "SameSite=None" in cookie
-    assert "HttpOnly" in cookie
+    assert "HttpOnly" in cookie and "Partitioned" in cookie
     app.extensions["db"].engine.dispose()
 
     # Adding the same platform again adds deployments instead of a second registration.
@@ -348,7 +348,9 @@ def test_whole_flow_pending_then_fully_graded(app, client, actors, assignment, l
     assert "X-Frame-Options" not in page.headers
     # No navigation to pages that refuse to be framed.
     assert 'id="nav-notifications"' not in page.get_data(as_text=True)
-    assert "SameSite=None" in r.headers["Set-Cookie"] and "Secure" in r.headers["Set-Cookie"]
+    session_cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "SameSite=None" in session_cookie and "Secure" in session_cookie
+    assert "Partitioned" in session_cookie
 
     sid = submit(ann, "ml-health-check", (HEALTH / "sub-029.md").read_text())
     drive_scores(app)

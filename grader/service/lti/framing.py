@@ -1,8 +1,9 @@
 """Sessions shown inside an LMS's iframe: the iframe is a third-party context, where
 browsers send only ``SameSite=None; Secure`` cookies. A session started by an LTI launch
-(it holds ``lti_frame``) gets such a cookie when the service is reached over https; every
-other session keeps SameSite=Lax. The pages' forms still carry the CSRF token and the
-Origin check, which is what protects them once the cookie travels cross-site."""
+(it holds ``lti_frame``) gets such a cookie, ``Partitioned`` too, when the service is
+reached over https; every other session keeps SameSite=Lax. The pages' forms still carry
+the CSRF token and the Origin check, which is what protects them once the cookie travels
+cross-site."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ class FramedSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(g.get("lti_framed")) or super().get_cookie_secure(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        # CHIPS: browsers that block third-party cookies still keep a Partitioned one, for
+        # this LMS's iframe alone.
+        return bool(g.get("lti_framed")) or super().get_cookie_partitioned(app)
 
 
 def _secure(app: Flask) -> bool:

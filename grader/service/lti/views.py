@@ -112,6 +112,7 @@ def start() -> Any:
         secure=True,
         httponly=True,
         samesite="None",
+        partitioned=True,  # kept (for the LMS's iframe alone) where third-party cookies are not
         path="/lti/",
     )
     return response
@@ -180,7 +181,9 @@ def launch() -> Any:
         else:
             target = url_for("web.assignment", slug=a.slug)
     response = redirect(target, code=303)
-    response.delete_cookie(STATE_COOKIE, path="/lti/", secure=True, samesite="None")
+    response.delete_cookie(
+        STATE_COOKIE, path="/lti/", secure=True, samesite="None", partitioned=True
+    )
     return response
 
 
