@@ -76,6 +76,8 @@ class Platform:
     coupled_lineitem: bool = False
     # Line items per page of GET /lineitems (the rest behind Link: rel="next").
     page_size: int = 100
+    # Where the LMS shows the tool (its origin may frame the tool's pages).
+    return_url: str = "https://lms.example.edu/courses/1"
     # Custom parameters of the placement (e.g. {"assignment": "ml-health-check"}).
     custom: dict[str, str] = field(default_factory=dict)
     base: str = ""
@@ -126,7 +128,7 @@ class Platform:
             CLAIM + "resource_link": {"id": resource_link, "title": "Health check"},
             CLAIM + "context": {"id": "course-1", "title": "MLOps 101"},
             CLAIM + "roles": ROLES[person.role],
-            CLAIM + "launch_presentation": {"return_url": "https://lms.example.edu/courses/1"},
+            CLAIM + "launch_presentation": {"return_url": self.return_url},
             AGS: {
                 "scope": [SCORE_SCOPE, LINEITEM_SCOPE],
                 "lineitems": f"{self.base}/lineitems",
@@ -194,8 +196,17 @@ def make_app(platform: Platform) -> Flask:
             f'<form method="post" action="{escape(q["redirect_uri"])}">'
             f'<input type="hidden" name="id_token" value="{token}">'
             f'<input type="hidden" name="state" value="{escape(q["state"])}">'
-            "</form>"
+            "</form><script>document.forms[0].submit()</script>"
         )
+
+    @app.get("/course")
+    def course() -> Any:
+        """A course page that shows the tool in an iframe, as an LMS does."""
+        tool = request.args["tool"]
+        hint = request.args.get("hint", "")
+        src = f"{tool}/lti/login?{login_query(platform, hint, lti_message_hint='rl-1')}"
+        frame = f'<iframe id="tool" src="{escape(src)}" width="1000" height="700"></iframe>'
+        return f"<h1>MLOps 101</h1>{frame}"
 
     @app.post("/token")
     def token() -> Any:

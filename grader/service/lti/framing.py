@@ -8,6 +8,7 @@ cross-site."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, g, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
@@ -34,5 +35,14 @@ class FramedSessionInterface(SecureCookieSessionInterface):
         return bool(g.get("lti_framed")) or super().get_cookie_partitioned(app)
 
 
+# Browsers treat these as secure contexts (W3C Secure Contexts): Secure cookies work there
+# over plain http, for development on one machine.
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
 def _secure(app: Flask) -> bool:
-    return request.is_secure or str(app.config.get("PUBLIC_URL", "")).startswith("https://")
+    return (
+        request.is_secure
+        or str(app.config.get("PUBLIC_URL", "")).startswith("https://")
+        or urlsplit(request.host_url).hostname in _LOOPBACK
+    )

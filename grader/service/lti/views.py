@@ -189,7 +189,7 @@ def launch() -> Any:
 
 def _frame_origins(claims: dict[str, Any]) -> list[str]:
     """Where the LMS shows the tool: the origins of its return URL and platform URL, and
-    the issuer's (https only)."""
+    the issuer's (https; http only for hosts in WEBHOOK_ALLOWED_HOSTS)."""
     from .launch import CLAIM
 
     presentation = claims.get(CLAIM + "launch_presentation")
@@ -199,16 +199,32 @@ def _frame_origins(claims: dict[str, Any]) -> list[str]:
         platform.get("url") if isinstance(platform, dict) else None,
         claims.get("iss"),
     ]
+    allowlist = _allowlist()
     origins: list[str] = []
     for url in candidates:
-        if not isinstance(url, str):
+        if not isinstance(url, str) or any(c in url for c in " ;,'\""):
             continue
         parts = urlsplit(url)
-        if parts.scheme == "https" and parts.hostname and all(c not in url for c in " ;'\""):
-            origin = f"https://{parts.netloc}"
-            if origin not in origins:
-                origins.append(origin)
+        host = parts.hostname
+        if not host or parts.scheme not in ("https", "http"):
+            continue
+        if parts.scheme == "http" and not _allowlisted(host, allowlist):
+            continue  # http only where the URL rules allow it (development, tests)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
     return origins
+
+
+def _allowlisted(host: str, allowlist: Allowlist) -> bool:
+    import ipaddress
+
+    if allowlist.allows_name(host):
+        return True
+    try:
+        return allowlist.allows_address(ipaddress.ip_address(host))
+    except ValueError:
+        return False
 
 
 @bp.get("/config.json")
