@@ -47,6 +47,9 @@ def test_submit_review_override_release(app, live, people, new_page):
     sign_in(staff, people["instructor"])
     staff.click("text=Review queue")
     expect(staff.locator("tr[data-row]")).to_have_count(1)
+    # The keys work once the page's script has run: a key pressed before that is lost (CI,
+    # under load, pressed "j" first and stayed on the queue).
+    staff.wait_for_load_state("load")
     staff.keyboard.press("j")
     staff.keyboard.press("Enter")
     expect(staff.locator("h1")).to_contain_text(f"#{sid}")
@@ -95,6 +98,7 @@ def test_keyboard_next_previous(app, live, people, new_page):
     staff.goto("/review")
     rows = staff.locator("tr[data-row]")
     expect(rows).to_have_count(2)
+    staff.wait_for_load_state("load")
     staff.keyboard.press("j")
     staff.keyboard.press("j")
     staff.keyboard.press("k")
