@@ -272,16 +272,77 @@ def shoot(app: Any, passwords: dict[str, str], out: Path) -> list[Path]:
     return files
 
 
+def shoot_lti(app: Any, passwords: dict[str, str], out: Path) -> list[Path]:
+    """grader inside an LMS course page (the simulated platform of the tests, on another
+    site of this machine), as a learner and an instructor see it, and the admin's LTI page."""
+    from playwright.sync_api import sync_playwright
+
+    from grader.service.lti.registry import add_platform
+    from grader.service.webhooks.urls import Allowlist
+    from tests.lti_platform import Person, Platform, Served
+
+    lms = Platform(custom={"assignment": "ml-health-check"})
+    lms.people = {
+        "ann": Person("sub-ann", "Ann Okafor", "learner"),
+        "ida": Person("sub-ida", "Ida Brandt", "instructor"),
+    }
+    served = Served(lms)
+    lms.return_url = f"{lms.base}/course"
+    files: list[Path] = []
+    app.config["WEBHOOK_ALLOWED_HOSTS"] = "127.0.0.1,localhost"
+    try:
+        with LiveServer(app) as live, sync_playwright() as pw:
+            tool = live.url.replace("127.0.0.1", "localhost")
+            app.config["PUBLIC_URL"] = tool
+            with app.app_context(), app.extensions["db"].session_scope() as session:
+                add_platform(
+                    session,
+                    name="Moodle (demo)",
+                    deployment_ids=[lms.deployment_id],
+                    trust_instructors=True,
+                    allowlist=Allowlist.parse(app.config["WEBHOOK_ALLOWED_HOSTS"]),
+                    **{k: v for k, v in lms.urls().items() if k != "deployment_ids"},
+                )
+            lms.tool_jwks = app.test_client().get("/lti/jwks").get_json()
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for who, name, ready in (
+                ("ida", "lti-instructor-frame.png", "#open-dashboard"),
+                ("ann", "lti-learner-frame.png", "textarea#content"),
+            ):
+                page = browser.new_context(viewport={"width": 1100, "height": 820}).new_page()
+                page.goto(f"{lms.base}/course?hint={who}&tool={tool}")
+                page.frame_locator("#tool").locator(ready).wait_for()
+                page.screenshot(path=str(out / name))
+                files.append(out / name)
+            admin = browser.new_context(
+                base_url=tool, viewport={"width": 1280, "height": 900}
+            ).new_page()
+            sign_in(admin, "admin@example.test", passwords["admin@example.test"])
+            admin.goto("/admin/lti")
+            admin.screenshot(path=str(out / "lti-admin.png"), full_page=True)
+            files.append(out / "lti-admin.png")
+            browser.close()
+    finally:
+        served.close()
+    return files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
+    parser.add_argument(
+        "--only", choices=("all", "lti"), default="all", help="lti: only the LTI pictures"
+    )
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"{CHROMIUM} is missing: apt-get install -y chromium")
     with tempfile.TemporaryDirectory() as tmp:
         app, passwords = build(Path(tmp))
         try:
-            for path in shoot(app, passwords, args.out):
+            if args.only == "all":
+                for path in shoot(app, passwords, args.out):
+                    print(path)
+            for path in shoot_lti(app, passwords, args.out):
                 print(path)
         finally:
             app.extensions["db"].engine.dispose()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import http.client
 import re
-from http.cookies import SimpleCookie
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -39,13 +38,13 @@ class Browser:
         resp = conn.getresponse()
         text = resp.read().decode()
         for raw in resp.headers.get_all("Set-Cookie") or []:
-            jar = SimpleCookie()
-            jar.load(raw)
-            for name, morsel in jar.items():
-                if morsel["max-age"] == "0" or not morsel.value:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
+            # By hand: Python 3.11's http.cookies drops a cookie with the Partitioned flag.
+            pair, _, attributes = raw.partition(";")
+            name, _, value = pair.strip().partition("=")
+            if not value or "max-age=0" in attributes.lower().replace(" ", ""):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
         conn.close()
         return resp.status, resp.headers, text
 
