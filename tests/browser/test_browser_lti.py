@@ -12,6 +12,7 @@ import pytest
 
 from ..conftest import HEALTH, make_app
 from ..lti_platform import Person, Platform, Served
+from .a11y import assert_accessible
 from .support import LiveServer, add_assignment
 
 GOOD = (HEALTH / "sub-029.md").read_text()
@@ -25,6 +26,58 @@ def app(tmp_path, db_url):
     TOKENS.clear()
     JWKS_CACHE.clear()
     return make_app(tmp_path, db_url, WEBHOOK_ALLOWED_HOSTS="127.0.0.1,localhost")
+
+
+def test_the_lti_pages_pass_axe(browser: Any, app: Any) -> None:
+    """The admin's LTI page (with a request waiting) and the instructor's link pages, at the
+    top level, pass axe-core with no serious violation."""
+    from .support import add_web_users
+    from .test_browser_pages import sign_in
+
+    add_assignment(app)
+    users = add_web_users(app)
+    lms = Platform()
+    lms.people = {"ida": Person("sub-ida", "Ida Instructor", "instructor")}
+    served = Served(lms)
+    try:
+        with LiveServer(app) as live:
+            app.config["PUBLIC_URL"] = live.url
+            context = browser.new_context(
+                base_url=live.url, viewport={"width": 1280, "height": 900}
+            )
+            context.set_default_timeout(15_000)
+            try:
+                page = context.new_page()
+                sign_in(page, users["admin"])
+                page.goto("/admin/lti")
+                page.fill("#issuer", lms.issuer)
+                page.fill("#client_id", lms.client_id)
+                page.fill("#deployment_ids", lms.deployment_id)
+                page.fill("#auth_url", f"{lms.base}/auth")
+                page.fill("#token_url", f"{lms.base}/token")
+                page.fill("#jwks_url", f"{lms.base}/jwks")
+                page.click("#add-platform")
+                page.get_by_text("is registered").wait_for()
+                assert_accessible(page)
+                # An instructor's launch waits for approval; the page lists it.
+                launcher = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                from ..lti_platform import login_query
+
+                launcher.goto(f"{live.url}/lti/login?{login_query(lms, 'ida')}")
+                launcher.get_by_text("must approve you first").wait_for()
+                assert_accessible(launcher)
+                page.goto("/admin/lti")
+                page.locator("#instructor-requests").wait_for()
+                assert_accessible(page)
+                page.locator("#instructor-requests button[value=approve]").click()
+                page.get_by_text("is a grader instructor now").wait_for()
+                launcher.goto(f"{live.url}/lti/login?{login_query(lms, 'ida')}")
+                launcher.get_by_text("Set up this activity").wait_for()
+                assert_accessible(launcher)
+            finally:
+                context.close()
+    finally:
+        served.close()
 
 
 def test_a_learner_answers_inside_the_lms_iframe(browser: Any, app: Any) -> None:
