@@ -10,6 +10,11 @@ SQLite. Then:
    half, and the largest backlog: bounded means it stops growing.
 2. Submit latency: 100 requests per second for --latency-seconds, p50 / p99 / max of
    HTTP submit (request sent to 202 received), while the worker grades them.
+3. CPU per graded submission over the sustained run, by process group (gunicorn and its
+   workers; the celery worker, its pool and beat; redis-server; the database server when
+   it is this machine's PostgreSQL is left out), read from /proc, and its ratio to the
+   grading core's own CPU per answer (grade_text on the sample answers, in this process,
+   measured in the same run).
 
     python bench/service.py [--rate 150] [--duration 180] [--latency-seconds 30] [--learners 1000]
 """
@@ -147,6 +152,45 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of a process and all its live descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        # utime, stime (and reaped children's cutime, cstime)
+        cpu[pid] = sum(int(v) for v in fields[11:15]) / ticks
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0.0)
+        todo.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+def grading_core_cpu(passes: int = 5) -> float:
+    """CPU seconds per answer of grade_text itself, on the sample answers."""
+    from grader.scoring import grade_text, load_rubric
+
+    rubric = load_rubric(ROOT / "rubrics" / "ml-health-check.toml")
+    answers = [p.read_text() for p in ANSWERS]
+    grade_text(answers[0], rubric)  # compiled once, as a worker does at start
+    started = time.process_time()
+    for _ in range(passes):
+        for answer in answers:
+            grade_text(answer, rubric)
+    return (time.process_time() - started) / (passes * len(answers))
+
+
 def main() -> None:
     # A SIGTERM (e.g. from `timeout`) must still stop the servers in the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -176,7 +220,16 @@ def main() -> None:
             f"{'PostgreSQL' if db_url.startswith('postgresql') else 'SQLite'}"
         )
 
+        web_proc, worker_proc = svc.procs[0], svc.procs[1]
+        groups = {
+            "web (gunicorn)": web_proc.pid,
+            "worker (celery)": worker_proc.pid,
+            "broker (redis)": redis.proc.pid if getattr(redis, "proc", None) else None,
+        }
+        cpu_before = {name: _tree_cpu(pid) for name, pid in groups.items() if pid}
+
         # 1. Sustained throughput.
+        graded_before = counts(db_url)[0]
         sender = Sender(port, learners, args.rate, args.duration)
         samples: list[tuple[float, int, int]] = []
         sender.start()
@@ -212,6 +265,20 @@ def main() -> None:
             f"  (first half max {max(b for t, _, b in samples if t < send_end / 2)})"
         )
         print(f"  drained the rest in {drain_time:.1f} s; graded {graded_total} of {sender.total}")
+        cpu_after = {name: _tree_cpu(groups[name]) for name in cpu_before}  # type: ignore[arg-type]
+        graded_run = max(1, graded_total - graded_before)
+        core = grading_core_cpu()
+        print(f"\nCPU per graded submission over the sustained run ({graded_run} graded):")
+        total_cpu = 0.0
+        for name in cpu_before:
+            per = (cpu_after[name] - cpu_before[name]) / graded_run
+            total_cpu += per
+            print(f"  {name:18s} {per * 1e3:7.2f} ms")
+        print(f"  {'all of them':18s} {total_cpu * 1e3:7.2f} ms")
+        print(
+            f"  grading core (grade_text, this process): {core * 1e3:.2f} ms per answer; "
+            f"service / core = {total_cpu / core:.2f}x"
+        )
 
         # 2. Submit latency at 100 req/s.
         lat = Sender(port, learners, 100.0, args.latency_seconds)
