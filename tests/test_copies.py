@@ -8,7 +8,14 @@ import itertools
 from pathlib import Path
 
 from grader.scoring import load_rubric
-from grader.scoring.overlap import compare, fingerprints, run_hashes, words
+from grader.scoring.overlap import (
+    compare,
+    fingerprints,
+    prepare,
+    run_hashes,
+    shared_passages,
+    words,
+)
 
 from .browser.support import add_web_users, login
 from .conftest import ADVERSARIAL, HEALTH, ROOT, learner_tokens, run_worker_inline
@@ -57,6 +64,53 @@ def test_a_half_copied_answer_is_found_with_its_passage():
     assert len(fingerprints(copied, IGNORE) & fingerprints(source, IGNORE)) >= 10
     # Copying the sample answers is a hint too.
     assert compare(SAMPLES[:3000] + "\n\n" + own, SAMPLES, IGNORE).possible_copy
+
+
+def test_passages_end_where_the_texts_part_wherever_that_falls():
+    """Passages are followed a block of words at a time: each ends at the first word that
+    differs, before, on and after a block's edge, and at either text's end."""
+    base = [f"w{i}" for i in range(200)]
+    for cut in (8, 9, 31, 32, 33, 63, 64, 65, 199):
+        other = base[:cut] + ["changed"] + base[cut + 1 :]
+        passages = shared_passages(" ".join(base), " ".join(other))
+        assert passages[0].words == cut
+        if cut < 191:  # what follows the changed word is a passage of its own
+            assert passages[1].words == 199 - cut
+    assert [p.words for p in shared_passages(" ".join(base), " ".join(base[:100]))] == [100]
+    assert [p.words for p in shared_passages(" ".join(base[50:]), " ".join(base))] == [150]
+
+
+def test_words_are_normalised_the_same_in_ascii_and_other_text():
+    ascii_text = "Drift Detection is DISABLED; the AUC fell to 0.78."
+    w = words(ascii_text)
+    assert w.tokens == (
+        "drift",
+        "detection",
+        "is",
+        "disabled",
+        "the",
+        "auc",
+        "fell",
+        "to",
+        "0",
+        "78",
+    )
+    assert [ascii_text[a:b] for a, b in zip(w.starts, w.ends, strict=True)][:2] == [
+        "Drift",
+        "Detection",
+    ]
+    # Full-width letters and a ligature (NFKC), a German sharp s (case folding).
+    other = words("ＤＲＩＦＴ ﬁle Straße")
+    assert other.tokens == ("drift", "file", "strasse")
+    assert (other.starts, other.ends) == ((0, 6, 10), (5, 9, 16))
+
+
+def test_a_prepared_text_compares_as_its_text_does():
+    texts = [p.read_text() for p in INDEPENDENT[:6]]
+    copied = _half_copy(texts[0], texts[1])
+    for a, b in itertools.permutations([*texts, copied], 2):
+        assert compare(prepare(a), prepare(b), IGNORE) == compare(a, b, IGNORE)
+        assert fingerprints(prepare(a), IGNORE) == fingerprints(a, IGNORE)
 
 
 def test_quoting_the_exercise_is_not_copying():
@@ -128,6 +182,26 @@ def test_copy_hints_through_the_service(app, client, actors, assignment, enqueue
 
     with app.app_context(), app.extensions["db"].session_scope() as s:
         assert copies.record(s, second) == 0
+
+
+def test_a_long_copied_answer_is_found(app, client, actors, assignment, enqueued):
+    """An answer with thousands of fingerprints (more than one lookup used to carry) is
+    looked up in one statement and still finds the answer it copies."""
+    source = "\n\n".join(p.read_text() for p in sorted(HEALTH.glob("sub-*.md")))
+    assert len(fingerprints(source, IGNORE)) > 2000
+    ids = []
+    for token, text in zip(learner_tokens(app, 2), [source, source + " Mine."], strict=True):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        assert r.status_code == 202, r.get_json()
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    seen = client.get(f"/api/v1/submissions/{ids[1]}", headers=actors.h("instructor")).get_json()
+    assert [h["submission"] for h in seen["possible_copy"]] == [ids[0]]
+    assert seen["possible_copy"][0]["share"] == 1.0
 
 
 def test_the_index_never_compares_every_pair(app, client, actors, assignment, enqueued):

@@ -7,7 +7,9 @@ the smallest hash of every ``W`` consecutive ones as the answer's fingerprints: 
 of ``N + W - 1`` words or more that two answers share gives both at least one common
 fingerprint, yet an answer keeps only about ``2 / (W + 1)`` of its hashes. A store of
 fingerprints finds an answer's candidates by index lookups; :func:`shared_passages` then
-measures the actual passages between two texts in linear time.
+measures the actual passages between two texts in linear time. A text compared more than
+once (the new answer against each candidate, the sample answers against every answer) is
+prepared once (:func:`prepare`): its words and run hashes are the costly part.
 
 Text everyone may repeat (the exercise's own wording, given as ``ignore``: a set of run
 hashes) starts no passage, so quoting the task or its snapshot is not copying.
@@ -22,17 +24,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 __all__ = [
     "N",
     "Passage",
+    "Prepared",
     "Verdict",
     "Words",
     "compare",
     "fingerprints",
+    "prepare",
     "run_hashes",
     "shared_passages",
     "words",
@@ -44,6 +50,8 @@ N = 8
 W = 4
 #: Candidates per run hash followed when measuring passages (repeated phrases in one text).
 _FOLLOW = 4
+#: Words compared at a time when following a passage.
+_BLOCK = 32
 _WORD = re.compile(r"[^\W_]+")
 #: A possible copy: one passage this long (independently written answers to the health
 #: check share at most 18 words in a row, tests/data), or this many words in all making up
@@ -53,13 +61,26 @@ SHARED = 60
 SHARE = 0.3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Words:
-    """A text's words (normalised) and where each lies in the text."""
+    """A text's words (normalised) and where each lies in the text (worked out when first
+    asked: only a passage found needs it)."""
 
     tokens: tuple[str, ...]
-    starts: tuple[int, ...]
-    ends: tuple[int, ...]
+    text: str = field(repr=False)
+
+    @cached_property
+    def _spans(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        found = list(_WORD.finditer(self.text))
+        return tuple(m.start() for m in found), tuple(m.end() for m in found)
+
+    @property
+    def starts(self) -> tuple[int, ...]:
+        return self._spans[0]
+
+    @property
+    def ends(self) -> tuple[int, ...]:
+        return self._spans[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +95,13 @@ class Passage:
 
 
 def words(text: str) -> Words:
-    tokens, starts, ends = [], [], []
-    for m in _WORD.finditer(text):
-        tokens.append(unicodedata.normalize("NFKC", m.group()).casefold())
-        starts.append(m.start())
-        ends.append(m.end())
-    return Words(tuple(tokens), tuple(starts), tuple(ends))
+    """The text's words; each interned, so texts kept for many comparisons share them."""
+    if text.isascii():  # NFKC leaves ASCII alone and casefold is lower: one pass in C
+        return Words(tuple(map(sys.intern, _WORD.findall(text.lower()))), text)
+    return Words(
+        tuple(sys.intern(unicodedata.normalize("NFKC", w).casefold()) for w in _WORD.findall(text)),
+        text,
+    )
 
 
 def _hash(run: Iterable[str]) -> int:
@@ -93,10 +115,43 @@ def run_hashes(w: Words) -> list[int]:
     return [_hash(t[i : i + N]) for i in range(len(t) - N + 1)]
 
 
-def fingerprints(text: str, ignore: frozenset[int] = frozenset()) -> set[int]:
+@dataclass(frozen=True)
+class Prepared:
+    """A text's words, with what comparing it needs worked out once, when first needed:
+    its run hashes (as the first text) and its index of runs (as the second)."""
+
+    words: Words
+
+    @cached_property
+    def hashes(self) -> tuple[int, ...]:
+        return tuple(run_hashes(self.words))
+
+    @cached_property
+    def index(self) -> dict[tuple[str, ...], tuple[int, ...]]:
+        """Where each run of N words starts (at most ``_FOLLOW`` places per run), keyed by
+        the run's words: an in-memory index needs no stable hash. Built in C when no run
+        repeats (the usual case)."""
+        t = self.words.tokens
+        runs = list(zip(*(t[k:] for k in range(N)), strict=False))  # tails end early
+        first = dict(zip(reversed(runs), range(len(runs) - 1, -1, -1), strict=True))
+        if len(first) == len(runs):
+            return {run: (j,) for run, j in first.items()}
+        where: dict[tuple[str, ...], list[int]] = {}
+        for j, run in enumerate(runs):
+            spots = where.setdefault(run, [])
+            if len(spots) < _FOLLOW:
+                spots.append(j)
+        return {run: tuple(spots) for run, spots in where.items()}
+
+
+def prepare(text: str | Prepared) -> Prepared:
+    return text if isinstance(text, Prepared) else Prepared(words(text))
+
+
+def fingerprints(text: str | Prepared, ignore: frozenset[int] = frozenset()) -> set[int]:
     """The winnowed run hashes of text, without those in ``ignore`` (text anyone may
     repeat): what a store of answers indexes to find shared passages."""
-    hashes = run_hashes(words(text))
+    hashes = prepare(text).hashes
     if len(hashes) <= W:
         chosen = set(hashes)
     else:
@@ -106,32 +161,44 @@ def fingerprints(text: str, ignore: frozenset[int] = frozenset()) -> set[int]:
     return chosen - ignore
 
 
+def _agree(ta: tuple[str, ...], i: int, tb: tuple[str, ...], j: int, k: int) -> int:
+    """How many words ta (from i) and tb (from j) have in common in a row, knowing the
+    first k agree: compared a block at a time (tuple slices compare in C), then word by
+    word inside the first block that differs."""
+    while True:
+        x, y = ta[i + k : i + k + _BLOCK], tb[j + k : j + k + _BLOCK]
+        if x != y or len(x) < _BLOCK:
+            break
+        k += _BLOCK
+    while i + k < len(ta) and j + k < len(tb) and ta[i + k] == tb[j + k]:
+        k += 1
+    return k
+
+
 def shared_passages(
-    a: str, b: str, ignore: frozenset[int] = frozenset(), min_words: int = N
+    a: str | Prepared,
+    b: str | Prepared,
+    ignore: frozenset[int] = frozenset(),
+    min_words: int = N,
 ) -> list[Passage]:
     """The passages of at least ``min_words`` words that a and b share, in a's order,
     longest first where they overlap. Linear in the texts' lengths: each of a's runs
-    follows at most a few of b's positions for it."""
-    wa, wb = words(a), words(b)
-    ha, hb = run_hashes(wa), run_hashes(wb)
-    where: dict[int, list[int]] = {}
-    for j, h in enumerate(hb):
-        spots = where.setdefault(h, [])
-        if len(spots) < _FOLLOW:
-            spots.append(j)
+    follows at most a few of b's positions for it (b's index); a's run hashes only
+    serve ``ignore``."""
+    pa, pb = prepare(a), prepare(b)
+    wa, wb = pa.words, pb.words
+    ta, tb = wa.tokens, wb.tokens
+    where, ha = pb.index, pa.hashes
     out: list[Passage] = []
     i = 0
-    ta, tb = wa.tokens, wb.tokens
     while i < len(ha):
-        h = ha[i]
-        if h in ignore or h not in where:
+        follow = where.get(ta[i : i + N])
+        if follow is None or ha[i] in ignore:
             i += 1
             continue
         best, best_j = 0, -1
-        for j in where[h]:
-            k = 0
-            while i + k < len(ta) and j + k < len(tb) and ta[i + k] == tb[j + k]:
-                k += 1
+        for j in follow:
+            k = _agree(ta, i, tb, j, N)  # the index matched the first N words
             if k > best:
                 best, best_j = k, j
         if best >= min_words:
@@ -164,11 +231,12 @@ class Verdict:
         return self.longest >= LONGEST or (self.shared_words >= SHARED and self.share >= SHARE)
 
 
-def compare(a: str, b: str, ignore: frozenset[int] = frozenset()) -> Verdict:
+def compare(a: str | Prepared, b: str | Prepared, ignore: frozenset[int] = frozenset()) -> Verdict:
     """The passages a and b share, with the figures the copy hint rests on."""
-    passages = tuple(shared_passages(a, b, ignore))
+    pa, pb = prepare(a), prepare(b)
+    passages = tuple(shared_passages(pa, pb, ignore))
     shared = sum(p.words for p in passages)
-    shorter = min(len(words(a).tokens), len(words(b).tokens)) or 1
+    shorter = min(len(pa.words.tokens), len(pb.words.tokens)) or 1
     return Verdict(
         passages, shared, max((p.words for p in passages), default=0), round(shared / shorter, 3)
     )

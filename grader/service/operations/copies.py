@@ -12,20 +12,52 @@ The exercise's own wording is ignored (quoting the task is not copying).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, text, update
-from sqlalchemy.orm import Session, aliased, undefer
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session, aliased
 
 from grader.scoring import Rubric
-from grader.scoring.overlap import Verdict, compare, fingerprints, run_hashes, words
+from grader.scoring.overlap import (
+    Prepared,
+    Verdict,
+    compare,
+    fingerprints,
+    prepare,
+    run_hashes,
+    words,
+)
 
-from ..models import AnswerFingerprint, CopyHint, Submission, User
+from ..models import (
+    AnswerFingerprint,
+    Assignment,
+    CopyHint,
+    RubricVersion,
+    Submission,
+    User,
+    utcnow,
+)
 from .assignments import learner_shown, shown_learner
-from .rubrics import rubric_for
+from .rubrics import parsed, rubric_for
 
 __all__ = ["CANDIDATES", "after_grading", "hints_for", "pairs", "record"]
 
@@ -34,8 +66,8 @@ log = logging.getLogger(__name__)
 CANDIDATES = 10
 #: Hints listed for one answer (the largest), whatever points at it.
 SHOWN = 20
-# Rows per insert, and hashes per lookup (well inside every database's parameter limit).
-_INSERT_BATCH, _LOOKUP_BATCH = 1000, 2000
+# Rows per insert (well inside every database's parameter limit).
+_INSERT_BATCH = 1000
 # Advisory-lock keys of copy indexing: this offset plus the assignment id.
 _LOCK_SPACE = 7_340_000_000
 #: Fingerprints two answers must share to be measured (a 30-word passage leaves >= 5).
@@ -43,18 +75,26 @@ _MIN_COMMON = 3
 #: Passages shown per pair, each cut to this many characters.
 _SHOWN, _CUT = 5, 600
 
-_IGNORE: dict[str, tuple[frozenset[int], str]] = {}
+_FINGERPRINTS = cast(Table, AnswerFingerprint.__table__)
+_HINTS = cast(Table, CopyHint.__table__)
+_SUBMISSIONS = cast(Table, Submission.__table__)
+# The words of answers lately compared: the same few are every copy's candidates (about
+# 15 KiB each, the words shared between texts).
+_words = lru_cache(maxsize=256)(words)
+_IGNORE: dict[str, tuple[frozenset[int], Prepared | None]] = {}
 _LOCK = threading.Lock()
 
 
-def _rubric_texts(rubric: Rubric) -> tuple[frozenset[int], str]:
-    """The run hashes of the exercise's wording, and the sample answers' text."""
+def _rubric_texts(rubric: Rubric) -> tuple[frozenset[int], Prepared | None]:
+    """The run hashes of the exercise's wording, and the sample answers' text prepared
+    for comparison (every answer is compared with it), per rubric version."""
     with _LOCK:
         found = _IGNORE.get(rubric.version)
     if found is None:
+        samples = "\n\n".join(r for c in rubric.criteria for r in c.references)
         found = (
             frozenset(run_hashes(words(rubric.exercise))),
-            "\n\n".join(r for c in rubric.criteria for r in c.references),
+            prepare(samples) if samples else None,
         )
         with _LOCK:
             _IGNORE[rubric.version] = found
@@ -68,11 +108,33 @@ def record(session: Session, submission_id: int) -> int:
 
     Two answers graded at once must see each other: on PostgreSQL a lock per assignment
     orders the indexing; on SQLite the fingerprints are written first, which takes the
-    database's write lock before the candidates are read."""
-    sub = session.get(Submission, submission_id, options=[undefer(Submission.content)])
+    database's write lock before the candidates are read. The worker runs this after
+    every first grade, so it is a fixed handful of statements whatever the answer shares:
+    one insert for the fingerprints, one read of all candidates, one insert of the hints
+    and one update per distinct count."""
+    sub = session.execute(
+        select(
+            Submission.id,
+            Submission.assignment_id,
+            Submission.learner_id,
+            Submission.content,
+            Assignment.rubric_version,
+        )
+        .join(Assignment, Assignment.id == Submission.assignment_id)
+        .where(Submission.id == submission_id)
+    ).one_or_none()
     if sub is None:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    rubric = parsed(sub.rubric_version) or rubric_for(
+        session.get_one(RubricVersion, sub.rubric_version)
+    )
+    ignore, samples = _rubric_texts(rubric)
+    content = prepare(sub.content)
+    found = sorted(fingerprints(content, ignore))  # before the lock: others need not wait
+    if not found:
+        return 0
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
         session.execute(
             text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_SPACE + sub.assignment_id}
         )
@@ -80,73 +142,128 @@ def record(session: Session, submission_id: int) -> int:
         select(AnswerFingerprint.hash).where(AnswerFingerprint.submission_id == sub.id).limit(1)
     ):
         return 0
-    rubric = rubric_for(sub.assignment.rubric)
-    ignore, samples = _rubric_texts(rubric)
-    content = sub.content
-    found = sorted(fingerprints(content, ignore))
-    if not found:
-        return 0
-    for start in range(0, len(found), _INSERT_BATCH):
-        session.execute(
-            insert(AnswerFingerprint),
-            [
-                {"submission_id": sub.id, "hash": h, "assignment_id": sub.assignment_id}
-                for h in found[start : start + _INSERT_BATCH]
-            ],
+    _insert_fingerprints(session, sub.id, sub.assignment_id, found, postgresql)
+    if postgresql:  # a plan for this answer's hashes: a generic one for "= ANY" scans
+        session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
+    common: dict[int, int] = {
+        other: int(n)
+        for other, n in session.execute(
+            _SHARED_POSTGRESQL if postgresql else _SHARED_SQLITE,
+            {
+                "aid": sub.assignment_id,
+                "sid": sub.id,
+                "lid": sub.learner_id,
+                "hashes": found if postgresql else json.dumps(found),
+            },
         )
-    common: dict[int, int] = {}
-    for start in range(0, len(found), _LOOKUP_BATCH):
-        for other_id, n in session.execute(
-            select(AnswerFingerprint.submission_id, func.count())
-            .join(Submission, Submission.id == AnswerFingerprint.submission_id)
-            .where(
-                AnswerFingerprint.assignment_id == sub.assignment_id,
-                AnswerFingerprint.hash.in_(found[start : start + _LOOKUP_BATCH]),
-                AnswerFingerprint.submission_id != sub.id,
-                Submission.learner_id != sub.learner_id,
-                Submission.current.is_(True),
-            )
-            .group_by(AnswerFingerprint.submission_id)
-        ):
-            common[other_id] = common.get(other_id, 0) + int(n)
+    }
     candidates = sorted(
         (k for k, n in common.items() if n >= _MIN_COMMON), key=lambda k: (-common[k], k)
     )[:CANDIDATES]
+    others: dict[int, str] = {}
+    if candidates:
+        others = {
+            i: c
+            for i, c in session.execute(
+                select(Submission.id, Submission.content).where(Submission.id.in_(candidates))
+            )
+        }
     kept: list[tuple[int | None, Verdict]] = []
     for other_id in candidates:
-        other = session.scalar(select(Submission.content).where(Submission.id == other_id))
-        verdict = compare(content, other or "", ignore)
+        verdict = compare(content, Prepared(_words(others.get(other_id) or "")), ignore)
         if verdict.possible_copy:
             kept.append((other_id, verdict))
-    if samples:
+    if samples is not None:
         verdict = compare(content, samples, ignore)
         if verdict.possible_copy:
             kept.append((None, verdict))
-    for hinted, verdict in kept:
-        session.add(
-            CopyHint(
-                assignment_id=sub.assignment_id,
-                submission_id=sub.id,
-                other_id=hinted,
-                shared_words=verdict.shared_words,
-                longest=verdict.longest,
-                share=verdict.share,
-                spans=[[p.a_start, p.a_end, p.b_start, p.b_end] for p in _largest(verdict)],
-            )
+    if not kept:
+        return 0
+    now = utcnow()
+    session.execute(
+        insert(_HINTS),
+        [
+            {
+                "assignment_id": sub.assignment_id,
+                "submission_id": sub.id,
+                "other_id": hinted,
+                "shared_words": verdict.shared_words,
+                "longest": verdict.longest,
+                "share": verdict.share,
+                "spans": [[p.a_start, p.a_end, p.b_start, p.b_end] for p in _largest(verdict)],
+                "created_at": now,
+            }
+            for hinted, verdict in kept
+        ],
+    )
+    counts = {sub.id: len(kept)}
+    for hinted, _ in kept:
+        if hinted is not None:
+            counts[hinted] = counts.get(hinted, 0) + 1
+    by_count: dict[int, list[int]] = {}
+    for sid, n in counts.items():
+        by_count.setdefault(n, []).append(sid)
+    for n, ids in sorted(by_count.items()):
+        session.execute(
+            update(_SUBMISSIONS)
+            .where(_SUBMISSIONS.c.id.in_(sorted(ids)))
+            .values(copy_hints=_SUBMISSIONS.c.copy_hints + n)
         )
-    if kept:
-        counts = {sub.id: len(kept)}
-        for hinted, _ in kept:
-            if hinted is not None:
-                counts[hinted] = counts.get(hinted, 0) + 1
-        for sid, n in counts.items():
-            session.execute(
-                update(Submission)
-                .where(Submission.id == sid)
-                .values(copy_hints=Submission.copy_hints + n)
-                .execution_options(synchronize_session=False)
-            )
     return len(kept)
+
+
+def _shared(given: Any) -> Any:
+    """Other learners' current answers in the assignment and how many of the ``given``
+    hashes each holds. The hashes are one parameter (an array; JSON on SQLite), so the
+    statement is the same for every answer (compiled once) whatever its length."""
+    return (
+        select(AnswerFingerprint.submission_id, func.count())
+        .join(Submission, Submission.id == AnswerFingerprint.submission_id)
+        .where(
+            AnswerFingerprint.assignment_id == bindparam("aid"),
+            given,
+            AnswerFingerprint.submission_id != bindparam("sid"),
+            Submission.learner_id != bindparam("lid"),
+            Submission.current.is_(True),
+        )
+        .group_by(AnswerFingerprint.submission_id)
+    )
+
+
+_SHARED_POSTGRESQL = _shared(
+    AnswerFingerprint.hash == any_(bindparam("hashes", type_=ARRAY(BigInteger)))
+)
+_SHARED_SQLITE = _shared(
+    AnswerFingerprint.hash.in_(
+        select(literal_column("value")).select_from(
+            func.json_each(bindparam("hashes", type_=String()))
+        )
+    )
+)
+
+
+def _insert_fingerprints(
+    session: Session, submission_id: int, assignment_id: int, found: list[int], postgresql: bool
+) -> None:
+    """One statement on PostgreSQL (the hashes as one array); SQLite's executemany is a
+    loop in C already."""
+    if postgresql:
+        session.execute(
+            text(
+                "INSERT INTO answer_fingerprints (submission_id, hash, assignment_id)"
+                " SELECT :sid, h, :aid FROM unnest(CAST(:hashes AS bigint[])) AS h"
+            ),
+            {"sid": submission_id, "aid": assignment_id, "hashes": found},
+        )
+        return
+    for start in range(0, len(found), _INSERT_BATCH):
+        session.execute(
+            insert(_FINGERPRINTS),
+            [
+                {"submission_id": submission_id, "hash": h, "assignment_id": assignment_id}
+                for h in found[start : start + _INSERT_BATCH]
+            ],
+        )
 
 
 def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> None:
