@@ -204,6 +204,27 @@ def test_a_long_copied_answer_is_found(app, client, actors, assignment, enqueued
     assert seen["possible_copy"][0]["share"] == 1.0
 
 
+def test_the_words_cache_keeps_only_ordinary_answers():
+    """Candidates' words are cached (the same few answers are every copy's candidates), but
+    not a long answer's: the cache's memory stays bounded whatever the answers' size."""
+    from grader.service.operations import copies
+
+    short = (HEALTH / "sub-010.md").read_text() + "\n\nCache me."
+    long = short * 10
+    assert len(short) <= copies._CACHED_CHARS < len(long)
+    before = copies._cached_tokens.cache_info().currsize
+    assert copies._words(long).tokens == words(long).tokens
+    assert copies._cached_tokens.cache_info().currsize == before
+    w = copies._words(short)
+    assert (w.tokens, w.starts, w.ends) == (
+        words(short).tokens,
+        words(short).starts,
+        words(short).ends,
+    )
+    assert copies._cached_tokens.cache_info().currsize == before + 1
+    assert copies._words(short).tokens is w.tokens  # the cached tuple
+
+
 def test_the_index_never_compares_every_pair(app, client, actors, assignment, enqueued):
     """40 independent answers: no hints, and each answer measures only its few candidates."""
     import grader.service.operations.copies as copies

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -95,12 +94,10 @@ class Passage:
 
 
 def words(text: str) -> Words:
-    """The text's words; each interned, so texts kept for many comparisons share them."""
     if text.isascii():  # NFKC leaves ASCII alone and casefold is lower: one pass in C
-        return Words(tuple(map(sys.intern, _WORD.findall(text.lower()))), text)
+        return Words(tuple(_WORD.findall(text.lower())), text)
     return Words(
-        tuple(sys.intern(unicodedata.normalize("NFKC", w).casefold()) for w in _WORD.findall(text)),
-        text,
+        tuple(unicodedata.normalize("NFKC", w).casefold() for w in _WORD.findall(text)), text
     )
 
 

@@ -40,6 +40,7 @@ from grader.scoring import Rubric
 from grader.scoring.overlap import (
     Prepared,
     Verdict,
+    Words,
     compare,
     fingerprints,
     prepare,
@@ -78,9 +79,20 @@ _SHOWN, _CUT = 5, 600
 _FINGERPRINTS = cast(Table, AnswerFingerprint.__table__)
 _HINTS = cast(Table, CopyHint.__table__)
 _SUBMISSIONS = cast(Table, Submission.__table__)
-# The words of answers lately compared: the same few are every copy's candidates (about
-# 15 KiB each, the words shared between texts).
-_words = lru_cache(maxsize=256)(words)
+# The words of answers lately compared: the same few are every copy's candidates. Only
+# the words are kept (positions are found again when a passage needs them), and only of
+# answers of ordinary length (about 10 bytes per character of answer are kept), so the
+# cache stays under about 30 MB per worker process.
+_CACHED, _CACHED_CHARS = 256, 12_000
+_cached_tokens = lru_cache(maxsize=_CACHED)(lambda text: words(text).tokens)
+
+
+def _words(text: str) -> Words:
+    if len(text) > _CACHED_CHARS:
+        return words(text)
+    return Words(_cached_tokens(text), text)
+
+
 _IGNORE: dict[str, tuple[frozenset[int], Prepared | None]] = {}
 _LOCK = threading.Lock()
 
