@@ -369,6 +369,25 @@ def test_reference_kind_reads_synonyms_of_the_reference_words():
     assert model.features("The diameter increases by a factor of 10.")["coverage"] < own
 
 
+def test_reference_kind_reads_enclosing_and_grouping_words():
+    from grader.scoring.reference import ReferenceModel
+
+    model = ReferenceModel(
+        ["Each character is surrounded by a start bit and a stop bit; characters are pooled."],
+        "How does asynchronous transmission mark characters?",
+    )
+    own = model.features("Each character is surrounded by start and stop bits, pooled.")
+    for paraphrase in (
+        "Each character is bounded by start and stop bits, grouped.",
+        "Each character is delimited by start and stop bits, bundled.",
+        "Each character is enclosed by start and stop bits, combined.",
+    ):
+        assert model.features(paraphrase)["coverage"] == own["coverage"], paraphrase
+    # A word of neither class stays a miss.
+    other = model.features("Each character is followed by start and stop bits.")
+    assert other["coverage"] < own["coverage"]
+
+
 def test_an_ascii_grid_table_is_read_as_the_matrix():
     grid = "\n".join(
         [

@@ -4,9 +4,10 @@ Learners paraphrase: "the diameter is reduced tenfold" answers "the diameter dec
 factor of 10" as fully as the reference's own words do. Each class below maps its members'
 stems to one term, on the reference's side and the answer's alike, so a paraphrase finds the
 concept. The classes are few and deliberately narrow: directions of change, start and end,
-sending, cost and effort, need, permission, prevention, speed and size. Opposites
-stay apart ("increase" never meets "decrease"), and positional words ("lower layer",
-"higher layer") are left out because they name things rather than changes.
+enclosing ("bounded by" for "surrounded by"), grouping, sending, cost and effort, need,
+permission, prevention, speed and size. Opposites stay apart ("increase" never meets
+"decrease"), and positional words ("lower layer", "higher layer") are left out because
+they name things rather than changes.
 
 >>> SYNONYMS["reduc"], SYNONYMS["shrink"], SYNONYMS["decreas"]
 ('decreas', 'decreas', 'decreas')
@@ -38,6 +39,8 @@ _CLASSES: tuple[tuple[str, ...], ...] = (
     ),
     ("increase", "grow", "larger", "bigger", "enlarge", "multiply", "double"),
     ("start", "begin"),
+    ("surround", "bound", "delimit", "enclose", "encapsulate", "wrap"),
+    ("pool", "group", "bundle", "combine", "pack"),
     ("end", "stop", "finish"),
     ("send", "sent", "transmit"),
     ("cheap", "inexpensive"),
