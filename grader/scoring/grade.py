@@ -1,17 +1,27 @@
-"""The one entry point for grading a text with any rubric kind."""
+"""The one entry point for grading a text with any rubric kind, and for grading it again
+from what was measured of it.
+
+Grading reads the answer (parse, matching, similarity: the costly part) into a JSON
+measurement, then finishes the grade under the rubric's points, blends, curves, caps and
+feedback. The measurement is kept with the grade (``Grade.measured``), under the rubric's
+``measure_key``; :func:`finish_grade` finishes it under another rubric with the same key
+without reading the answer again, and gives the same grade as :func:`grade_text` would.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from .compiled import CompiledReferenceRubric, CompiledRubric, compile_rubric
 from .confidence import RELEASE_LEVEL, ReviewReason
 from .parse import parse_plan
 from .rubric import Rubric
-from .score import FLAG_MESSAGES, CriterionGrade, Grade, score_plan
+from .score import FLAG_MESSAGES, CriterionGrade, Grade, finish_plan, measure_plan
 from .text import clean
 
-__all__ = ["READ_LIMIT", "grade_text", "readable_part"]
+__all__ = ["READ_LIMIT", "finish_grade", "grade_text", "readable_part"]
 
 #: How much of an answer is read, in characters: about 5,000 words, ten times a long answer to
 #: any exercise here. The rest earns nothing and sends the grade to review, so that no answer
@@ -35,8 +45,36 @@ def grade_text(text: str, rubric: Rubric) -> Grade:
     text, unread = readable_part(text)
     if isinstance(compiled, CompiledRubric):
         plan = parse_plan(text, exercise=compiled.exercise)
-        return score_plan(plan, compiled, text, unread=unread)
-    return _score_reference(text, compiled, unread)
+        measured = measure_plan(plan, compiled, text, unread=unread)
+        grade = finish_plan(measured, compiled, plan.to_dict())
+    else:
+        measured = _measure_reference(text, compiled, unread)
+        grade = _finish_reference(measured, compiled)
+    grade.measured = {"key": rubric.measure_key, **measured}
+    return grade
+
+
+def finish_grade(
+    measured: Mapping[str, Any] | None, rubric: Rubric, plan: Mapping[str, Any] | None = None
+) -> Grade | None:
+    """The grade :func:`grade_text` gives under ``rubric``, from a grade's ``measured``
+    (and, for a plan, its ``plan``), or None when ``rubric`` reads answers differently
+    from the rubric that measured it (another ``measure_key``: grade the text again)."""
+    if not measured or measured.get("key") != rubric.measure_key or not rubric.measure_key:
+        return None
+    compiled = compile_rubric(rubric)
+    body = {k: v for k, v in measured.items() if k != "key"}
+    try:
+        if isinstance(compiled, CompiledRubric):
+            if plan is None:
+                return None
+            grade = finish_plan(body, compiled, plan)
+        else:
+            grade = _finish_reference(body, compiled)
+    except (KeyError, TypeError, ValueError):  # a measurement of another shape
+        return None
+    grade.measured = dict(measured)
+    return grade
 
 
 def readable_part(text: str, limit: int = READ_LIMIT) -> tuple[str, int]:
@@ -53,13 +91,24 @@ def readable_part(text: str, limit: int = READ_LIMIT) -> tuple[str, int]:
     return text[:end], len(text) - end
 
 
-def _score_reference(text: str, compiled: CompiledReferenceRubric, unread: int = 0) -> Grade:
+def _measure_reference(text: str, compiled: CompiledReferenceRubric, unread: int) -> dict[str, Any]:
+    answer = _HTML.sub(" ", clean(text)) if _HTML.search(text) else text
+    evidence = compiled.model.evidence(answer)
+    return {
+        "features": compiled.model.features(answer),
+        "found": [[hit.label, hit.quote] for hit in evidence.found],
+        "missing": [c.label for c in evidence.missing],
+        "html": answer is not text,
+        "unread": unread,
+    }
+
+
+def _finish_reference(measured: Mapping[str, Any], compiled: CompiledReferenceRubric) -> Grade:
     rubric = compiled.rubric
     criterion = rubric.criteria[0]
-    answer = _HTML.sub(" ", clean(text)) if _HTML.search(text) else text
-    features = compiled.model.features(answer)
+    features = measured["features"]
     fraction = compiled.calibration.points(features, 1.0)
-    evidence = compiled.model.evidence(answer)
+    found, missing, unread = measured["found"], measured["missing"], measured["unread"]
     flags = [
         flag
         for flag, feature in (
@@ -69,18 +118,18 @@ def _score_reference(text: str, compiled: CompiledReferenceRubric, unread: int =
         )
         if features.get(feature)
     ]
-    if answer is not text:
+    if measured["html"]:
         flags.append("contains_html")
     parts = [FLAG_MESSAGES[f] for f in flags]
-    if evidence.found:
+    if found:
         parts.append(
             "Strengths: "
-            + "; ".join(f"{hit.label} (\u201c{hit.quote}\u201d)" for hit in evidence.found[:3])
+            + "; ".join(f"{label} (\u201c{quote}\u201d)" for label, quote in found[:3])
             + "."
         )
-    if evidence.missing:
+    if missing:
         if rubric.reveal_missing:
-            parts.append("Not covered: " + ", ".join(c.label for c in evidence.missing[:5]) + ".")
+            parts.append("Not covered: " + ", ".join(missing[:5]) + ".")
         else:
             parts.append("To improve: cover more of the key points the question asks about.")
     # Grades near the middle of the scale are where graders disagree most.
@@ -101,8 +150,8 @@ def _score_reference(text: str, compiled: CompiledReferenceRubric, unread: int =
                 points=points,
                 max_points=criterion.points,
                 feedback=" ".join(parts) or "No evidence for this criterion was found.",
-                evidence=[{"concept": h.label, "quote": h.quote} for h in evidence.found],
-                missing=[c.label for c in evidence.missing],
+                evidence=[{"concept": label, "quote": quote} for label, quote in found],
+                missing=list(missing),
                 signals={k: round(v, 4) for k, v in features.items()},
             )
         ],

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from typing import Any
 
 from .compiled import CompiledRubric
 from .facts import FactReading, foreign_numbers, numbers_cited, read_facts
@@ -186,6 +187,57 @@ class Reading:
     # Which caps actually lowered a criterion ("generic", "no_commitment"): only those make
     # the grade uncertain enough to need a look.
     capped: set[str] = field(default_factory=set)
+
+    def to_dict(self) -> dict[str, Any]:
+        """What was read, as JSON (without ``capped``, which finishing a grade sets)."""
+        facts = self.facts
+        return {
+            "language": self.language,
+            "foreign": self.foreign,
+            "facts": None
+            if facts is None
+            else {
+                "engaged": facts.engaged,
+                "by_number": facts.by_number,
+                "contradicted": [list(c) for c in facts.contradicted],
+                "total": facts.total,
+            },
+            "numbers_cited": self.numbers_cited,
+            "hidden_hits": self.hidden_hits,
+            "injection": self.injection,
+            "harmful": [[ci.id, quote] for ci, quote in self.harmful],
+            "uncommitted": self.uncommitted,
+            "generic": self.generic,
+            "other_scenario": self.other_scenario,
+            "buried": list(self.buried),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], compiled: CompiledRubric) -> Reading:
+        """Inverse of :meth:`to_dict`; a harmful action is looked up by id in ``compiled``
+        (KeyError when the rubric no longer has it)."""
+        by_id = {ci.id: ci for ci, _ in compiled.contraindications}
+        facts = data["facts"]
+        return cls(
+            language=str(data["language"]),
+            foreign=bool(data["foreign"]),
+            facts=None
+            if facts is None
+            else FactReading(
+                list(facts["engaged"]),
+                list(facts["by_number"]),
+                [(str(a), str(b)) for a, b in facts["contradicted"]],
+                int(facts["total"]),
+            ),
+            numbers_cited=float(data["numbers_cited"]),
+            hidden_hits=int(data["hidden_hits"]),
+            injection=bool(data["injection"]),
+            harmful=[(by_id[i], str(q)) for i, q in data["harmful"]],
+            uncommitted=str(data["uncommitted"]),
+            generic=bool(data["generic"]),
+            other_scenario=bool(data["other_scenario"]),
+            buried=tuple(data["buried"]),
+        )
 
 
 def read_answer(plan: Plan, compiled: CompiledRubric, layout: Layout, source: str) -> Reading:

@@ -19,7 +19,7 @@ from .parse import Plan
 from .reading import FLAG_MESSAGES, PENALTIES, Reading
 from .text import word_count
 
-__all__ = ["Signals", "adjust", "review_reasons"]
+__all__ = ["AnswerShape", "Signals", "adjust", "review_reasons", "shape_of"]
 
 # The share of points an answer about another system keeps at most (the rubric's caps for
 # generic answers live in its checks).
@@ -33,6 +33,60 @@ class Signals:
     disagreement: float  # mean |coverage - similarity| over the criteria
     coverage_pi: float  # the first criterion's concept coverage
     similarity_pi: float  # and its similarity to the references
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerShape:
+    """What the review reasons read of the parsed answer itself: a few counts, so that a
+    grade can be finished again from stored measurements (:mod:`grader.scoring.grade`)."""
+
+    words: int  # words read (the layout's count)
+    hidden_words: int
+    diagrams: int
+    complete: bool  # every part of the plan found
+    restated: bool  # restates the exercise
+    dropped: int  # repeated or appended words left out
+    tricks: int  # look-alike or invisible characters
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "words": self.words,
+            "hidden_words": self.hidden_words,
+            "diagrams": self.diagrams,
+            "complete": self.complete,
+            "restated": self.restated,
+            "dropped": self.dropped,
+            "tricks": self.tricks,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AnswerShape:
+        return cls(
+            int(data["words"]),
+            int(data["hidden_words"]),
+            int(data["diagrams"]),
+            bool(data["complete"]),
+            bool(data["restated"]),
+            int(data["dropped"]),
+            int(data["tricks"]),
+        )
+
+
+def shape_of(plan: Plan, layout: Layout, compiled: CompiledRubric) -> AnswerShape:
+    exercise = compiled.exercise
+    return AnswerShape(
+        words=layout.word_count,
+        hidden_words=word_count(plan.hidden),
+        diagrams=plan.diagrams,
+        complete=all(plan.found.values()),
+        restated=bool(
+            exercise is not None
+            and plan.copied_words
+            and exercise.restated_share(plan.text) >= _RESTATED_SHARE
+        ),
+        dropped=plan.repeated_words + word_count(plan.appendix),
+        tricks=plan.tricks,
+    )
 
 
 def _cap(table: Any, criterion: str) -> float | None:
@@ -85,8 +139,7 @@ def adjust(
 
 
 def review_reasons(
-    plan: Plan,
-    layout: Layout,
+    shape: AnswerShape,
     compiled: CompiledRubric,
     reading: Reading,
     flags: list[str],
@@ -103,7 +156,7 @@ def review_reasons(
             ReviewReason.of("language", _LANGUAGE_NAMES.get(reading.language, reading.language))
         )
     if "hidden_text" in flags:
-        reasons.append(ReviewReason.of("hidden_text", f"{word_count(plan.hidden)} hidden words"))
+        reasons.append(ReviewReason.of("hidden_text", f"{shape.hidden_words} hidden words"))
     if reading.injection:
         reasons.append(ReviewReason.of("prompt_injection"))
     if reading.facts is not None and reading.facts.contradicted:
@@ -137,13 +190,13 @@ def review_reasons(
         reasons.append(ReviewReason.of("penalty", ", ".join(f.replace("_", " ") for f in fired)))
     if disagreement > _DISAGREEMENT_REVIEW:
         reasons.append(ReviewReason.of("disagreement"))
-    words = layout.word_count
+    words = shape.words
     if 0 < words < _SHORT_WORDS and not {"template_pasted", "too_short"} & set(flags):
         reasons.append(ReviewReason.of("length", "unusually short"))
     elif words > _LONG_WORDS:
         reasons.append(ReviewReason.of("length", "unusually long"))
-    if plan.diagrams:
-        reasons.append(ReviewReason.of("format", str(plan.diagrams)))
+    if shape.diagrams:
+        reasons.append(ReviewReason.of("format", str(shape.diagrams)))
     facts = reading.facts
     pi_coverage = signals.coverage_pi
     if (
@@ -156,23 +209,17 @@ def review_reasons(
         reasons.append(ReviewReason.of("paraphrase"))
     if (
         _CONCISE_WORDS[0] <= words < _CONCISE_WORDS[1]
-        and all(plan.found.values())
+        and shape.complete
         and reading.numbers_cited >= _CONCISE_FACTS
         and not set(flags) & PENALTIES
     ):
         reasons.append(ReviewReason.of("length", "concise"))
-    exercise = compiled.exercise
-    if (
-        exercise is not None
-        and plan.copied_words
-        and exercise.restated_share(plan.text) >= _RESTATED_SHARE
-    ):
+    if shape.restated:
         reasons.append(ReviewReason.of("restated"))
-    dropped = plan.repeated_words + word_count(plan.appendix)
-    if dropped >= _DROPPED_REVIEW:
-        reasons.append(ReviewReason.of("repetition", str(dropped)))
-    if plan.tricks >= _TRICKS_REVIEW:
-        reasons.append(ReviewReason.of("unicode", f"{plan.tricks} characters"))
+    if shape.dropped >= _DROPPED_REVIEW:
+        reasons.append(ReviewReason.of("repetition", str(shape.dropped)))
+    if shape.tricks >= _TRICKS_REVIEW:
+        reasons.append(ReviewReason.of("unicode", f"{shape.tricks} characters"))
     return reasons
 
 

@@ -196,6 +196,8 @@ class Rubric:
     # over the interval scale (grader.scoring.learning): the floor of its intervals.
     held_out_errors: tuple[float, ...] = ()
     source: str = "<dict>"
+    # Equal for rubrics whose grades come from the same measurements of an answer.
+    measure_key: str = ""
 
     @property
     def max_total(self) -> float:
@@ -510,6 +512,49 @@ def _version(data: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+# What only finishing a grade reads (grader.scoring.grade): a rubric that differs from
+# another in these alone grades from the same measurements of an answer.
+_FINISH_ONLY = frozenset({"title", "description", "intervals", "calibration"})
+_FINISH_ONLY_CRITERION = frozenset({"name", "points", "blend", "curve"})
+_FINISH_ONLY_CHECKS = frozenset(
+    {"generic_cap", "uncommitted_cap", "contradiction_cost", "buried_cap"}
+)
+
+
+def _measure_key(data: Mapping[str, Any]) -> str:
+    """The version of what reading an answer depends on: the rubric without its points,
+    blends, curves, structure weights, caps, costs, concept hints and messages of harm."""
+
+    def criterion(c: Any) -> Any:
+        if not isinstance(c, Mapping):
+            return c
+        kept = {k: v for k, v in c.items() if k not in _FINISH_ONLY_CRITERION}
+        if isinstance(kept.get("structure"), Mapping):
+            kept["structure"] = sorted(kept["structure"])
+        if isinstance(kept.get("concepts"), list):
+            kept["concepts"] = [
+                {k: v for k, v in x.items() if k != "hint"} if isinstance(x, Mapping) else x
+                for x in kept["concepts"]
+            ]
+        return kept
+
+    kept: dict[str, Any] = {k: v for k, v in data.items() if k not in _FINISH_ONLY}
+    if isinstance(kept.get("criteria"), list):
+        kept["criteria"] = [criterion(c) for c in kept["criteria"]]
+    if isinstance(kept.get("checks"), Mapping):
+        kept["checks"] = {k: v for k, v in kept["checks"].items() if k not in _FINISH_ONLY_CHECKS}
+    if isinstance(kept.get("contraindications"), list):
+        kept["contraindications"] = [
+            {k: v for k, v in c.items() if k not in ("costs", "message", "name")}
+            if isinstance(c, Mapping)
+            else c
+            for c in kept["contraindications"]
+        ]
+    if data.get("kind") == "reference":
+        kept.pop("feedback", None)  # reveal_missing only words the feedback
+    return _version(kept)
+
+
 def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubric:
     """Validate raw rubric data (as read from TOML) and build a :class:`Rubric`.
 
@@ -646,6 +691,7 @@ def rubric_from_dict(data: Mapping[str, Any], *, source: str = "<dict>") -> Rubr
         title=chk.str_(data, "title", "", required=False, default=rid),
         kind=str(kind),
         version=_version(data),
+        measure_key=_measure_key(data),
         criteria=tuple(criteria),
         topics=tuple(topics),
         checks=checks,

@@ -28,12 +28,20 @@ from .layout import Layout
 from .matching import Doc
 from .negation import dismissed
 from .parse import BUCKETS, FIELDS, Plan
-from .reading import FLAG_FACTOR, FLAG_MESSAGES, FLAGS, answer_flags, read_answer
-from .review import Signals, adjust, review_reasons
+from .reading import FLAG_FACTOR, FLAG_MESSAGES, FLAGS, Reading, answer_flags, read_answer
+from .review import AnswerShape, Signals, adjust, review_reasons, shape_of
 from .text import word_count
 from .timelines import days, durations
 
-__all__ = ["FLAGS", "FLAG_MESSAGES", "CriterionGrade", "Grade", "score_plan"]
+__all__ = [
+    "FLAGS",
+    "FLAG_MESSAGES",
+    "CriterionGrade",
+    "Grade",
+    "finish_plan",
+    "measure_plan",
+    "score_plan",
+]
 
 _PRIORITY_CUES = re.compile(
     r"\b(first|priorit\w*|start(?:ing)? with|begin with|top priority|most urgent|most important|"
@@ -97,6 +105,9 @@ class Grade:
     interval: dict[str, Any] | None = None
     calibration_version: str = ""
     grader_confidence: float | None = None  # before a calibration replaced it
+    # What was read of the answer (JSON), from which a rubric that changes only points,
+    # blends, curves, caps or feedback finishes the grade again (grader.scoring.grade).
+    measured: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -414,26 +425,47 @@ def _weighted(results: dict[str, _Check], weights: Mapping[str, float], optional
     return sum(results[k].score * w for k, w in used.items()) / total if total else 0.0
 
 
-def _score_criterion(
+def _measure_criterion(
     crit: CompiledCriterion, ctx: _Context, doc: Doc, similarity: float, source: str, reveal: bool
-) -> tuple[CriterionGrade, float]:
-    c = crit.criterion
-    plan = ctx.plan
+) -> dict[str, Any]:
+    """What one criterion reads in the answer: coverage and its evidence, similarity, and
+    the structure checks (scores and notes, before any weights)."""
     coverage, evidence, missing = _coverage(crit, doc)
     checks: dict[str, Callable[[], _Check | None]] = {
         "placement": lambda: _check_placement(crit, ctx, reveal),
         "first_priority": lambda: _check_first(crit, ctx),
-        "timelines": lambda: _check_timelines(plan, source, ctx.compiled),
-        "fields_complete": lambda: _check_fields(plan),
+        "timelines": lambda: _check_timelines(ctx.plan, source, ctx.compiled),
+        "fields_complete": lambda: _check_fields(ctx.plan),
         "step1_parts": lambda: _check_step1(ctx),
-        "step3_parts": lambda: _check_step3(plan, source),
+        "step3_parts": lambda: _check_step3(ctx.plan, source),
         "buckets": lambda: _check_buckets(ctx),
     }
-    results: dict[str, _Check] = {}
-    for name in c.structure:
+    results: dict[str, list[Any]] = {}
+    for name in crit.criterion.structure:
         result = checks[name]()
         if result is not None:
-            results[name] = result
+            results[name] = [result.score, result.optional, result.notes]
+    return {
+        "coverage": coverage,
+        "similarity": similarity,
+        "evidence": evidence,
+        "missing": missing,
+        "checks": results,
+    }
+
+
+def _finish_criterion(
+    crit: CompiledCriterion, measured: Mapping[str, Any], reveal: bool
+) -> tuple[CriterionGrade, float]:
+    """A criterion's points share, feedback and signals from what it measured: the rubric's
+    blend, curve and structure weights apply here."""
+    c = crit.criterion
+    coverage, similarity = measured["coverage"], measured["similarity"]
+    evidence, missing = measured["evidence"], measured["missing"]
+    results = {
+        name: _Check(score, list(notes), optional)
+        for name, (score, optional, notes) in measured["checks"].items()
+    }
     structure = max(
         _weighted(results, c.structure, optional=True),
         _weighted(results, c.structure, optional=False),
@@ -452,7 +484,7 @@ def _score_criterion(
         points=0.0,
         max_points=c.points,
         feedback=_feedback(crit, evidence, missing, notes, reveal),
-        evidence=evidence,
+        evidence=[dict(e) for e in evidence],
         missing=[crit.concepts[i][0].name for i in missing],
         signals={
             "coverage": round(coverage, 4),
@@ -461,17 +493,16 @@ def _score_criterion(
             "raw": round(raw, 4),
         },
     )
-    disagreement = abs(coverage - sim_scaled)
     grade.points = fraction  # scaled to points once flags are known
-    return grade, disagreement
+    return grade, abs(coverage - sim_scaled)
 
 
-def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: int = 0) -> Grade:
-    """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade.
-
-    ``source`` is the answer as submitted, read for instructions addressed to the grader;
-    ``unread`` counts the characters past the read limit (they send the grade to review).
-    """
+def measure_plan(
+    plan: Plan, compiled: CompiledRubric, source: str = "", unread: int = 0
+) -> dict[str, Any]:
+    """Everything a grade needs from the answer itself, as JSON: reading it is the costly
+    part of grading; :func:`finish_plan` turns this into the grade for any rubric with the
+    same measurement key (:mod:`grader.scoring.grade`)."""
     rubric = compiled.rubric
     ctx = _Context(plan, compiled)
     layout = ctx.layout
@@ -481,16 +512,45 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: i
     sims = compiled.similarities(layout, source_ranges)
     reading = read_answer(plan, compiled, layout, source or plan.text)
     reading.buried = _buried(ctx)
-    flags = answer_flags(plan, compiled, layout, reading)
+    words = max(1, layout.word_count)
+    return {
+        "criteria": [
+            _measure_criterion(crit, ctx, doc, sim, text, rubric.reveal_missing)
+            for crit, doc, text, sim in zip(compiled.criteria, docs, sources, sims, strict=True)
+        ],
+        "reading": reading.to_dict(),
+        "flags": answer_flags(plan, compiled, layout, reading),
+        "shape": shape_of(plan, layout, compiled).to_dict(),
+        "plan_words": word_count(plan.text),
+        "unread": unread,
+        "warnings": list(plan.warnings),
+        "confidence_signals": {
+            "missing_sections": sum(1 for found in plan.found.values() if not found),
+            "warnings": len(plan.warnings),
+            "short": max(0.0, math.log(150 / words)),
+            "long": max(0.0, math.log(words / 1500)),
+        },
+    }
+
+
+def finish_plan(
+    measured: Mapping[str, Any], compiled: CompiledRubric, plan: Mapping[str, Any]
+) -> Grade:
+    """The grade of a measured answer (:func:`measure_plan`) under ``compiled``: blends,
+    curves, caps, costs, flags' factors, points, feedback, review reasons, confidence.
+    ``plan`` is the parsed plan's dict, kept in the grade as it is."""
+    rubric = compiled.rubric
+    reading = Reading.from_dict(measured["reading"], compiled)
+    flags = list(measured["flags"])
     factor = 1.0
     for flag in flags:
         factor *= FLAG_FACTOR.get(flag, 1.0)
     if "too_short" in flags and rubric.checks.min_words:
-        factor *= min(1.0, word_count(plan.text) / rubric.checks.min_words)
+        factor *= min(1.0, measured["plan_words"] / rubric.checks.min_words)
     criteria: list[CriterionGrade] = []
     disagreements: list[float] = []
-    for crit, doc, text, sim in zip(compiled.criteria, docs, sources, sims, strict=True):
-        grade, disagreement = _score_criterion(crit, ctx, doc, sim, text, rubric.reveal_missing)
+    for crit, m in zip(compiled.criteria, measured["criteria"], strict=True):
+        grade, disagreement = _finish_criterion(crit, m, rubric.reveal_missing)
         fraction, notes = adjust(grade.points, crit, reading, compiled)
         grade.points = round(fraction * factor * crit.criterion.points, 1)
         if notes:
@@ -508,27 +568,31 @@ def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: i
         disagreements.append(disagreement)
     disagreement = sum(disagreements) / len(disagreements)
     first = criteria[0].signals
-    measured = Signals(disagreement, first["coverage"], first["similarity"])
-    reasons = review_reasons(plan, layout, compiled, reading, flags, measured, unread)
-    words = max(1, layout.word_count)
-    signals = {
-        "disagreement": disagreement,
-        "missing_sections": sum(1 for found in plan.found.values() if not found),
-        "warnings": len(plan.warnings),
-        "short": max(0.0, math.log(150 / words)),
-        "long": max(0.0, math.log(words / 1500)),
-    }
+    signals = Signals(disagreement, first["coverage"], first["similarity"])
+    shape = AnswerShape.from_dict(measured["shape"])
+    reasons = review_reasons(shape, compiled, reading, flags, signals, measured["unread"])
+    confidence_signals = {"disagreement": disagreement, **measured["confidence_signals"]}
     return Grade(
         total=round(sum(c.points for c in criteria), 1),
         max_total=rubric.max_total,
         criteria=criteria,
-        confidence=confidence(signals, len(reasons)),
+        confidence=confidence(confidence_signals, len(reasons)),
         flags=flags,
         rubric_id=rubric.id,
         rubric_version=rubric.version,
-        warnings=list(plan.warnings),
-        plan=plan.to_dict(),
+        warnings=list(measured["warnings"]),
+        plan=dict(plan),
         review_reasons=[r.to_dict() for r in reasons],
         language=reading.language or rubric.language,
-        confidence_signals={k: round(float(v), 4) for k, v in signals.items()},
+        confidence_signals={k: round(float(v), 4) for k, v in confidence_signals.items()},
+        measured=dict(measured),
     )
+
+
+def score_plan(plan: Plan, compiled: CompiledRubric, source: str = "", unread: int = 0) -> Grade:
+    """Grade a parsed plan. Deterministic: the same plan and rubric give the same grade.
+
+    ``source`` is the answer as submitted, read for instructions addressed to the grader;
+    ``unread`` counts the characters past the read limit (they send the grade to review).
+    """
+    return finish_plan(measure_plan(plan, compiled, source, unread), compiled, plan.to_dict())
