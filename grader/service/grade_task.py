@@ -6,6 +6,10 @@ claims the submission and reads what grading needs, and the grade is stored by o
 statement on PostgreSQL (data-modifying CTEs, in autocommit: one round trip each) or one
 short transaction on SQLite. Rare cases (a poison answer, a regrade that must keep
 overrides, a platform that must hear of the grade) go through the ORM in operations/grades.py.
+
+Long because: the claim and the store are written out as statements for both databases
+(a third of the module), beside the task body's failure paths (poison answers, time
+budget, grading errors) and the regrade that finishes grades from stored measurements.
 """
 
 from __future__ import annotations
@@ -47,9 +51,9 @@ from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
 from .operations import copies
 from .operations.calibrations import calibration_for
 from .operations.events import audit, emit
-from .operations.grades import codes_text, grade_values, store_regrade
+from .operations.grades import codes_text, finished_again, grade_values, store_regrade
 from .operations.rubrics import parsed, rubric_for
-from .render import render_for_grade
+from .render import render_for_grade, reused_view
 
 log = logging.getLogger(__name__)
 
@@ -176,10 +180,12 @@ def grade_submission(
         if isinstance(claimed, str):
             return claimed
         with RENEWER.hold(engine, submission_id, settings.lease_seconds):
-            scored = _score(session_factory, submission_id, claimed, settings)
-            if isinstance(scored, str):
-                return scored
-            view = _render(submission_id, claimed.content, scored)
+            outcome = _score(session_factory, submission_id, claimed, settings)
+            if isinstance(outcome, str):
+                return outcome
+            scored, view = outcome
+            if view is None:
+                view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
             outcome = _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
             copies.after_grading(session_factory, submission_id, outcome)
@@ -208,8 +214,10 @@ def _score(
     submission_id: int,
     claimed: Any,
     settings: GradingSettings,
-) -> ScoredGrade | str:
-    """The grade of a claimed submission, or the outcome when it ends failed instead."""
+) -> tuple[ScoredGrade, dict[str, Any] | None] | str:
+    """The grade of a claimed submission and, when it was finished from the last grade's
+    measurement with the same evidence, that grade's rendered answer; or the outcome when
+    it ends failed instead."""
     if claimed.deliveries > settings.max_deliveries:
         with session_factory() as session, session.begin():
             _fail(
@@ -234,9 +242,22 @@ def _score(
             assert stored is not None
             rubric = rubric_for(stored)
     try:
-        scored = grade_text(claimed.content, rubric)
+        view = None
+        again = None
+        if claimed.had_grade:  # a regrade: perhaps only the rubric's numbers or words changed
+            with session_factory() as session:
+                again = finished_again(session, submission_id, rubric)
+                if again is not None:
+                    scored, previous = again
+                    view = reused_view(
+                        previous.criteria,
+                        previous.answer_html,
+                        previous.answer_anchors,
+                        [c.to_dict() for c in scored.criteria],
+                    )
+        scored = again[0] if again is not None else grade_text(claimed.content, rubric)
         calibration = calibration_for(session_factory, claimed.calibration_version, rubric)
-        return apply_to(scored, calibration) if calibration is not None else scored
+        return (apply_to(scored, calibration) if calibration is not None else scored), view
     except SoftTimeLimitExceeded:
         log.error("grading submission %s ran past its time budget", submission_id)
         with session_factory() as session, session.begin():
@@ -343,7 +364,7 @@ def _store_first_grade(
         params = {**values, **submission, **audit_row}
         for key in ("flags", "review_reasons", "criteria", "warnings", "plan", "after", "points"):
             params[key] = json.dumps(params[key])
-        for key in ("answer_anchors", "interval"):
+        for key in ("answer_anchors", "measured", "interval"):
             params[key] = None if params[key] is None else json.dumps(params[key])
         stored = conn.execute(_STORE_POSTGRESQL, params).scalar_one()
         return "graded" if stored else "already-graded"
@@ -363,14 +384,14 @@ _STORE_POSTGRESQL = text("""
 WITH g AS (
     INSERT INTO grades (
         submission_id, rubric_version, total, max_total, confidence, flags, review_reasons,
-        criteria, warnings, plan, answer_html, answer_anchors, calibration_version, interval,
-        created_at)
+        criteria, warnings, plan, answer_html, answer_anchors, measured, calibration_version,
+        interval, created_at)
     VALUES (
         :submission_id, :rubric_version, :total, :max_total, :confidence,
         CAST(:flags AS json), CAST(:review_reasons AS json), CAST(:criteria AS json),
         CAST(:warnings AS json), CAST(:plan AS json), CAST(:answer_html AS text),
-        CAST(:answer_anchors AS json), :calibration_version, CAST(:interval AS json),
-        :created_at)
+        CAST(:answer_anchors AS json), CAST(:measured AS json), :calibration_version,
+        CAST(:interval AS json), :created_at)
     ON CONFLICT DO NOTHING
     RETURNING submission_id
 ), s AS (

@@ -318,6 +318,9 @@ class Grade(Base):
     # deferred, so lists and queues never load it.
     answer_html: Mapped[str | None] = mapped_column(Text, deferred=True)
     answer_anchors: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # What grading read of the answer (grader.scoring.grade): a regrade whose rubric reads
+    # answers the same way finishes the grade from it without reading the answer again.
+    measured: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     # The instructor calibration the grade was computed with ("": none) and the interval
     # around its total ({low, high, level, source}; None without one).
     calibration_version: Mapped[str] = mapped_column(String(32), default="", server_default="")

@@ -1,5 +1,10 @@
 """Grades: storing the grader's output, and reading a grade as it stands (the latest grader
-output with instructors' overrides applied), a learner's versions and a submission's trail."""
+output with instructors' overrides applied), a learner's versions and a submission's trail.
+
+Long because: a grade's rules live here once (storing, regrading from the text or from the
+stored measurement, the effective grade with overrides, release settling, the dry run's
+diff); splitting them would spread one record's invariants over several modules.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from grader.scoring import Grade as ScoredGrade
 from grader.scoring import Rubric, grade_text
+from grader.scoring.grade import finish_grade
 
 from ..models import (
     AuditEvent,
@@ -96,6 +102,7 @@ def grade_values(
         "criteria": data["criteria"],
         "warnings": data["warnings"],
         "plan": data["plan"],
+        "measured": scored.measured,
         "calibration_version": scored.calibration_version,
         # Stored with the interval: the grader's own confidence, which labels pair with
         # (operations.calibrations); the API's interval leaves it out.
@@ -124,29 +131,43 @@ def store_regrade(
             grade = Grade(**grade_values(submission_id, version, scored, view))
             session.add(grade)
             session.flush()
-            regrade = previous is not None
-            if sub.status in (Status.QUEUED, Status.GRADING):
-                sub.status = Status.GRADED
-            sub.lease_until = None
-            sub.deliveries = 0  # a finished grading; regrades count afresh
-            current = effective_grade(session, sub, grade=grade, overrides=None if regrade else {})
-            assert current is not None
-            denormalize(sub, current)
-            waits = settle_release(session, sub, current)
-            audit(
-                session,
-                sub,
-                "regraded" if regrade else "graded",
-                before=summary(previous) if previous else None,
-                after=summary(current) | ({"waits_for_release": True} if waits else {}),
-                reason=f"rubric version {version}"
-                + ("; the released grade stands until this one is released" if waits else ""),
-            )
-            if not regrade:
-                emit(session, "submission.graded", sub)
+            record_grade(session, sub, grade, previous)
     except IntegrityError:
         return "already-graded"
     return "graded"
+
+
+def record_grade(
+    session: Session,
+    sub: Submission,
+    grade: Grade,
+    previous: dict[str, Any] | None,
+    overrides: dict[str, Override] | None = None,
+) -> None:
+    """What a new grade (flushed) does to its submission: status, the figures queues read,
+    release settling, the audit event and, for a first grade, the event platforms hear.
+    ``previous`` is the grade as it stood before; ``overrides`` (when the caller has read
+    them) save the queries."""
+    regrade = previous is not None
+    if sub.status in (Status.QUEUED, Status.GRADING):
+        sub.status = Status.GRADED
+    sub.lease_until = None
+    sub.deliveries = 0  # a finished grading; regrades count afresh
+    current = effective_grade(session, sub, grade=grade, overrides=overrides if regrade else {})
+    assert current is not None
+    denormalize(sub, current)
+    waits = settle_release(session, sub, current, overrides)
+    audit(
+        session,
+        sub,
+        "regraded" if regrade else "graded",
+        before=summary(previous) if previous else None,
+        after=summary(current) | ({"waits_for_release": True} if waits else {}),
+        reason=f"rubric version {grade.rubric_version}"
+        + ("; the released grade stands until this one is released" if waits else ""),
+    )
+    if not regrade:
+        emit(session, "submission.graded", sub)
 
 
 def summary(eff: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +185,9 @@ def latest_overrides(session: Session, submission_id: int) -> dict[str, Override
     return {o.criterion: o for o in rows}
 
 
-def released_grade(session: Session, sub: Submission) -> dict[str, Any] | None:
+def released_grade(
+    session: Session, sub: Submission, overrides: dict[str, Override] | None = None
+) -> dict[str, Any] | None:
     """The grade as its learner (and their platform) has it: once released, the grader
     output they were released, with the instructors' overrides as they stand. A regrade
     after the release (a new rubric or calibration) waits for an instructor to release it
@@ -172,8 +195,8 @@ def released_grade(session: Session, sub: Submission) -> dict[str, Any] | None:
     if sub.status == Status.RELEASED and sub.released_grade_id is not None:
         grade = session.get(Grade, sub.released_grade_id)
         if grade is not None:
-            return effective_grade(session, sub, grade=grade)
-    return effective_grade(session, sub)
+            return effective_grade(session, sub, grade=grade, overrides=overrides)
+    return effective_grade(session, sub, overrides=overrides)
 
 
 def mark_released(sub: Submission, eff: dict[str, Any] | None) -> None:
@@ -184,14 +207,19 @@ def mark_released(sub: Submission, eff: dict[str, Any] | None) -> None:
     sub.release_pending = False
 
 
-def settle_release(session: Session, sub: Submission, current: dict[str, Any]) -> bool:
+def settle_release(
+    session: Session,
+    sub: Submission,
+    current: dict[str, Any],
+    overrides: dict[str, Override] | None = None,
+) -> bool:
     """After a released submission's grade changed (a regrade, an override): when nothing
     its learner reads differs (:func:`grade_json` as a learner gets it), the learner has the
     new grade; otherwise the released one stands and the new one waits for release.
     Returns whether one waits."""
     if sub.status != Status.RELEASED:
         return False
-    held = released_grade(session, sub) if sub.released_grade_id is not None else None
+    held = released_grade(session, sub, overrides) if sub.released_grade_id is not None else None
     if held is None or _seen(held, sub) == _seen(current, sub):
         mark_released(sub, current)
         return False
@@ -295,11 +323,36 @@ def _interval(
     return out
 
 
+def finished_again(
+    session: Session, submission_id: int, rubric: Rubric
+) -> tuple[ScoredGrade, Grade] | None:
+    """The grade under ``rubric`` finished from what grading read of the answer last time
+    (its latest grade's measurement), with that grade; None when ``rubric`` reads answers
+    differently (another measurement key) or nothing was kept: grade the text again."""
+    previous = session.scalar(
+        select(Grade)
+        .options(
+            undefer(Grade.measured),
+            undefer(Grade.plan),
+            undefer(Grade.answer_html),
+            undefer(Grade.answer_anchors),
+        )
+        .where(Grade.submission_id == submission_id)
+        .order_by(Grade.id.desc())
+        .limit(1)
+    )
+    if previous is None or previous.measured is None:
+        return None
+    scored = finish_grade(previous.measured, rubric, previous.plan)
+    return None if scored is None else (scored, previous)
+
+
 def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[str, Any] | None:
     """What regrading sub with rubric would change (overrides kept), or None if nothing."""
     before = effective_grade(session, sub)
     overrides = latest_overrides(session, sub.id)
-    scored = grade_text(sub.content, rubric)
+    again = finished_again(session, sub.id, rubric)
+    scored = again[0] if again is not None else grade_text(sub.content, rubric)
     after = {
         c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)
         for c in scored.criteria

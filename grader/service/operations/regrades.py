@@ -112,7 +112,7 @@ def start(
 
 
 #: Answers one regrade task grades (one message, one task's overhead, for this many).
-BATCH = 50
+BATCH = 200
 
 
 def run(

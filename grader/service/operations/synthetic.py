@@ -64,7 +64,8 @@ _RUBRIC: list[Rubric] = []  # inherited by the grading processes (fork)
 
 
 def _grade(content: str) -> dict[str, Any]:
-    return grade_text(content, _RUBRIC[0]).to_dict()
+    grade = grade_text(content, _RUBRIC[0])
+    return grade.to_dict() | {"measured": grade.measured}
 
 
 def _graded(rubric: Rubric, texts: list[str], workers: int) -> list[dict[str, Any]]:
@@ -166,6 +167,7 @@ def seed_synthetic(
                     "criteria": g["criteria"],
                     "warnings": g["warnings"],
                     "plan": g["plan"],
+                    "measured": g["measured"],
                     "calibration_version": "",
                     "created_at": now,
                 }

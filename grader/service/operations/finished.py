@@ -1,0 +1,160 @@
+"""Regrades that need no reading, a batch at a time.
+
+When a rubric changes only in its numbers or words (points, blends, curves, caps, hints),
+each grade is finished from its latest grade's stored measurement
+(:func:`grader.scoring.grade.finish_grade`): a fraction of a millisecond. What is left is
+storing it, so a batch is stored in one transaction with a few statements for all of it
+(the submissions locked and read, their latest grades, overrides and released grades read
+at once, the new grades and audit events inserted together), by the same rule as a single
+regrade (:func:`~grader.service.operations.grades.record_grade`). Answers this cannot do
+(no measurement, a rubric that reads answers differently, evidence that changes the
+rendered answer) are handed back for grading one by one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, undefer
+
+from grader.scoring.grade import finish_grade
+from grader.scoring.learning import Calibration, apply_to
+from grader.scoring.rubric import Rubric
+
+from ..models import Assignment, Grade, Override, RubricVersion, Status, Submission
+from ..render import reused_view
+from .grades import effective_grade, grade_values, record_grade
+from .rubrics import parsed, rubric_for
+
+__all__ = ["finish_batch"]
+
+#: ``(calibration version, rubric)`` -> the calibration grades are computed with.
+CalibrationFor = Callable[[str, Rubric], Calibration | None]
+
+
+def finish_batch(
+    session: Session, submission_ids: Sequence[int], calibration_for: CalibrationFor
+) -> tuple[int, list[int]]:
+    """Regrade what of ``submission_ids`` needs no reading, in one transaction: returns
+    (how many were regraded or had nothing to do, the ids left to grade one by one)."""
+    try:
+        return _finish(session, submission_ids, calibration_for)
+    except IntegrityError:  # one was graded meanwhile: one by one settles each
+        return 0, list(submission_ids)
+
+
+def _finish(
+    session: Session, submission_ids: Sequence[int], calibration_for: CalibrationFor
+) -> tuple[int, list[int]]:
+    with session.begin():
+        subs = list(
+            session.scalars(
+                select(Submission)
+                .where(Submission.id.in_(list(submission_ids)))
+                .order_by(Submission.id)
+                .with_for_update(of=Submission)
+            )
+        )
+        ids = [s.id for s in subs]
+        latest_ids = select(func.max(Grade.id)).where(Grade.submission_id.in_(ids))
+        latest = {
+            g.submission_id: g
+            for g in session.scalars(
+                select(Grade)
+                .options(
+                    undefer(Grade.measured),
+                    undefer(Grade.plan),
+                    undefer(Grade.answer_html),
+                    undefer(Grade.answer_anchors),
+                )
+                .where(Grade.id.in_(latest_ids.group_by(Grade.submission_id)))
+            )
+        }
+        overrides: dict[int, dict[str, Override]] = defaultdict(dict)
+        for o in session.scalars(
+            select(Override).where(Override.submission_id.in_(ids)).order_by(Override.id)
+        ):
+            overrides[o.submission_id][o.criterion] = o
+        released = [
+            s.released_grade_id
+            for s in subs
+            if s.released_grade_id is not None and s.released_grade_id not in latest
+        ]
+        if released:  # into the session's identity map: settling the release reads them
+            list(session.scalars(select(Grade).where(Grade.id.in_(released))))
+        graded_with = {
+            (sid, version, calibration)
+            for sid, version, calibration in session.execute(
+                select(Grade.submission_id, Grade.rubric_version, Grade.calibration_version).where(
+                    Grade.submission_id.in_(ids)
+                )
+            )
+        }
+
+        done, left = 0, [i for i in submission_ids if i not in set(ids)]
+        rubrics: dict[int, tuple[Rubric, str]] = {}
+        staged: list[tuple[Submission, Grade, dict | None]] = []
+        for sub in subs:
+            if sub.assignment_id not in rubrics:
+                rubrics[sub.assignment_id] = _rubric(session, sub.assignment)
+            rubric, calibration_version = rubrics[sub.assignment_id]
+            if sub.status in (Status.QUEUED, Status.GRADING):
+                left.append(sub.id)  # a first grading: it reads the answer
+                continue
+            if not _eligible(sub) or (sub.id, rubric.version, calibration_version) in graded_with:
+                done += 1  # nothing to do, as a single grading would find (or did already)
+                continue
+            previous = latest.get(sub.id)
+            scored = (
+                finish_grade(previous.measured, rubric, previous.plan)
+                if previous is not None
+                else None
+            )
+            if previous is None or scored is None:
+                left.append(sub.id)
+                continue
+            calibration = calibration_for(calibration_version, rubric)
+            if calibration is not None:
+                scored = apply_to(scored, calibration)
+            # Not rendered before (the page renders it when shown): nor now.
+            view = None
+            if previous.answer_html is not None:
+                view = reused_view(
+                    previous.criteria,
+                    previous.answer_html,
+                    previous.answer_anchors,
+                    [c.to_dict() for c in scored.criteria],
+                )
+                if view is None:
+                    left.append(sub.id)  # the answer must be rendered again: one by one
+                    continue
+            before = effective_grade(session, sub, grade=previous, overrides=overrides[sub.id])
+            grade = Grade(**grade_values(sub.id, rubric.version, scored, view))
+            session.add(grade)
+            staged.append((sub, grade, before))
+        session.flush()  # the new grades, inserted together
+        for sub, grade, before in staged:
+            record_grade(session, sub, grade, before, overrides[sub.id])
+        done += len(staged)
+    return done, left
+
+
+def _eligible(sub: Submission) -> bool:
+    """What a regrade grades (the worker's claim says the same in SQL): a current answer
+    with a grade, unless it is released and its last regrade kept failing (it waits for
+    the next regrade)."""
+    if not sub.current or sub.status not in (Status.GRADED, Status.RELEASED):
+        return False
+    return not (sub.status == Status.RELEASED and sub.failure_reason is not None)
+
+
+def _rubric(session: Session, a: Assignment) -> tuple[Rubric, str]:
+    rubric = parsed(a.rubric_version)
+    if rubric is None:
+        stored = session.get(RubricVersion, a.rubric_version)
+        assert stored is not None
+        rubric = rubric_for(stored)
+    return rubric, a.calibration_version or ""
