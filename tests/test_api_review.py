@@ -630,3 +630,32 @@ def test_gradebook_as_json_lines_has_typed_values_and_the_counted_grade(
         ).status_code
         == 403
     )
+
+
+def test_the_queue_counts_up_to_its_limit_and_pages_on_past_it(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    """Past COUNT_LIMIT matches the count stops (it would otherwise read every matching
+    row for each page): total is the limit, total_capped says so, the page says "more
+    than", and the cursor still walks every answer."""
+    from grader.service.operations import queue
+
+    ids = _graded(
+        app,
+        client,
+        actors,
+        ["sub-010.md", "sub-015.md", "sub-030.md"],
+        who=["learner", "learner2", "instructor2"],
+    )
+    assert _queue(client, actors)["total_capped"] is False
+    monkeypatch.setattr(queue, "COUNT_LIMIT", 2)
+    q = _queue(client, actors, per_page=1, assignment="ml-health-check")
+    assert (q["total"], q["total_capped"], q["pages"]) == (2, True, 2)
+    seen = [i["id"] for i in q["items"]]
+    while q["next_cursor"]:
+        q = _queue(client, actors, per_page=1, cursor=q["next_cursor"])
+        seen += [i["id"] for i in q["items"]]
+    assert sorted(seen) == sorted(ids)
+    # Exactly at the limit is exact.
+    monkeypatch.setattr(queue, "COUNT_LIMIT", 3)
+    assert _queue(client, actors)["total"] == 3 and _queue(client, actors)["total_capped"] is False

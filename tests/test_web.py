@@ -873,3 +873,14 @@ def test_a_failed_submission_can_be_graded_by_hand_from_the_review_page(app, peo
     assert "Graded by hand" in r.get_data(as_text=True)
     sub = _submission(app, sid)
     assert sub.status.value == "graded" and sub.total == 60
+
+
+def test_the_queue_page_says_more_than_its_count_limit(app, people, monkeypatch):
+    from grader.service.operations import queue
+
+    for who in ("learner", "learner2", "learner3"):
+        _graded(app, people, who)
+    staff = _client(app, people, "instructor")
+    assert "3 submissions" in staff.get("/review").get_data(as_text=True)
+    monkeypatch.setattr(queue, "COUNT_LIMIT", 2)
+    assert "More than 2 submissions" in staff.get("/review").get_data(as_text=True)

@@ -51,9 +51,10 @@ from .models import AuditEvent, Grade, RubricVersion, Status, Submission, utcnow
 from .operations import copies
 from .operations.calibrations import calibration_for
 from .operations.events import audit, emit
+from .operations.finished import reused_view
 from .operations.grades import codes_text, finished_again, grade_values, store_regrade
 from .operations.rubrics import parsed, rubric_for
-from .render import render_for_grade, reused_view
+from .render import render_for_grade
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ _CLAIM = (
         or_(
             _SUB.c.status.in_(_ACTIVE),
             and_(
-                _SUB.c.current.is_(True),
+                _SUB.c.current,
                 _SUB.c.status.in_(_DONE),
                 ~_GRADED_NOW,
                 # A released answer whose regrade kept failing waits for the next regrade.

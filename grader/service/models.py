@@ -276,9 +276,11 @@ class Submission(Base):
         UniqueConstraint("assignment_id", "learner_id", "version", name="uq_submissions_version"),
         Index("ix_submissions_status_updated", "status", "updated_at"),
         Index("ix_submissions_assignment_status", "assignment_id", "status"),
-        # The review queue's filters and sort orders, over current submissions (0009).
+        # The review queue's filters and sort orders, over current submissions (0009). A
+        # query's "current" must read as the predicate does (0030): SQLAlchemy writes
+        # where(Submission.current) as "current" on PostgreSQL and "current = 1" on SQLite.
         *(
-            Index(name, *cols, postgresql_where=text("current"), sqlite_where=text("current"))
+            Index(name, *cols, postgresql_where=text("current"), sqlite_where=text("current = 1"))
             for name, cols in (
                 ("ix_queue_assignment_confidence", ("assignment_id", "status", "confidence", "id")),
                 ("ix_queue_assignment_time", ("assignment_id", "status", "created_at", "id")),

@@ -338,20 +338,6 @@ def render_for_grade(source: str, criteria: Sequence[dict[str, Any]]) -> dict[st
     }
 
 
-def reused_view(
-    previous: Sequence[dict[str, Any]],
-    html: str | None,
-    anchors: dict[str, Any] | None,
-    criteria: Sequence[dict[str, Any]],
-) -> dict[str, Any] | None:
-    """A previous grade's rendered answer (its ``html`` and ``anchors``, rendered with the
-    ``previous`` criteria) for a new grade with ``criteria``, when it marks the same
-    evidence under the same labels (it is rendered from nothing else); else None."""
-    if html is None or evidence_quotes(previous)[0] != evidence_quotes(criteria)[0]:
-        return None
-    return {"answer_html": html, "answer_anchors": anchors}
-
-
 def stored_render(html: str, anchors: dict[str, str] | None, *, marks: bool) -> Rendered:
     """A grade row's rendered answer; without ``marks`` (a learner before release) the
     evidence highlights are taken out. A learner's own text can never contain a literal

@@ -41,7 +41,7 @@ def index(slug: str) -> dict[str, Any]:
         for sid, lid, name, released in session.execute(
             select(Submission.id, Submission.learner_id, User.name, Submission.released_at)
             .join(User, User.id == Submission.learner_id)
-            .where(Submission.assignment_id == a.id, Submission.current.is_(True))
+            .where(Submission.assignment_id == a.id, Submission.current)
         )
     }
     return {

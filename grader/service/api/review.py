@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, request
-from sqlalchemy import func, select
 
 from ..auth import STAFF, current_user, load_submission, require
 from ..contracts import STAFF_ONLY, operation, parse_query
@@ -40,7 +39,7 @@ def queue() -> dict[str, Any]:
     args = parse_query(QueueQuery, request.args)
     query, sort = review_queue.queue_query(args, current_user().id)
     page, per_page = args.page, page_size(args)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    total, capped = review_queue.queue_count(session, query)
     cursor = args.cursor
     if cursor:  # a keyset page: as fast at the end of the queue as at its start
         rows = session.scalars(
@@ -82,6 +81,7 @@ def queue() -> dict[str, Any]:
         "page": page,
         "per_page": per_page,
         "total": total,
+        "total_capped": capped,
         "sort": sort,
         "pages": (total + per_page - 1) // per_page if total else 0,
         "next_cursor": review_queue.queue_cursor(rows[-1], sort) if more else None,

@@ -510,6 +510,13 @@ class Page(Response):
 
 class QueuePage(Page):
     items: list[QueueItem]
+    total_capped: Annotated[
+        bool,
+        Field(
+            description="True when more than 10,000 submissions match: total (and pages) "
+            "then count the first 10,000; page on with next_cursor."
+        ),
+    ]
     sort: str
     next_cursor: Annotated[
         str | None,

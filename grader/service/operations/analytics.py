@@ -41,7 +41,7 @@ def _latest_grades(session: Session, a: Assignment) -> Any:
         .join(Submission, Submission.id == Grade.submission_id)
         .where(
             Submission.assignment_id == a.id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
         )
         .group_by(Grade.submission_id)
@@ -130,7 +130,7 @@ def _overrides(
     latest = (
         select(func.max(Override.id).label("override_id"))
         .join(Submission, Submission.id == Override.submission_id)
-        .where(Submission.assignment_id == a.id, Submission.current.is_(True))
+        .where(Submission.assignment_id == a.id, Submission.current)
         .group_by(Override.submission_id, Override.criterion)
         .subquery()
     )

@@ -141,7 +141,7 @@ def reviewed(
             .options(*rows)
             .where(
                 Submission.assignment_id == a.id,
-                Submission.current.is_(True),
+                Submission.current,
                 Submission.reviewed.is_(True),
                 Submission.status.in_([Status.GRADED, Status.RELEASED]),
                 Submission.id > after,
@@ -272,7 +272,7 @@ def preview(session: Session, a: Assignment, level: float) -> dict[str, Any]:
     for sub in session.scalars(
         select(Submission).where(
             Submission.assignment_id == a.id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
         )
     ):

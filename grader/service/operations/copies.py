@@ -236,7 +236,7 @@ def _shared(given: Any) -> Any:
             given,
             AnswerFingerprint.submission_id != bindparam("sid"),
             Submission.learner_id != bindparam("lid"),
-            Submission.current.is_(True),
+            Submission.current,
         )
         .group_by(AnswerFingerprint.submission_id)
     )
@@ -359,8 +359,8 @@ def pairs(
         .outerjoin(other_learner, other_learner.id == theirs.learner_id)
         .where(
             CopyHint.assignment_id == assignment_id,
-            mine.current.is_(True),
-            or_(CopyHint.other_id.is_(None), theirs.current.is_(True)),
+            mine.current,
+            or_(CopyHint.other_id.is_(None), theirs.current),
         )
         .order_by(CopyHint.shared_words.desc(), CopyHint.id)
         .limit(limit)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -25,11 +26,11 @@ from grader.scoring.learning import Calibration, apply_to
 from grader.scoring.rubric import Rubric
 
 from ..models import Assignment, Grade, Override, RubricVersion, Status, Submission
-from ..render import reused_view
+from ..render import evidence_quotes
 from .grades import effective_grade, grade_values, record_grade
 from .rubrics import parsed, rubric_for
 
-__all__ = ["finish_batch"]
+__all__ = ["finish_batch", "reused_view"]
 
 #: ``(calibration version, rubric)`` -> the calibration grades are computed with.
 CalibrationFor = Callable[[str, Rubric], Calibration | None]
@@ -140,6 +141,20 @@ def _finish(
             record_grade(session, sub, grade, before, overrides[sub.id])
         done += len(staged)
     return done, left
+
+
+def reused_view(
+    previous: Sequence[dict[str, Any]],
+    html: str | None,
+    anchors: dict[str, Any] | None,
+    criteria: Sequence[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A previous grade's rendered answer (its ``html`` and ``anchors``, rendered with the
+    ``previous`` criteria) for a new grade with ``criteria``, when it marks the same
+    evidence under the same labels (it is rendered from nothing else); else None."""
+    if html is None or evidence_quotes(previous)[0] != evidence_quotes(criteria)[0]:
+        return None
+    return {"answer_html": html, "answer_anchors": anchors}
 
 
 def _eligible(sub: Submission) -> bool:

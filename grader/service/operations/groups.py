@@ -46,7 +46,7 @@ def _answers(session: Session, a: Assignment) -> list[Answer]:
             )
             .where(
                 Submission.assignment_id == a.id,
-                Submission.current.is_(True),
+                Submission.current,
                 Submission.status == Status.GRADED,
                 Submission.reviewed.is_(False),  # decided answers leave their group
                 Submission.id > after,

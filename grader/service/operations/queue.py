@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from sqlalchemy import Select, func, or_, select, tuple_
+from sqlalchemy.orm import Session
 
 from ..errors import APIError
 from ..fields import Query, Rule
@@ -21,7 +22,9 @@ __all__ = [
     "COPY_FLAG",
     "STATUS_LIST",
     "QueueFilter",
+    "COUNT_LIMIT",
     "queue_after",
+    "queue_count",
     "queue_cursor",
     "queue_flags",
     "queue_query",
@@ -132,11 +135,16 @@ def queue_query(filters: QueueFilter, viewer: int | None = None) -> tuple[Select
     ``viewer`` is who ``reviewer=me`` means)."""
     query = select(Submission).join(Assignment)
     if filters.requests != "open":
-        query = query.where(Submission.current.is_(True))
+        query = query.where(Submission.current)
     # An open regrade request stays in the queue after the learner sends a newer version:
     # it is about the released grade of the version it was asked on.
     if filters.assignment:
-        query = query.where(Assignment.slug == filters.assignment)
+        # By id (a subquery the planner runs first), so the queue's partial indexes, which
+        # start with assignment_id, serve the filter and the sort.
+        query = query.where(
+            Submission.assignment_id
+            == select(Assignment.id).where(Assignment.slug == filters.assignment).scalar_subquery()
+        )
     statuses = filters.statuses
     if statuses is not None:
         query = query.where(Submission.status.in_(statuses))
@@ -189,6 +197,19 @@ def queue_query(filters: QueueFilter, viewer: int | None = None) -> tuple[Select
     else:
         query = query.order_by(column.asc().nulls_last(), Submission.id.asc())
     return query, sort
+
+
+#: The queue counts its matches up to this many: past it, a page says "more than" rather
+#: than read every matching row (a count that grew with the assignment, 14 ms at 100,000).
+COUNT_LIMIT = 10_000
+
+
+def queue_count(session: Session, query: Select[Submission]) -> tuple[int, bool]:
+    """How many submissions ``query`` matches, at most :data:`COUNT_LIMIT`, and whether
+    there are more."""
+    capped = query.with_only_columns(Submission.id).order_by(None).limit(COUNT_LIMIT + 1)
+    n = int(session.scalar(select(func.count()).select_from(capped.subquery())) or 0)
+    return min(n, COUNT_LIMIT), n > COUNT_LIMIT
 
 
 def queue_flags(sub: Submission) -> list[str]:

@@ -49,7 +49,7 @@ def current_graded(session: Session, a: Assignment) -> list[int]:
             select(Submission.id)
             .where(
                 Submission.assignment_id == a.id,
-                Submission.current.is_(True),
+                Submission.current,
                 Submission.status.in_([Status.GRADED, Status.RELEASED]),
             )
             .order_by(Submission.id)
@@ -241,7 +241,7 @@ def progress(session: Session, job: Job) -> dict[str, int] | None:
         .select_from(Submission)
         .where(
             Submission.assignment_id == a.id,
-            Submission.current.is_(True),
+            Submission.current,
             select(Grade.id)
             .where(
                 Grade.submission_id == Submission.id,

@@ -135,7 +135,7 @@ def selection(
     with a review reason) or ``ids`` (those listed)."""
     query: Select[Submission] = select(Submission).where(
         Submission.assignment_id == assignment_id,
-        Submission.current.is_(True),
+        Submission.current,
         (Submission.status == Status.GRADED)
         | ((Submission.status == Status.RELEASED) & Submission.release_pending == true()),
     )

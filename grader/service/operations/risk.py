@@ -34,7 +34,7 @@ def _release_risk(session: Session, a: Assignment) -> list[dict[str, Any]]:
     waiting = session.execute(
         select(Submission.confidence).where(
             Submission.assignment_id == a.id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status == Status.GRADED,
             Submission.review_codes == ",",
         )

@@ -64,7 +64,7 @@ def split(
         raise APIError(422, "invalid_mode", "'mode' must be random or groups", field="mode")
     waiting = select(Submission.id, Submission.reviewer_id).where(
         Submission.assignment_id == a.id,
-        Submission.current.is_(True),
+        Submission.current,
         Submission.status == Status.GRADED,
         Submission.reviewed.is_(False),
     )
@@ -123,7 +123,7 @@ def shares(session: Session, a: Assignment) -> list[dict[str, Any]]:
         .join(User, User.id == Submission.reviewer_id)
         .where(
             Submission.assignment_id == a.id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
         )
         .group_by(Submission.reviewer_id, User.name)

@@ -80,7 +80,7 @@ def standings(
         query = (
             select(*columns)
             .join(User, User.id == Submission.learner_id)
-            .where(Submission.assignment_id == assignment_id, Submission.current.is_(True))
+            .where(Submission.assignment_id == assignment_id, Submission.current)
             .order_by(*key)
             .limit(batch)
         )

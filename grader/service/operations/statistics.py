@@ -48,7 +48,7 @@ def counts(session: Session, assignment_id: int) -> dict[str, int]:
     out = {s.value: 0 for s in Status}
     for status, n in session.execute(
         select(Submission.status, func.count())
-        .where(Submission.assignment_id == assignment_id, Submission.current.is_(True))
+        .where(Submission.assignment_id == assignment_id, Submission.current)
         .group_by(Submission.status)
     ):
         out[Status(status).value] = n
@@ -61,7 +61,7 @@ def release_pending_count(session: Session, assignment_id: int) -> int:
         session.scalar(
             select(func.count()).where(
                 Submission.assignment_id == assignment_id,
-                Submission.current.is_(True),
+                Submission.current,
                 Submission.release_pending == true(),
             )
         )
@@ -75,7 +75,7 @@ def reviewed_count(session: Session, assignment_id: int) -> int:
         session.scalar(
             select(func.count()).where(
                 Submission.assignment_id == assignment_id,
-                Submission.current.is_(True),
+                Submission.current,
                 Submission.status == Status.GRADED,
                 Submission.reviewed.is_(True),
             )
@@ -95,7 +95,7 @@ def cached(session: Session, name: str, assignment_id: int, compute: Callable[[]
     stamp_row = session.execute(
         select(func.count(), func.max(Submission.updated_at)).where(
             Submission.assignment_id == assignment_id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_(_SCORED),
         )
     ).one()
@@ -119,7 +119,7 @@ def _read(session: Session, assignment_id: int) -> Distributions:
         select(Submission.id, Submission.total, Submission.points)
         .where(
             Submission.assignment_id == assignment_id,
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_(_SCORED),
         )
         .execution_options(yield_per=5000)

@@ -224,7 +224,7 @@ _SUPERSEDE = (
         _SUB.c.assignment_id == bindparam("a_id"),
         _SUB.c.learner_id == bindparam("l_id"),
         _SUB.c.version == bindparam("new_version") - 1,
-        _SUB.c.current.is_(True),
+        _SUB.c.current,
     )
     .values(current=False, superseded_by_id=bindparam("new_id"), updated_at=bindparam("now"))
     .returning(_SUB.c.id)
@@ -319,7 +319,7 @@ def stuck_submissions(session: Session, *, stuck_after: int, limit: int = 500) -
         select(Submission.id)
         .join(Assignment)
         .where(
-            Submission.current.is_(True),
+            Submission.current,
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
             Submission.updated_at < idle,
             # A released answer whose regrade kept failing waits for the next regrade.

@@ -85,7 +85,7 @@ def home() -> Response | str:
         counts: dict[int, dict[str, int]] = {}
         rows = session.execute(
             select(Submission.assignment_id, Submission.status, func.count())
-            .where(Submission.current.is_(True))
+            .where(Submission.current)
             .group_by(Submission.assignment_id, Submission.status)
         ).all()
         for assignment_id, status, n in rows:
@@ -94,7 +94,7 @@ def home() -> Response | str:
     mine = {
         s.assignment_id: s
         for s in session.scalars(
-            select(Submission).where(Submission.learner_id == user.id, Submission.current.is_(True))
+            select(Submission).where(Submission.learner_id == user.id, Submission.current)
         )
     }
     rows_out = []

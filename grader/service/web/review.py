@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import current_app, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ...scoring.confidence import REVIEW_MESSAGES
@@ -34,7 +34,7 @@ from ..operations import (
     reviews,
     rubrics,
 )
-from ..operations.queue import QueueFilter, queue_query
+from ..operations.queue import QueueFilter, queue_count, queue_query
 from ..operations.reviews import claim_submission
 from ..render import evidence_quotes
 from .blueprint import FLAG_LABELS, bp, notify
@@ -94,14 +94,12 @@ def review_queue() -> tuple[str, int]:
     filters = queue_filters(request.args)
     error = None
     rows: list[Submission] = []
-    total = 0
+    total, capped = 0, False
     per_page = int(current_app.config["PAGE_SIZE"])
     page = _int(request.args.get("page"), 1, 1, 100_000)
     try:
         query, _sort = queue_query(parse_query(QueueFilter, request.args), current_user().id)
-        total = (
-            session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-        )
+        total, capped = queue_count(session, query)
         pages = max(1, math.ceil(total / per_page))
         page = min(page, pages)
         rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
@@ -120,6 +118,7 @@ def review_queue() -> tuple[str, int]:
         rows=rows,
         offset=(page - 1) * per_page,
         total=total,
+        capped=capped,
         page=page,
         pages=pages,
         filters=filters,
