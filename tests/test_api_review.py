@@ -659,3 +659,26 @@ def test_the_queue_counts_up_to_its_limit_and_pages_on_past_it(
     # Exactly at the limit is exact.
     monkeypatch.setattr(queue, "COUNT_LIMIT", 3)
     assert _queue(client, actors)["total"] == 3 and _queue(client, actors)["total_capped"] is False
+
+
+@pytest.mark.parametrize("sort", ["confidence", "-confidence", "total", "-time"])
+def test_a_cursor_walks_from_the_graded_answers_into_the_ungraded_tail(
+    app, client, actors, assignment, enqueued, sort
+):
+    graded_ids = _graded(
+        app, client, actors, ["sub-010.md", "sub-015.md"], who=["learner", "learner2"]
+    )
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=(HEALTH / "sub-030.md").read_text(),
+        headers={**actors.h("instructor2"), "Content-Type": "text/markdown"},
+    )
+    queued = r.get_json()["id"]  # not graded: no confidence, no total, at the end
+    q = _queue(client, actors, per_page=1, status="all", sort=sort)
+    seen = [i["id"] for i in q["items"]]
+    while q["next_cursor"]:
+        q = _queue(client, actors, per_page=1, status="all", sort=sort, cursor=q["next_cursor"])
+        seen += [i["id"] for i in q["items"]]
+    assert sorted(seen) == sorted([*graded_ids, queued]) and len(seen) == 3
+    if sort != "-time":
+        assert seen[-1] == queued

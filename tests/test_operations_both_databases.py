@@ -112,9 +112,7 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
                 while rows:
                     pages.append([subs.index(r.id) for r in rows])
                     cursor = review_queue.queue_cursor(rows[-1], sort)
-                    rows = session.scalars(
-                        review_queue.queue_after(query, sort, cursor).limit(2)
-                    ).all()
+                    rows = review_queue.queue_page(session, query, sort, cursor, 2)
                 offset = [subs.index(r.id) for r in session.scalars(query.offset(1).limit(3))]
                 return [pages, offset]
 

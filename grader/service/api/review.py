@@ -42,11 +42,9 @@ def queue() -> dict[str, Any]:
     total, capped = review_queue.queue_count(session, query)
     cursor = args.cursor
     if cursor:  # a keyset page: as fast at the end of the queue as at its start
-        rows = session.scalars(
-            review_queue.queue_after(query, sort, cursor).limit(per_page + 1)
-        ).all()
+        rows = review_queue.queue_page(session, query, sort, cursor, per_page + 1)
     else:
-        rows = session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)).all()
+        rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
     more = len(rows) > per_page
     rows = rows[:per_page]
     items = []

@@ -27,6 +27,7 @@ __all__ = [
     "queue_count",
     "queue_cursor",
     "queue_flags",
+    "queue_page",
     "queue_query",
 ]
 
@@ -235,8 +236,28 @@ def queue_cursor(sub: Submission, sort: str) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+def queue_page(
+    session: Session, query: Select[Submission], sort: str, cursor: str, limit: int
+) -> list[Submission]:
+    """The ``limit`` rows of ``query`` after ``cursor``: the graded part, then, if the page
+    is not full, the ungraded tail. Two index range scans: one condition with an OR of the
+    two would make the database filter the queue from its start."""
+    rows = list(session.scalars(queue_after(query, sort, cursor).limit(limit)))
+    if len(rows) < limit and not queue_in_tail(cursor):
+        column = _SORT_COLUMNS[sort.lstrip("-")]
+        rows += session.scalars(query.where(column.is_(None)).limit(limit - len(rows)))
+    return rows
+
+
+def queue_in_tail(cursor: str) -> bool:
+    """Whether ``cursor`` (a valid one) is inside the ungraded tail already."""
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    return json.loads(raw)[1] is None
+
+
 def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
-    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort)."""
+    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort),
+    the graded part only where the cursor is in it (:func:`queue_page` adds the tail)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, last_id = json.loads(raw)
@@ -255,5 +276,4 @@ def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Sub
     except (ValueError, TypeError):
         raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
     key = tuple_(column, Submission.id)
-    after = key < tuple_(value, last_id) if descending else key > tuple_(value, last_id)
-    return query.where(or_(after, column.is_(None)))
+    return query.where(key < tuple_(value, last_id) if descending else key > tuple_(value, last_id))
