@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session
 
 from grader.scoring.grade import finish_grade
 from grader.scoring.learning import Calibration, apply_to
@@ -27,7 +27,7 @@ from grader.scoring.rubric import Rubric
 
 from ..models import Assignment, Grade, Override, RubricVersion, Status, Submission
 from ..render import evidence_quotes
-from .grades import effective_grade, grade_values, record_grade
+from .grades import WITH_MEASUREMENT, effective_grade, grade_values, record_grade
 from .rubrics import parsed, rubric_for
 
 __all__ = ["finish_batch", "reused_view"]
@@ -65,12 +65,7 @@ def _finish(
             g.submission_id: g
             for g in session.scalars(
                 select(Grade)
-                .options(
-                    undefer(Grade.measured),
-                    undefer(Grade.plan),
-                    undefer(Grade.answer_html),
-                    undefer(Grade.answer_anchors),
-                )
+                .options(*WITH_MEASUREMENT)
                 .where(Grade.id.in_(latest_ids.group_by(Grade.submission_id)))
             )
         }

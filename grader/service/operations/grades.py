@@ -323,6 +323,16 @@ def _interval(
     return out
 
 
+#: What finishing a grade again reads of the previous one (grader.scoring.grade.finish_grade)
+#: and keeps of it (its rendered answer): deferred columns, loaded with it.
+WITH_MEASUREMENT = (
+    undefer(Grade.measured),
+    undefer(Grade.plan),
+    undefer(Grade.answer_html),
+    undefer(Grade.answer_anchors),
+)
+
+
 def finished_again(
     session: Session, submission_id: int, rubric: Rubric
 ) -> tuple[ScoredGrade, Grade] | None:
@@ -331,12 +341,7 @@ def finished_again(
     differently (another measurement key) or nothing was kept: grade the text again."""
     previous = session.scalar(
         select(Grade)
-        .options(
-            undefer(Grade.measured),
-            undefer(Grade.plan),
-            undefer(Grade.answer_html),
-            undefer(Grade.answer_anchors),
-        )
+        .options(*WITH_MEASUREMENT)
         .where(Grade.submission_id == submission_id)
         .order_by(Grade.id.desc())
         .limit(1)
