@@ -64,6 +64,12 @@ def _structure_weights(d: dict[str, Any]) -> None:
     }
 
 
+def _structure_order(d: dict[str, Any]) -> None:
+    """The same checks, weighed anew and listed the other way round (their notes follow)."""
+    for crit in d["criteria"]:
+        crit["structure"] = {k: v + 0.05 for k, v in reversed(list(crit["structure"].items()))}
+
+
 def _hints_and_names(d: dict[str, Any]) -> None:
     crit = _criterion(d, "problem_identification")
     crit["name"] = "Finding the problems"
@@ -85,6 +91,7 @@ FINISH_ONLY = {
     "blend": _blend,
     "curve": _curve,
     "structure weights": _structure_weights,
+    "structure order": _structure_order,
     "hints, names and title": _hints_and_names,
     "caps and costs": _caps_and_costs,
 }

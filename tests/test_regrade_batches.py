@@ -326,3 +326,26 @@ def test_a_failing_batch_falls_back_to_grading_each_answer(
         assert tasks.grade_many.run(ids) == 2
     assert "finishing a batch from its measurements failed" in caplog.text
     assert all(len(v) == 2 for v in _versions(app, ids))
+
+
+def test_a_batch_stores_grades_under_the_assignments_stored_version(
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
+):
+    """A stored rubric version keeps its key (here one an older engine would have made):
+    the batch stores its grades under it, as one by one does, and finishes them."""
+    from sqlalchemy import select
+
+    from grader.service import tasks
+    from grader.service.models import Assignment, RubricVersion
+
+    sid = graded(app, client, actors, "learner", "sub-029.md")
+    source = _more_points((ROOT / "rubrics" / "ml-health-check.toml").read_text())
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        s.add(RubricVersion(version="older-engine-key", rubric_id="ml-health-check", source=source))
+        s.flush()
+        s.scalar(select(Assignment)).rubric_version = "older-engine-key"
+    with app.app_context():
+        assert tasks.grade_many.run([sid]) == 1
+        assert tasks.grade_many.run([sid]) == 1  # and only once
+    assert _versions(app, [sid])[0].count("older-engine-key") == 1
+    assert _latest(app, sid)[2][0]["max_points"] == 40

@@ -884,3 +884,11 @@ def test_the_queue_page_says_more_than_its_count_limit(app, people, monkeypatch)
     assert "3 submissions" in staff.get("/review").get_data(as_text=True)
     monkeypatch.setattr(queue, "COUNT_LIMIT", 2)
     assert "More than 2 submissions" in staff.get("/review").get_data(as_text=True)
+    # Past the count the pages still lead on to every answer.
+    app.config["PAGE_SIZE"] = 1
+    shown = []
+    for page in (1, 2, 3):
+        html = staff.get(f"/review?page={page}").get_data(as_text=True)
+        shown += re.findall(r'class="row-link" href="/review/submissions/(\d+)', html)
+        assert ('rel="next"' in html) == (page < 3), page
+    assert len(set(shown)) == 3

@@ -462,9 +462,11 @@ def _finish_criterion(
     c = crit.criterion
     coverage, similarity = measured["coverage"], measured["similarity"]
     evidence, missing = measured["evidence"], measured["missing"]
-    results = {
-        name: _Check(score, list(notes), optional)
-        for name, (score, optional, notes) in measured["checks"].items()
+    stored = measured["checks"]
+    results = {  # in this rubric's order of checks: their notes come in it
+        name: _Check(stored[name][0], list(stored[name][2]), stored[name][1])
+        for name in c.structure
+        if name in stored
     }
     structure = max(
         _weighted(results, c.structure, optional=True),

@@ -51,6 +51,12 @@ def _finish(
     session: Session, submission_ids: Sequence[int], calibration_for: CalibrationFor
 ) -> tuple[int, list[int]]:
     with session.begin():
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite's driver begins at the first write, and FOR UPDATE means nothing there:
+            # take the write lock first, so what is read below is what is written against.
+            raw = session.connection().connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
         subs = list(
             session.scalars(
                 select(Submission)
@@ -74,10 +80,11 @@ def _finish(
             select(Override).where(Override.submission_id.in_(ids)).order_by(Override.id)
         ):
             overrides[o.submission_id][o.criterion] = o
+        newest = {g.id for g in latest.values()}
         released = [
             s.released_grade_id
             for s in subs
-            if s.released_grade_id is not None and s.released_grade_id not in latest
+            if s.released_grade_id is not None and s.released_grade_id not in newest
         ]
         if released:  # into the session's identity map: settling the release reads them
             list(session.scalars(select(Grade).where(Grade.id.in_(released))))
@@ -91,16 +98,18 @@ def _finish(
         }
 
         done, left = 0, [i for i in submission_ids if i not in set(ids)]
-        rubrics: dict[int, tuple[Rubric, str]] = {}
+        rubrics: dict[int, tuple[Rubric, str, str]] = {}
         staged: list[tuple[Submission, Grade, dict | None]] = []
         for sub in subs:
             if sub.assignment_id not in rubrics:
                 rubrics[sub.assignment_id] = _rubric(session, sub.assignment)
-            rubric, calibration_version = rubrics[sub.assignment_id]
+            # Grades are stored under the assignment's version, as one by one (a stored
+            # version keeps its key even where this engine would hash it anew).
+            rubric, version, calibration_version = rubrics[sub.assignment_id]
             if sub.status in (Status.QUEUED, Status.GRADING):
                 left.append(sub.id)  # a first grading: it reads the answer
                 continue
-            if not _eligible(sub) or (sub.id, rubric.version, calibration_version) in graded_with:
+            if not _eligible(sub) or (sub.id, version, calibration_version) in graded_with:
                 done += 1  # nothing to do, as a single grading would find (or did already)
                 continue
             previous = latest.get(sub.id)
@@ -128,7 +137,7 @@ def _finish(
                     left.append(sub.id)  # the answer must be rendered again: one by one
                     continue
             before = effective_grade(session, sub, grade=previous, overrides=overrides[sub.id])
-            grade = Grade(**grade_values(sub.id, rubric.version, scored, view))
+            grade = Grade(**grade_values(sub.id, version, scored, view))
             session.add(grade)
             staged.append((sub, grade, before))
         session.flush()  # the new grades, inserted together
@@ -161,10 +170,10 @@ def _eligible(sub: Submission) -> bool:
     return not (sub.status == Status.RELEASED and sub.failure_reason is not None)
 
 
-def _rubric(session: Session, a: Assignment) -> tuple[Rubric, str]:
+def _rubric(session: Session, a: Assignment) -> tuple[Rubric, str, str]:
     rubric = parsed(a.rubric_version)
     if rubric is None:
         stored = session.get(RubricVersion, a.rubric_version)
         assert stored is not None
         rubric = rubric_for(stored)
-    return rubric, a.calibration_version or ""
+    return rubric, a.rubric_version, a.calibration_version or ""

@@ -101,8 +101,12 @@ def review_queue() -> tuple[str, int]:
         query, _sort = queue_query(parse_query(QueueFilter, request.args), current_user().id)
         total, capped = queue_count(session, query)
         pages = max(1, math.ceil(total / per_page))
-        page = min(page, pages)
-        rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page)))
+        if not capped:
+            page = min(page, pages)
+        rows = list(session.scalars(query.offset((page - 1) * per_page).limit(per_page + 1)))
+        if capped:  # past the count, a page leads on while there is more
+            pages = max(pages, page + 1 if len(rows) > per_page else page)
+        rows = rows[:per_page]
     except APIError as exc:
         labels = {"min_total": "“Total from”", "max_total": "“to”"}
         if exc.field in labels:
