@@ -334,14 +334,15 @@ WITH_MEASUREMENT = (
 
 
 def finished_again(
-    session: Session, submission_id: int, rubric: Rubric
+    session: Session, submission_id: int, rubric: Rubric, *, view: bool = True
 ) -> tuple[ScoredGrade, Grade] | None:
     """The grade under ``rubric`` finished from what grading read of the answer last time
     (its latest grade's measurement), with that grade; None when ``rubric`` reads answers
-    differently (another measurement key) or nothing was kept: grade the text again."""
+    differently (another measurement key) or nothing was kept: grade the text again.
+    Without ``view`` the previous grade's rendered answer is not read."""
     previous = session.scalar(
         select(Grade)
-        .options(*WITH_MEASUREMENT)
+        .options(*(WITH_MEASUREMENT if view else WITH_MEASUREMENT[:2]))
         .where(Grade.submission_id == submission_id)
         .order_by(Grade.id.desc())
         .limit(1)
@@ -356,7 +357,7 @@ def regrade_preview(session: Session, sub: Submission, rubric: Rubric) -> dict[s
     """What regrading sub with rubric would change (overrides kept), or None if nothing."""
     before = effective_grade(session, sub)
     overrides = latest_overrides(session, sub.id)
-    again = finished_again(session, sub.id, rubric)
+    again = finished_again(session, sub.id, rubric, view=False)
     scored = again[0] if again is not None else grade_text(sub.content, rubric)
     after = {
         c.id: (min(overrides[c.id].points, c.max_points) if c.id in overrides else c.points)

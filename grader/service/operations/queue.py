@@ -243,26 +243,26 @@ def queue_page(
     is not full, the ungraded tail. Two index range scans: one condition with an OR of the
     two would make the database filter the queue from its start."""
     rows = list(session.scalars(queue_after(query, sort, cursor).limit(limit)))
-    if len(rows) < limit and not queue_in_tail(cursor):
+    if len(rows) < limit and _decoded(cursor)[1] is not None:  # not in the tail already
         column = _SORT_COLUMNS[sort.lstrip("-")]
         rows += session.scalars(query.where(column.is_(None)).limit(limit - len(rows)))
     return rows
 
 
-def queue_in_tail(cursor: str) -> bool:
-    """Whether ``cursor`` (a valid one) is inside the ungraded tail already."""
-    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    return json.loads(raw)[1] is None
-
-
-def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
-    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort),
-    the graded part only where the cursor is in it (:func:`queue_page` adds the tail)."""
+def _decoded(cursor: str) -> tuple[Any, Any, Any]:
+    """(sort, value, last id) of a cursor from :func:`queue_cursor` (422 if it is not one)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, value, last_id = json.loads(raw)
     except (ValueError, TypeError, binascii.Error):
         raise APIError(422, "invalid_parameter", _BAD_CURSOR, field="cursor") from None
+    return cursor_sort, value, last_id
+
+
+def queue_after(query: Select[Submission], sort: str, cursor: str) -> Select[Submission]:
+    """query restricted to the rows after cursor (from :func:`queue_cursor`, same sort),
+    the graded part only where the cursor is in it (:func:`queue_page` adds the tail)."""
+    cursor_sort, value, last_id = _decoded(cursor)
     column = _SORT_COLUMNS[sort.lstrip("-")]
     ok_id = isinstance(last_id, int) and not isinstance(last_id, bool) and 0 < last_id < 2**31
     if cursor_sort != sort or not ok_id:
