@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from grader.scoring import grade_text, load_rubric, parse_plan
+from grader.scoring.calibration import UNMATCHED_FRACTION
 from grader.scoring.confidence import RELEASE_LEVEL
 from grader.scoring.formats import code_lines
 from grader.scoring.language import detect
+from grader.scoring.rubric import reference_rubric
 from grader.scoring.text import clean, tricks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -345,11 +347,21 @@ def test_reference_kind_pins_only_unrelated_answers():
     model = ReferenceModel([REFERENCE], QUESTION)
     pizza = "I like pizza and football very much."
     assert model.features(pizza)["unrelated"] == 1.0 and model.points(pizza) == 0.0
-    # None of the reference's key terms, but about the question: not pinned to zero.
+    # None of the reference's key terms, but about the question: not pinned to zero, and
+    # sent to review as provisional rather than released as a confident low grade.
     paraphrase = "The domain goes down, to one tenth of what it was."
     features = model.features(paraphrase)
     assert features["off_topic"] == 1.0 and features["unrelated"] == 0.0
-    assert model.points(paraphrase) > 0.0
+    assert model.points(paraphrase) == pytest.approx(UNMATCHED_FRACTION)
+    rubric = reference_rubric([REFERENCE], question=QUESTION, points=4.0)
+    grade = grade_text(paraphrase, rubric)
+    assert grade.total == pytest.approx(UNMATCHED_FRACTION * 4.0)
+    assert "off_topic" not in grade.flags
+    assert [r["code"] for r in grade.review_reasons] == ["unmatched"]
+    assert grade.confidence < RELEASE_LEVEL
+    # An answer that names a concept is graded by the line alone, without the reason.
+    named = grade_text("The diameter decreases by a factor of 10.", rubric)
+    assert "unmatched" not in [r["code"] for r in named.review_reasons]
 
 
 def test_reference_kind_reads_synonyms_of_the_reference_words():

@@ -60,6 +60,8 @@ REVIEW_MESSAGES: dict[str, str] = {
     "unread": "The answer is longer than grader reads: its last {detail} characters were not "
     "read and earned nothing.",
     "restated": "Much of the answer rewords the exercise itself; restated text earns nothing.",
+    "unmatched": "The answer is about the question but names none of the reference answers' "
+    "key points: it may make them in other words. Its grade is provisional.",
     "interval": "Measured on this assignment's reviewed grades, a grade like this one is within "
     "15 points of an instructor's with probability {detail} only.",
 }

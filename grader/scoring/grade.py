@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from .calibration import unmatched
 from .compiled import CompiledReferenceRubric, CompiledRubric, compile_rubric
 from .confidence import RELEASE_LEVEL, ReviewReason
 from .parse import parse_plan
@@ -138,6 +139,8 @@ def _finish_reference(measured: Mapping[str, Any], compiled: CompiledReferenceRu
         confidence *= 0.9 if flag == "contains_html" else 0.6
     points = round(fraction * criterion.points, 2)
     reasons = [ReviewReason.of("unread", f"{unread:,}")] if unread else []
+    if unmatched(features):
+        reasons.append(ReviewReason.of("unmatched"))
     if reasons:
         confidence = min(confidence, RELEASE_LEVEL - 0.01)
     return Grade(
