@@ -21,7 +21,7 @@ def _submit_all(app, client):
 
 
 def test_calibrate_from_reviews_then_apply_as_a_regrade(
-    app, client, actors, assignment, enqueued, jobs_inline
+    app, client, actors, assignment, enqueued, jobs_inline, monkeypatch
 ):
     staff = actors.h("instructor")
     ids, tokens = _submit_all(app, client)
@@ -70,6 +70,24 @@ def test_calibrate_from_reviews_then_apply_as_a_regrade(
     assert len(full) == 20 and [(i, g, round(t, 6)) for i, g, t in lean] == [
         (i, g, round(t, 6)) for i, g, t in full
     ]
+    # The risk table reads only the newest reviewed answers, newest first, across pages.
+    from grader.service.operations import calibrations
+
+    monkeypatch.setattr(calibrations, "_PAGE", 3)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        a = s.scalar(select(Assignment))
+        newest = [(i, g.id) for i, g, _ in reviewed(s, a, points=False, newest=7)]
+        from grader.service.models import Submission
+
+        waiting = [
+            sub.confidence
+            for sub in s.scalars(select(Submission).where(Submission.status == "graded"))
+            if sub.current and sub.review_codes == ","
+        ]
+    assert newest == [(i, g) for i, g, _ in reversed(full)][:7]
+    for level, row in risk.items():  # counted in SQL, as Python counts them
+        assert row["would_release"] == sum(1 for c in waiting if c is not None and c >= level)
+    assert any(row["would_release"] for row in risk.values())
     # A learner may not calibrate.
     assert client.post(url + "?dry_run=1", headers=actors.h("learner")).status_code == 403
 

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from grader.scoring.learning import (
@@ -106,16 +106,20 @@ _PAGE = 500
 
 
 def reviewed(
-    session: Session, a: Assignment, *, points: bool = True
+    session: Session, a: Assignment, *, points: bool = True, newest: int | None = None
 ) -> Iterator[tuple[int, Grade, dict[str, float]]]:
     """(submission id, the grade an instructor reviewed, the points they kept) for each
     reviewed current answer of the assignment's rubric version, in id order, read in pages
     of ``_PAGE`` with their grades, overrides and confirmations in bulk. Without
     ``points`` the grades' per-criterion JSON is not read (what the release-by-risk table
-    needs is each grade's total beside the points kept, from the submission's own row)."""
+    needs is each grade's total beside the points kept, from the submission's own row).
+    With ``newest``, only that many, the most recent first."""
     after = 0
-    while True:
-        subs, latest, overrides, confirmed, by_id = _reviewed_page(session, a, after, points)
+    left = newest
+    while left is None or left > 0:
+        subs, latest, overrides, confirmed, by_id = _reviewed_page(
+            session, a, after, points, descending=newest is not None
+        )
         if not subs:
             return
         ids = [sub.id for sub in subs]
@@ -130,23 +134,29 @@ def reviewed(
             found = _reviewed(session, a, sub, grade, kept, confirmed.get(sub.id), by_id, points)
             if found is not None:
                 yield sub.id, found[0], found[1]
+                if left is not None:
+                    left -= 1
+                    if not left:
+                        return
         after = ids[-1]
 
 
 def _reviewed_page(
-    session: Session, a: Assignment, after: int, points: bool
+    session: Session, a: Assignment, after: int, points: bool, *, descending: bool = False
 ) -> tuple[list[Any], dict[int, Any], dict[int, dict[str, Any]], dict[int, Any], dict[int, Any]]:
-    """One page of reviewed answers after id ``after``: the submissions, each one's latest
-    grade, overrides and confirmation, and the grades confirmations name. With ``points``
-    they are ORM objects; without, plain rows of the few columns the release-by-risk table
-    reads (an ORM object per row cost seconds at 37,000 reviewed answers)."""
+    """One page of reviewed answers after id ``after`` (before it, newest first, when
+    ``descending``; 0 starts): the submissions, each one's latest grade, overrides and
+    confirmation, and the grades confirmations name. With ``points`` they are ORM objects;
+    without, plain rows of the few columns the release-by-risk table reads (an ORM object
+    per row cost seconds at 37,000 reviewed answers)."""
     where = (
         Submission.assignment_id == a.id,
         Submission.current,
         Submission.reviewed.is_(True),
         Submission.status.in_([Status.GRADED, Status.RELEASED]),
-        Submission.id > after,
+        (Submission.id < after if after else true()) if descending else Submission.id > after,
     )
+    order = Submission.id.desc() if descending else Submission.id
     grade_cols = (
         Grade.id,
         Grade.submission_id,
@@ -175,7 +185,7 @@ def _reviewed_page(
             Override.submission_id, Override.criterion, Override.points, Override.created_at
         )
         event_q = select(AuditEvent.submission_id, AuditEvent.after, AuditEvent.created_at)
-    subs = list(read(sub_q.where(*where).order_by(Submission.id).limit(_PAGE)))
+    subs = list(read(sub_q.where(*where).order_by(order).limit(_PAGE)))
     if not subs:
         return [], {}, {}, {}, {}
     ids = [sub.id for sub in subs]

@@ -96,6 +96,7 @@ def render_dashboard(
         else None,
         regrading=_regrading(session, a),
         risk=risk.release_risk(session, a),
+        risk_sample=risk.RISK_SAMPLE,
         gradebook=gradebook_sync(session, a.id),
         calibration=calibration,
         calibration_chart=paired_bars(
