@@ -140,7 +140,12 @@ def _scenario(tmp_path: Path, url: str) -> dict[str, Any]:
                 row[at] = re.sub(r"^\d{4}-\d\d-\d\dT\S+$", "<time>", row[at])
             out["csv"] = rows
             out["counts"] = statistics.counts(session, ids["a"])
-            dist = statistics.distributions(session, ids["a"])
+            dist = statistics.distributions(
+                session,
+                ids["a"],
+                statistics.Bins(100.0, 10),
+                {"prioritization": statistics.Bins(25.0, 5), "other": statistics.Bins(3.0, 3)},
+            )
             out["distributions"] = repr(dist)
             session.close()
     finally:

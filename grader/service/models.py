@@ -32,6 +32,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 
@@ -250,8 +251,11 @@ class Submission(Base):
     max_total: Mapped[float | None] = mapped_column(Float)
     confidence: Mapped[float | None] = mapped_column(Float)
     # The effective points per criterion ({criterion id: points}); NULL for grades stored
-    # before migration 0010 (read from the grades and overrides then).
-    points: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    # before migration 0010 (read from the grades and overrides then). jsonb on PostgreSQL
+    # (0031): the dashboard aggregates each criterion in SQL.
+    points: Mapped[dict[str, float] | None] = mapped_column(
+        JSON().with_variant(JSONB(), "postgresql")
+    )
     # The interval around the total as it stands (migration 0011; None without one).
     interval_low: Mapped[float | None] = mapped_column(Float)
     interval_high: Mapped[float | None] = mapped_column(Float)

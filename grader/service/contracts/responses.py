@@ -689,7 +689,7 @@ class RiskRow(Response):
     level: Annotated[float, Field(description="Release grades at or above this confidence.")]
     would_release: Annotated[int, Field(description="Graded now, without review reasons.")]
     reviewed: Annotated[
-        int, Field(description="Reviewed answers at or above the level, of the 2,000 latest.")
+        int, Field(description="Reviewed answers at or above the level, of the 1,000 latest.")
     ]
     mean_error: Annotated[float | None, Field(description="Their mean error, of 100.")]
     share_wrong: Annotated[float | None, Field(description="Their share off by over 15.")]

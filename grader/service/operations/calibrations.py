@@ -113,15 +113,23 @@ def reviewed(
     of ``_PAGE`` with their grades, overrides and confirmations in bulk. Without
     ``points`` the grades' per-criterion JSON is not read (what the release-by-risk table
     needs is each grade's total beside the points kept, from the submission's own row).
-    With ``newest``, only that many, the most recent first."""
+    With ``newest``, only what the ``newest`` most recent reviewed answers yield, newest
+    first (a bound on what is read, not on what is found)."""
     after = 0
     left = newest
     while left is None or left > 0:
         subs, latest, overrides, confirmed, by_id = _reviewed_page(
-            session, a, after, points, descending=newest is not None
+            session,
+            a,
+            after,
+            points,
+            descending=newest is not None,
+            limit=_PAGE if left is None else min(_PAGE, left),
         )
         if not subs:
             return
+        if left is not None:
+            left -= len(subs)
         ids = [sub.id for sub in subs]
         for sub in subs:
             grade, kept = latest.get(sub.id), overrides.get(sub.id, {})
@@ -134,15 +142,17 @@ def reviewed(
             found = _reviewed(session, a, sub, grade, kept, confirmed.get(sub.id), by_id, points)
             if found is not None:
                 yield sub.id, found[0], found[1]
-                if left is not None:
-                    left -= 1
-                    if not left:
-                        return
         after = ids[-1]
 
 
 def _reviewed_page(
-    session: Session, a: Assignment, after: int, points: bool, *, descending: bool = False
+    session: Session,
+    a: Assignment,
+    after: int,
+    points: bool,
+    *,
+    descending: bool = False,
+    limit: int = _PAGE,
 ) -> tuple[list[Any], dict[int, Any], dict[int, dict[str, Any]], dict[int, Any], dict[int, Any]]:
     """One page of reviewed answers after id ``after`` (before it, newest first, when
     ``descending``; 0 starts): the submissions, each one's latest grade, overrides and
@@ -185,7 +195,7 @@ def _reviewed_page(
             Override.submission_id, Override.criterion, Override.points, Override.created_at
         )
         event_q = select(AuditEvent.submission_id, AuditEvent.after, AuditEvent.created_at)
-    subs = list(read(sub_q.where(*where).order_by(order).limit(_PAGE)))
+    subs = list(read(sub_q.where(*where).order_by(order).limit(limit)))
     if not subs:
         return [], {}, {}, {}, {}
     ids = [sub.id for sub in subs]

@@ -123,6 +123,7 @@ def shares(session: Session, a: Assignment) -> list[dict[str, Any]]:
         .join(User, User.id == Submission.reviewer_id)
         .where(
             Submission.assignment_id == a.id,
+            Submission.reviewer_id.is_not(None),  # the reviewer index finds just these
             Submission.current,
             Submission.status.in_([Status.GRADED, Status.RELEASED]),
         )

@@ -44,16 +44,38 @@ def histogram(
     height: int = 180,
 ) -> Histogram:
     """Counts of values in equal bins from 0 to max_value (the last bin includes the top)."""
-    bins = max(1, bins)
+    step = max_value / max(1, bins) if max_value > 0 else 1.0
+    counts = [0] * max(1, bins)
+    for v in values:
+        i = int(math.floor(v / step)) if step else 0
+        counts[min(max(i, 0), len(counts) - 1)] += 1
+    ordered = sorted(values)
+    n = len(ordered)
+    median = None
+    if n:
+        mid = n // 2
+        median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    mean = sum(ordered) / n if n else None
+    return drawn_histogram(counts, max_value, mean, median, width=width, height=height)
+
+
+def drawn_histogram(
+    counts: Sequence[int],
+    max_value: float,
+    mean: float | None,
+    median: float | None,
+    *,
+    width: int = 480,
+    height: int = 180,
+) -> Histogram:
+    """The geometry of bins already counted (by the database, say) from 0 to max_value."""
+    bins = max(1, len(counts))
+    counts = list(counts) or [0]
     left, right, top, bottom = 36, 8, 12, 28
     plot_w = width - left - right
     plot_h = height - top - bottom
     step = max_value / bins if max_value > 0 else 1.0
-    counts = [0] * bins
-    for v in values:
-        i = int(math.floor(v / step)) if step else 0
-        counts[min(max(i, 0), bins - 1)] += 1
-    y_max = max(counts) if counts and max(counts) > 0 else 1
+    y_max = max(counts) if max(counts) > 0 else 1
     bar_w = plot_w / bins
     bars = []
     for i, c in enumerate(counts):
@@ -71,12 +93,6 @@ def histogram(
         )
     every = 1 if bins <= 10 else 2
     ticks = [(round(left + i * bar_w, 2), _fmt(i * step)) for i in range(0, bins + 1, every)]
-    ordered = sorted(values)
-    n = len(ordered)
-    median = None
-    if n:
-        mid = n // 2
-        median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return Histogram(
         width=width,
         height=height,
@@ -85,8 +101,8 @@ def histogram(
         bars=bars,
         ticks=ticks,
         y_max=y_max,
-        n=n,
-        mean=sum(ordered) / n if n else None,
+        n=sum(counts),
+        mean=mean,
         median=median,
     )
 

@@ -29,7 +29,7 @@ from ..operations import (
 )
 from ..operations.assignments import get_assignment
 from .blueprint import bp, notify
-from .charts import histogram, paired_bars
+from .charts import Histogram, drawn_histogram, paired_bars
 from .session import current_user, signed_in
 
 MAX_IDS = 1000
@@ -37,6 +37,8 @@ MAX_IDS = 1000
 
 #: Graded answers listed per page of the dashboard's release table.
 PAGE = 50
+#: Bins of the totals' histogram and of each criterion's.
+_TOTAL_BINS, _CRITERION_BINS = 10, 5
 
 
 #: An id in a form or a query (ASCII digits: str.isdigit also takes "²", which int refuses).
@@ -52,12 +54,20 @@ def render_dashboard(
     status: int = 200,
 ) -> tuple[str, int]:
     session = get_db().session
-    counts = statistics.counts(session, a.id)
+    # One pass for the counts and the stamp the kept figures are checked against.
+    seen = statistics.overview(session, a.id)
+    counts = seen.counts
     rubric = rubrics.rubric_for(a.rubric)
-    found = statistics.distributions(session, a.id)
+    found = statistics.distributions(
+        session,
+        a.id,
+        statistics.Bins(rubric.max_total, _TOTAL_BINS),
+        {c.id: statistics.Bins(c.points, _CRITERION_BINS) for c in rubric.criteria},
+        seen.stamp,
+    )
     charts, total_hist = _charts(found, rubric)
     # Graded answers, and released ones whose newer grade waits for release.
-    renewed = statistics.release_pending_count(session, a.id)
+    renewed = seen.release_pending
     waiting = counts[Status.GRADED.value] + renewed
     pages = max(1, (waiting + PAGE - 1) // PAGE)
     page = min(pages, max(1, request.args.get("page", 1, type=int) or 1))
@@ -78,7 +88,7 @@ def render_dashboard(
         rubric=rubric,
         counts=counts,
         current_total=sum(counts.values()),
-        reviewed=statistics.reviewed_count(session, a.id),
+        reviewed=seen.reviewed,
         total_hist=total_hist,
         charts=charts,
         graded=graded,
@@ -95,7 +105,7 @@ def render_dashboard(
         if pending is not None and (job := session.get(Job, pending)) is not None
         else None,
         regrading=_regrading(session, a),
-        risk=risk.release_risk(session, a),
+        risk=risk.release_risk(session, a, seen.stamp),
         risk_sample=risk.RISK_SAMPLE,
         gradebook=gradebook_sync(session, a.id),
         calibration=calibration,
@@ -151,20 +161,22 @@ def _charts(found: statistics.Distributions, rubric: Any) -> Any:
     hit = _DRAWN.get(rubric.version)
     if hit is not None and hit[0] is found:
         return hit[1]
+
+    def drawn(series: statistics.Series, top: float, **size: int) -> Histogram:
+        return drawn_histogram(series.counts, top, series.mean, series.median, **size)
+
     charts = [
         {
             "id": c.id,
             "name": c.name,
             "max": c.points,
-            "hist": histogram(
-                found.criteria.get(c.id, ()), c.points, bins=5, width=300, height=140
-            ),
+            "hist": drawn(found.criteria[c.id], c.points, width=300, height=140),
         }
         for c in rubric.criteria
     ]
-    drawn = (charts, histogram(found.totals, rubric.max_total, bins=10))
-    _DRAWN[rubric.version] = (found, drawn)
-    return drawn
+    out = (charts, drawn(found.totals, rubric.max_total))
+    _DRAWN[rubric.version] = (found, out)
+    return out
 
 
 def _regrading(session: Any, a: Assignment) -> dict[str, int] | None:
