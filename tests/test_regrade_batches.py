@@ -349,3 +349,39 @@ def test_a_batch_stores_grades_under_the_assignments_stored_version(
         assert tasks.grade_many.run([sid]) == 1  # and only once
     assert _versions(app, [sid])[0].count("older-engine-key") == 1
     assert _latest(app, sid)[2][0]["max_points"] == 40
+
+
+def test_a_batch_gives_its_grades_and_audit_events_ids_in_order(
+    app, client, actors, assignment, enqueued, jobs_inline, tmp_path
+):
+    """On PostgreSQL a batch takes its ids from the tables' sequences up front (so it can
+    insert without RETURNING): in submission order, and past every id stored before, and
+    the next row inserted the usual way comes after them."""
+    from sqlalchemy import func, select
+
+    from grader.service import tasks
+    from grader.service.models import AuditEvent, Grade, Submission
+    from grader.service.operations.events import audit
+
+    ids = _graded_by_new_learners(app, client, ["sub-029.md", "sub-020.md", "sub-021.md"])
+    _regrade_with(app, client, actors, tmp_path, jobs_inline, _more_points)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        before = (s.scalar(select(func.max(Grade.id))), s.scalar(select(func.max(AuditEvent.id))))
+    with app.app_context():
+        assert tasks.grade_many.run(ids) == 3
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        grades = [s.scalar(select(func.max(Grade.id)).where(Grade.submission_id == i)) for i in ids]
+        events = [
+            s.scalar(
+                select(AuditEvent.id).where(
+                    AuditEvent.submission_id == i, AuditEvent.action == "regraded"
+                )
+            )
+            for i in ids
+        ]
+        assert grades == sorted(grades) and grades[0] > before[0]
+        assert events == sorted(events) and events[0] > before[1]
+        audit(s, s.get(Submission, ids[0]), "noted", reason="after the batch")
+        s.flush()
+        later = s.scalar(select(func.max(AuditEvent.id)))
+    assert later > events[-1]

@@ -14,10 +14,11 @@ rendered answer) are handed back for grading one by one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,12 +26,14 @@ from grader.scoring.grade import finish_grade
 from grader.scoring.learning import Calibration, apply_to
 from grader.scoring.rubric import Rubric
 
-from ..models import Assignment, Grade, Override, RubricVersion, Status, Submission
+from ..models import Assignment, AuditEvent, Grade, Override, RubricVersion, Status, Submission
 from ..render import evidence_quotes
 from .grades import WITH_MEASUREMENT, effective_grade, grade_values, record_grade
 from .rubrics import parsed, rubric_for
 
 __all__ = ["finish_batch", "reused_view"]
+
+T = TypeVar("T")
 
 #: ``(calibration version, rubric)`` -> the calibration grades are computed with.
 CalibrationFor = Callable[[str, Rubric], Calibration | None]
@@ -140,11 +143,52 @@ def _finish(
             grade = Grade(**grade_values(sub.id, version, scored, view))
             session.add(grade)
             staged.append((sub, grade, before))
+        assign_ids(session, [grade for _, grade, _ in staged])
         session.flush()  # the new grades, inserted together
-        for sub, grade, before in staged:
-            record_grade(session, sub, grade, before, overrides[sub.id])
+        # Everything record_grade reads is loaded above: without autoflush the audit events
+        # stay pending until they have their ids, and go out together.
+        with session.no_autoflush, added(session, AuditEvent) as events:
+            for sub, grade, before in staged:
+                record_grade(session, sub, grade, before, overrides[sub.id])
+        assign_ids(session, events)
         done += len(staged)
     return done, left
+
+
+def assign_ids(session: Session, rows: Sequence[Any]) -> None:
+    """On PostgreSQL, give new rows their ids from the table's sequence in one query, in
+    order: inserted without RETURNING they go out as one pipelined executemany, where a
+    multi-row INSERT ... RETURNING of a whole batch is a statement of ~90 KB that psycopg
+    parses again for every batch (a fifth of a points-only regrade's time)."""
+    if not rows or session.get_bind().dialect.name != "postgresql":
+        return
+    table = type(rows[0]).__table__.name
+    with session.no_autoflush:  # the rows must still be pending when they get their ids
+        ids = session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n) "
+                "ORDER BY 1"
+            ),
+            {"t": table, "n": len(rows)},
+        ).all()
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
+
+
+@contextmanager
+def added(session: Session, kind: type[T]) -> Iterator[list[T]]:
+    """The objects of ``kind`` added to the session inside the block, in order."""
+    found: list[T] = []
+
+    def seen(_: Session, obj: object) -> None:
+        if isinstance(obj, kind):
+            found.append(obj)
+
+    event.listen(session, "transient_to_pending", seen)
+    try:
+        yield found
+    finally:
+        event.remove(session, "transient_to_pending", seen)
 
 
 def reused_view(
