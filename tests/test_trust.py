@@ -443,3 +443,27 @@ def test_instructions_to_the_grader_are_found_where_their_words_start(text, foun
     from grader.scoring.reading import _injected
 
     assert _injected(text.lower()) is found
+
+
+def test_reference_kind_confidence_is_low_between_whole_half_and_no_marks():
+    """The reference kind's confidence is its fitted model (bench/fit_reference_confidence.py):
+    humans give whole, half or no marks, so a grade between them is below the release level
+    and a clear full or empty grade is above it."""
+    from grader.scoring.confidence import REFERENCE_MODEL, confidence, reference_signals
+
+    def conf(fraction: float) -> float:
+        return confidence(reference_signals(fraction), 0, REFERENCE_MODEL)
+
+    assert conf(1.0) >= RELEASE_LEVEL and conf(0.0) >= RELEASE_LEVEL
+    assert conf(0.5) < 0.3 and conf(0.75) < RELEASE_LEVEL and conf(0.25) < RELEASE_LEVEL
+    # Monotone away from the middle, on either side.
+    upper = [conf(0.5 + k / 20) for k in range(11)]
+    assert upper == sorted(upper)
+    lower = [conf(0.5 - k / 20) for k in range(11)]
+    assert lower == sorted(lower)
+
+    from .test_reference import QUESTION, REFERENCE
+
+    rubric = reference_rubric([REFERENCE], question=QUESTION, points=4.0)
+    full = grade_text(REFERENCE, rubric)
+    assert full.total == 4.0 and full.confidence == conf(1.0)

@@ -1,14 +1,15 @@
 """Confidence: the probability that a grade is within 15 points (of 100) of an instructor's.
 
-Two parts. *Review reasons* are the situations in which grader is known to be unreliable
-(another language, hidden text, contradictions with the scenario, harmful fixes, hedging,
-instructions to the grader, answers unlike any graded one...): each comes with a machine code
-and a sentence for the reviewer, and any reason keeps the grade below the auto-release level
-(:data:`RELEASE_LEVEL`). The *probability* is a logistic model of a few signals, fitted by
-``bench/fit_confidence.py`` on graded answers (the course's graded sample and the development
-half of ``tests/data/adversarial``), deterministically; its coefficients live here, and
-:data:`CONFIDENCE_VERSION` is part of the engine version, so the same answer and rubric
-version always get the same confidence.
+Two parts, for the plan kind (the reference-answer kind has a model of its own,
+:data:`REFERENCE_MODEL`). *Review reasons* are the situations in which grader is known to be
+unreliable (another language, hidden text, contradictions with the scenario, harmful fixes,
+hedging, instructions to the grader, answers unlike any graded one...): each comes with a
+machine code and a sentence for the reviewer, and any reason keeps the grade below the
+auto-release level (:data:`RELEASE_LEVEL`). The *probability* is a logistic model of a few
+signals, fitted by ``bench/fit_confidence.py`` on graded answers (the course's graded sample
+and the development half of ``tests/data/adversarial``), deterministically; its coefficients
+live here, and :data:`CONFIDENCE_VERSION` is part of the engine version, so the same answer
+and rubric version always get the same confidence.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ from dataclasses import dataclass
 __all__ = [
     "CONFIDENCE_VERSION",
     "MODEL",
+    "REFERENCE_MODEL",
     "RELEASE_LEVEL",
     "REVIEW_MESSAGES",
     "ReviewReason",
     "confidence",
+    "reference_signals",
 ]
 
-CONFIDENCE_VERSION = "3"
+CONFIDENCE_VERSION = "4"
 #: Grades at or above this confidence may be released without review (the service's
 #: ``AUTO_RELEASE_CONFIDENCE`` default); every grade below it says why in its reasons.
 RELEASE_LEVEL = 0.8
@@ -106,6 +109,24 @@ MODEL = Model(
     },
     reason_odds=0.571,
 )
+
+
+#: The reference-answer kind's model, of the grade's fraction ``f`` of the points and its
+#: distance from the middle (:func:`reference_signals`). Fitted by
+#: ``python bench/fit_reference_confidence.py`` on SAF train, grades predicted out of fold
+#: (1,476 answers); refit and bump CONFIDENCE_VERSION together.
+REFERENCE_MODEL = Model(
+    intercept=-1.856,
+    coefficients={"d": 0.410, "d2": 5.105, "f": -0.760},
+    reason_odds=0.571,
+)
+
+
+def reference_signals(fraction: float) -> dict[str, float]:
+    """What the reference kind's confidence reads of a grade: humans give short answers
+    whole, half or no marks, so a grade between those is rarely within 15% of theirs."""
+    d = abs(2.0 * fraction - 1.0)
+    return {"d": d, "d2": d * d, "f": fraction}
 
 
 def confidence(signals: Mapping[str, float], reasons: int, model: Model = MODEL) -> float:

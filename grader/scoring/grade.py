@@ -16,7 +16,8 @@ from typing import Any
 
 from .calibration import unmatched
 from .compiled import CompiledReferenceRubric, CompiledRubric, compile_rubric
-from .confidence import RELEASE_LEVEL, ReviewReason
+from .confidence import REFERENCE_MODEL, RELEASE_LEVEL, ReviewReason, reference_signals
+from .confidence import confidence as model_confidence
 from .parse import parse_plan
 from .rubric import Rubric
 from .score import FLAG_MESSAGES, CriterionGrade, Grade, finish_plan, measure_plan
@@ -133,8 +134,8 @@ def _finish_reference(measured: Mapping[str, Any], compiled: CompiledReferenceRu
             parts.append("Not covered: " + ", ".join(missing[:5]) + ".")
         else:
             parts.append("To improve: cover more of the key points the question asks about.")
-    # Grades near the middle of the scale are where graders disagree most.
-    confidence = 0.55 + 0.4 * abs(2 * fraction - 1)
+    # Humans give whole, half or no marks: grades between them are rarely within 15%.
+    confidence = model_confidence(reference_signals(fraction), 0, REFERENCE_MODEL)
     for flag in flags:
         confidence *= 0.9 if flag == "contains_html" else 0.6
     points = round(fraction * criterion.points, 2)
