@@ -308,3 +308,65 @@ def test_two_answers_indexed_at_once_still_find_each_other(
     with db.sessionmaker() as s:
         assert s.scalar(select(func.count()).select_from(CopyHint)) == 1
         assert [s.get(Submission, i).copy_hints for i in ids] == [1, 1]
+
+
+def test_an_answer_whose_indexing_failed_is_indexed_by_the_reconciler(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    """A failed copy indexing leaves the grade standing and the answer marked unindexed;
+    the reconciler's pass indexes it later (once it has settled), finds the copy it makes,
+    and leaves it alone afterwards."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from grader.service import tasks
+    from grader.service.models import AnswerFingerprint, Submission
+    from grader.service.operations import copies
+
+    source = (ADVERSARIAL / "answers" / "o01.md").read_text()
+    copied = _half_copy(source, (ADVERSARIAL / "answers" / "o05.md").read_text())
+    ids = []
+    real = copies.record
+    for i, (token, text) in enumerate(zip(learner_tokens(app, 2), [source, copied], strict=True)):
+        if i == 1:
+
+            def broken(session, submission_id):
+                raise RuntimeError("the index is unavailable")
+
+            monkeypatch.setattr(copies, "record", broken)
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"  # the grade stands
+    monkeypatch.setattr(copies, "record", real)
+    first, second = ids
+
+    def state():
+        with app.app_context(), app.extensions["db"].session_scope() as s:
+            return {
+                sid: (
+                    s.get(Submission, sid).copy_indexed,
+                    s.get(Submission, sid).copy_hints,
+                    s.scalar(
+                        select(AnswerFingerprint.hash)
+                        .where(AnswerFingerprint.submission_id == sid)
+                        .limit(1)
+                    )
+                    is not None,
+                )
+                for sid in ids
+            }
+
+    assert state() == {first: (True, 0, True), second: (False, 0, False)}
+    # A fresh grade is the worker's to index: the reconciler waits for it to settle.
+    with app.app_context():
+        tasks.reconcile.run()
+    assert state()[second] == (False, 0, False)
+    factory = app.extensions["db"].sessionmaker
+    assert copies.index_missed(factory, older_than=timedelta(0)) == 1
+    assert state() == {first: (True, 1, True), second: (True, 1, True)}
+    assert copies.index_missed(factory, older_than=timedelta(0)) == 0

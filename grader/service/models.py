@@ -243,6 +243,9 @@ class Submission(Base):
     open_requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Copy hints (CopyHint rows) naming this answer, either side (0023): staff only.
     copy_hints: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Its copy fingerprints are stored (or it has none): a first grade whose indexing
+    # failed is indexed again by the reconciler (0032).
+    copy_indexed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Sent after the assignment's due time (accepted by its late policy).
     late: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The effective grade's headline figures, copied here so the review queue can filter
@@ -293,6 +296,12 @@ class Submission(Base):
             )
         ),
         Index("ix_submissions_assignment_reviewer", "assignment_id", "reviewer_id"),
+        Index(
+            "ix_submissions_unindexed",
+            "id",
+            postgresql_where=text("NOT copy_indexed"),
+            sqlite_where=text("copy_indexed = 0"),
+        ),
         Index(
             "ix_submissions_release_pending",
             "assignment_id",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from celery import Task, shared_task
 from flask import current_app
@@ -14,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from .db import get_db
 from .grade_task import GradingSettings, grade_submission
 from .models import Submission
-from .operations import regrades
+from .operations import copies, regrades
 from .operations.calibrations import calibration_for
 from .operations.finished import finish_batch
 from .operations.submissions import stuck_submissions
@@ -99,7 +100,8 @@ def enqueue_batch(submission_ids: list[int]) -> bool:
 
 @shared_task(name="grader.reconcile", ignore_result=True)
 def reconcile() -> int:
-    """Re-enqueue submissions stuck in queued or grading (lost message, dead worker)."""
+    """Re-enqueue submissions stuck in queued or grading (lost message, dead worker), and
+    index for copy hints the graded answers whose indexing failed."""
     with get_db().session_scope() as session:
         ids = stuck_submissions(session, stuck_after=current_app.config["STUCK_AFTER"])
     sent = [sid for sid in ids if enqueue_grade(sid)]
@@ -112,6 +114,14 @@ def reconcile() -> int:
             )
     if ids:
         log.warning("reconciler re-enqueued %d submissions", len(ids))
+    # First grades whose copy indexing failed: indexed now, a batch per run.
+    db = get_db()
+    assert db.sessionmaker is not None
+    missed = copies.index_missed(
+        db.sessionmaker, older_than=timedelta(seconds=current_app.config["STUCK_AFTER"])
+    )
+    if missed:
+        log.warning("reconciler indexed %d answers for copy hints", missed)
     return len(ids)
 
 

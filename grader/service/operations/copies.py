@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    false,
     func,
     insert,
     literal_column,
@@ -53,6 +55,7 @@ from ..models import (
     Assignment,
     CopyHint,
     RubricVersion,
+    Status,
     Submission,
     User,
     utcnow,
@@ -60,7 +63,7 @@ from ..models import (
 from .assignments import learner_shown, shown_learner
 from .rubrics import parsed, rubric_for
 
-__all__ = ["CANDIDATES", "after_grading", "hints_for", "pairs", "record"]
+__all__ = ["CANDIDATES", "after_grading", "hints_for", "index_missed", "pairs", "record"]
 
 log = logging.getLogger(__name__)
 #: Candidates measured per answer: those sharing the most fingerprints.
@@ -143,7 +146,9 @@ def record(session: Session, submission_id: int) -> int:
     ignore, samples = _rubric_texts(rubric)
     content = prepare(sub.content)
     found = sorted(fingerprints(content, ignore))  # before the lock: others need not wait
+    indexed = update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == sub.id).values(copy_indexed=True)
     if not found:
+        session.execute(indexed)
         return 0
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql:
@@ -153,8 +158,10 @@ def record(session: Session, submission_id: int) -> int:
     if session.scalar(
         select(AnswerFingerprint.hash).where(AnswerFingerprint.submission_id == sub.id).limit(1)
     ):
+        session.execute(indexed)
         return 0
     _insert_fingerprints(session, sub.id, sub.assignment_id, found, postgresql)
+    session.execute(indexed)
     if postgresql:  # a plan for this answer's hashes: a generic one for "= ANY" scans
         session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
     common: dict[int, int] = {
@@ -288,6 +295,35 @@ def after_grading(session_factory: Callable[[], Session], submission_id: int, ou
             record(session, submission_id)
     except Exception:
         log.exception("copy hints for submission %s failed; the grade stands", submission_id)
+
+
+#: First grades left unindexed (their indexing failed) indexed again per reconciler run.
+MISSED_BATCH = 50
+
+
+def index_missed(
+    session_factory: Callable[[], Session], *, older_than: timedelta, limit: int = MISSED_BATCH
+) -> int:
+    """Index again, one transaction each, graded current answers whose first indexing failed
+    (or never ran) and that have not changed for ``older_than`` (the worker indexes a fresh
+    grade itself); returns how many were tried. The reconciler calls it."""
+    with session_factory() as session:
+        ids = list(
+            session.scalars(
+                select(Submission.id)
+                .where(
+                    Submission.copy_indexed == false(),  # the partial index's "NOT copy_indexed"
+                    Submission.current,
+                    Submission.status.in_([Status.GRADED, Status.RELEASED]),
+                    Submission.updated_at < utcnow() - older_than,
+                )
+                .order_by(Submission.id)
+                .limit(limit)
+            )
+        )
+    for sid in ids:
+        after_grading(session_factory, sid, "graded")
+    return len(ids)
 
 
 def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> list[dict[str, Any]]:

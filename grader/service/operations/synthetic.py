@@ -138,6 +138,8 @@ def seed_synthetic(
                     "reviewed": reviewed,
                     "open_requests": 0,
                     "copy_hints": 0,
+                    # Synthetic learners share texts by construction: not copy-indexed.
+                    "copy_indexed": True,
                     "late": False,
                     "total": g["total"],
                     "max_total": g["max_total"],
