@@ -367,6 +367,10 @@ def test_an_answer_whose_indexing_failed_is_indexed_by_the_reconciler(
         tasks.reconcile.run()
     assert state()[second] == (False, 0, False)
     factory = app.extensions["db"].sessionmaker
+    monkeypatch.setattr(copies, "record", broken)  # still failing: tried, left for later
+    assert copies.index_missed(factory, older_than=timedelta(0)) == 1
+    assert state()[second] == (False, 0, False)
+    monkeypatch.setattr(copies, "record", real)
     assert copies.index_missed(factory, older_than=timedelta(0)) == 1
     assert state() == {first: (True, 1, True), second: (True, 1, True)}
     assert copies.index_missed(factory, older_than=timedelta(0)) == 0

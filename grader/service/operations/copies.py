@@ -285,16 +285,19 @@ def _insert_fingerprints(
         )
 
 
-def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> None:
+def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> bool:
     """Index a first-graded answer (the worker calls it). A hint must never cost a grade:
-    a failure is logged, the grade stands, the answer goes unindexed."""
+    a failure is logged (False), the grade stands, the answer stays unindexed until the
+    reconciler's :func:`index_missed` indexes it."""
     if outcome != "graded":
-        return
+        return True
     try:
         with session_factory() as session, session.begin():
             record(session, submission_id)
     except Exception:
         log.exception("copy hints for submission %s failed; the grade stands", submission_id)
+        return False
+    return True
 
 
 #: First grades left unindexed (their indexing failed) indexed again per reconciler run.
@@ -321,8 +324,9 @@ def index_missed(
                 .limit(limit)
             )
         )
-    for sid in ids:
-        after_grading(session_factory, sid, "graded")
+    for n, sid in enumerate(ids, start=1):
+        if not after_grading(session_factory, sid, "graded"):
+            return n  # the index is failing: one logged failure a pass is enough
     return len(ids)
 
 
