@@ -134,6 +134,27 @@ def test_harmful_actions_cost_points():
     assert any("Deleting production data" in c.feedback for c in after.criteria)
 
 
+def test_an_action_written_with_a_negating_word_is_not_negated_by_it():
+    """ "skip staging" or "no rollback needed" is the harmful action itself: its own "skip"
+    or "no" does not negate it (it used to, so such phrases never fired), but a negation
+    before it still does."""
+    for proposal in (
+        "We skip the staging run, since the data there is different anyway.",
+        "Deploy the fix on Friday without a backup of the feature tables.",
+        "Ship the new model; no rollback needed.",
+    ):
+        grade = grade_text(STRONG + "\n\n" + proposal + "\n", RUBRIC)
+        assert "harmful_action" in grade.flags, proposal
+        assert any(
+            "unsafe" in r["message"] or "staging" in r["message"] for r in grade.review_reasons
+        ), proposal
+    for refusal in (
+        "We never skip the staging run.",
+        "Never deploy without a backup of the feature tables.",
+    ):
+        assert "harmful_action" not in grade_text(STRONG + "\n\n" + refusal + "\n", RUBRIC).flags
+
+
 def test_statements_and_actions_are_read_within_one_sentence_or_line():
     # "a day's work" is not "drift detection works"; "turn it off" on one line and "enable
     # drift" on the next is not "turn off drift".

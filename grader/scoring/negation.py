@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from .text import stem
 
-__all__ = ["CUE_TERMS", "cue_offsets", "dismissed"]
+__all__ = ["CUE_TERMS", "cue_offsets", "dismissed", "negations"]
 
 _WINDOW = 60
 _CLAUSE_END = re.compile(r"[.;:!?\n()]|,\s+(?:but|while|whereas|although)\b|\bbut\b", re.I)
@@ -80,6 +80,11 @@ def _negations(fragment: str) -> int:
     return len(_NEGATORS.findall(_NOT_ONLY.sub(" ", fragment)))
 
 
+def negations(fragment: str) -> int:
+    """How many negating words (not, no, without, skip, ...) a fragment has."""
+    return _negations(fragment)
+
+
 # Every word that can start a negation or a dismissal. Most phrases have none nearby, and
 # finding that out once per text keeps the reading linear and cheap.
 _CUE = re.compile(
@@ -112,11 +117,18 @@ def _cues(text: str) -> tuple[int, ...]:
 
 
 def dismissed(
-    text: str, start: int, end: int, reading: str, cues: Sequence[int] | None = None
+    text: str,
+    start: int,
+    end: int,
+    reading: str,
+    cues: Sequence[int] | None = None,
+    own: int = 0,
 ) -> bool:
     """Whether the phrase at text[start:end] is dismissed (or, for an action, negated).
 
     ``cues``: the offsets of cue words in text, when the caller has them (else found here).
+    ``own``: negations the phrase itself is written with (an action such as "skip staging"
+    or "no rollback needed" is not negated by its own words; :func:`negations`).
     """
     cues = _cues(text) if cues is None else cues
     i = bisect_left(cues, start - _WINDOW)
@@ -126,7 +138,7 @@ def dismissed(
     after = _clause_after(text, end)
     if reading == "action":
         inside = text[start:end]
-        count = _negations(before) + _negations(inside)
+        count = _negations(before) + max(0, _negations(inside) - own)
         if count % 2 == 1:
             return True
         return bool(_DISMISS_AFTER.match(after))

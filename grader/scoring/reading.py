@@ -21,7 +21,7 @@ from .facts import FactReading, foreign_numbers, numbers_cited, read_facts
 from .language import detect
 from .layout import Layout
 from .matching import Doc
-from .negation import dismissed
+from .negation import dismissed, negations
 from .parse import Plan
 from .rubric import Contraindication
 from .text import word_count
@@ -300,7 +300,8 @@ def _harmful(doc: Doc, compiled: CompiledRubric) -> list[tuple[Contraindication,
                 if bisect_right(bounds, start) != bisect_right(bounds, doc.starts[sp[1]]):
                     continue  # an action is proposed within one sentence or line
                 described = base_verb and doc.text[start : doc.ends[sp[0]]].lower().endswith("ed")
-                if not described and not dismissed(doc.text, start, end, "action", doc.cues):
+                own = negations(raw)
+                if not described and not dismissed(doc.text, start, end, "action", doc.cues, own):
                     found.append((ci, doc.quote(sp)))
                     break
             else:

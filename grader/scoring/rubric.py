@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # Bump when a change to the scoring code changes scores: it is part of every rubric version.
-ENGINE_VERSION = "7." + CONFIDENCE_VERSION
+ENGINE_VERSION = "8." + CONFIDENCE_VERSION
 
 SOURCES = frozenset(
     {"all", "other", "step1", "matrix", "step3"}
