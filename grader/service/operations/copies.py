@@ -7,7 +7,11 @@ answers (other learners') that share some by index lookups, measures the passage
 each of the few best candidates and keeps a :class:`~grader.service.models.CopyHint` for
 each pair that passes :attr:`~grader.scoring.overlap.Verdict.possible_copy`. The cost per
 answer grows with its own length and its candidates, not with the assignment's size.
-The exercise's own wording is ignored (quoting the task is not copying).
+The exercise's own wording is ignored (quoting the task is not copying). An answer whose
+indexing failed stays marked unindexed and :func:`index_missed` (the reconciler) indexes it.
+
+Long because: indexing, its retry, the hints' reads and the pair listing share one set of
+statements written for both databases (array lookups on PostgreSQL, ``json_each`` on SQLite).
 """
 
 from __future__ import annotations
