@@ -368,9 +368,54 @@ def test_an_answer_whose_indexing_failed_is_indexed_by_the_reconciler(
     assert state()[second] == (False, 0, False)
     factory = app.extensions["db"].sessionmaker
     monkeypatch.setattr(copies, "record", broken)  # still failing: tried, left for later
-    assert copies.index_missed(factory, older_than=timedelta(0)) == 1
+    assert copies.index_missed(factory, older_than=timedelta(0)) == (1, 0)
     assert state()[second] == (False, 0, False)
     monkeypatch.setattr(copies, "record", real)
-    assert copies.index_missed(factory, older_than=timedelta(0)) == 1
+    assert copies.index_missed(factory, older_than=timedelta(0)) == (1, 1)
     assert state() == {first: (True, 1, True), second: (True, 1, True)}
-    assert copies.index_missed(factory, older_than=timedelta(0)) == 0
+    assert copies.index_missed(factory, older_than=timedelta(0)) == (0, 0)
+
+
+def test_an_answer_that_always_fails_to_index_does_not_hold_up_the_others(
+    app, client, actors, assignment, enqueued, monkeypatch
+):
+    """Each reconciler pass goes on where the last stopped (and wraps around), so the
+    lowest unindexed id failing every time costs one try a round, not every pass."""
+    from datetime import timedelta
+
+    from grader.service.models import Submission
+    from grader.service.operations import copies
+
+    real = copies.record
+    monkeypatch.setattr(copies, "record", lambda session, sid: 1 / 0)
+    ids = []
+    names = ["sub-010.md", "sub-020.md", "sub-027.md"]
+    for token, name in zip(learner_tokens(app, 3), names, strict=True):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=(HEALTH / name).read_text(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        ids.append(r.get_json()["id"])
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    bad = ids[0]
+
+    def poisoned(session, sid):
+        if sid == bad:
+            raise RuntimeError("this one always fails")
+        return real(session, sid)
+
+    monkeypatch.setattr(copies, "record", poisoned)
+    monkeypatch.setattr(copies, "_missed_after", 0)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        stamps = [s.get(Submission, i).updated_at for i in ids]
+    factory = app.extensions["db"].sessionmaker
+    assert copies.index_missed(factory, older_than=timedelta(0), limit=1) == (1, 0)
+    assert copies.index_missed(factory, older_than=timedelta(0), limit=1) == (1, 1)
+    assert copies.index_missed(factory, older_than=timedelta(0), limit=1) == (1, 1)
+    # Round again: only the poisoned one is left.
+    assert copies.index_missed(factory, older_than=timedelta(0), limit=5) == (1, 0)
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert [s.get(Submission, i).copy_indexed for i in ids] == [False, True, True]
+        # Marking a row indexed is bookkeeping: its updated_at stays (no hints were found).
+        assert [s.get(Submission, i).updated_at for i in ids] == stamps

@@ -1,6 +1,6 @@
 """Every route, fed the inputs that used to give 500s: NUL characters in the path, the query
 and form fields, integers too large for the database, JSON nested past the parser's limit,
-lone surrogates and 400-digit numbers. Each must get a 4xx (or a normal answer), never a
+lone surrogates, 400-digit numbers and NaN. Each must get a 4xx (or a normal answer), never a
 server error, on SQLite and PostgreSQL alike (the suite runs on both)."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ BODIES = [
     ("application/json", '{"content": "\\ud800", "criterion": "\\udfff"}'),
     ("application/json", '{"points": 1' + "0" * 400 + ', "ids": [' + HUGE + "]}"),
     ("application/json", '{"mode": "ids", "ids": [1e400, -1, "x\\u0000"]}'),
+    ("application/json", '{"content": "x", "metadata": {"a": NaN}, "points": Infinity}'),
     ("application/x-www-form-urlencoded", "email=a%00b&password=%00&csrf_token=%00&q=%00"),
     ("text/markdown", "## Step 1\n\x00\n"),
 ]
@@ -103,3 +104,18 @@ def test_no_page_gives_a_server_error_to_a_signed_in_user_on_hostile_input(app, 
                 if r.status_code >= 500:
                     failures.append(f"{method} {url} [{body}] -> {r.status_code}")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_nan_in_a_json_body_is_refused_not_stored(client, actors, assignment):
+    """NaN and Infinity are not JSON (PostgreSQL refuses them in a json column): a body with
+    them is a 422 naming the body, before anything is stored."""
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data='{"content": "## Step 1\\nAUC 0.78", "metadata": {"score": NaN}}',
+        headers={**actors.h("learner"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    error = r.get_json()["error"]
+    assert (
+        error["code"] == "invalid_json" and error["field"] == "body" and "NaN" in error["message"]
+    )

@@ -132,3 +132,11 @@ def test_sql_bins_match_python_bins_at_the_edges(app, assignment):
     assert sql.criteria["problem_identification"].counts == (1, 1, 1, 0, 3)
     assert sql.criteria["prioritization"] == statistics.Series((0,) * 5, 0, None)
     assert sql.totals.counts == rows.totals.counts and sql.totals.median == rows.totals.median
+
+
+def test_bin_edges_are_exact_for_decimal_points():
+    """Edges are top * k / count: with k * step a grade of 1.2 of 4 (edge 1.2000000000000002)
+    fell in the bar below its own."""
+    bins = statistics.Bins(4.0, 10)
+    assert bins.edges[2] == 1.2 and bins.edges[5] == 2.4
+    assert statistics.series_of([1.2, 2.4, 2.8], bins).counts == (0, 0, 0, 1, 0, 0, 1, 1, 0, 0)

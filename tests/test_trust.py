@@ -151,6 +151,12 @@ def test_an_action_written_with_a_negating_word_is_not_negated_by_it():
     for refusal in (
         "We never skip the staging run.",
         "Never deploy without a backup of the feature tables.",
+        # Warnings against the action, not proposals of it.
+        "Skipping staging would be a serious mistake here.",
+        "Deploying without a backup is exactly what caused the last outage, so we keep one.",
+        "Without a backup a bad release cannot be undone, so a backup is taken first.",
+        # Routine cleaning, not deleting production data.
+        "Drop rows with invalid ages from the training set.",
     ):
         assert "harmful_action" not in grade_text(STRONG + "\n\n" + refusal + "\n", RUBRIC).flags
 
@@ -488,3 +494,20 @@ def test_reference_kind_confidence_is_low_between_whole_half_and_no_marks():
     rubric = reference_rubric([REFERENCE], question=QUESTION, points=4.0)
     full = grade_text(REFERENCE, rubric)
     assert full.total == 4.0 and full.confidence == conf(1.0)
+
+
+def test_unmatched_follows_the_calibrations_own_pins():
+    """A calibration that pins off_topic answers to zero gives them no provisional floor and
+    no "unmatched" reason: the rule reads the calibration's zero_when, not the default's."""
+    from grader.scoring.calibration import DEFAULT_CALIBRATION
+
+    from .test_reference import QUESTION, REFERENCE
+
+    paraphrase = "The domain goes down, to one tenth of what it was."
+    default = reference_rubric([REFERENCE], question=QUESTION, points=4.0)
+    stored = DEFAULT_CALIBRATION.to_dict()
+    stored["zero_when"] = [*stored["zero_when"], "off_topic"]
+    pinned = reference_rubric([REFERENCE], question=QUESTION, points=4.0, calibration=stored)
+    assert [r["code"] for r in grade_text(paraphrase, default).review_reasons] == ["unmatched"]
+    grade = grade_text(paraphrase, pinned)
+    assert grade.total == 0.0 and "unmatched" not in [r["code"] for r in grade.review_reasons]

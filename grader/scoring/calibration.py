@@ -143,7 +143,7 @@ class LinearCalibration:
         value = self.intercept + sum(
             c * _value(features, f) for f, c in zip(self.features, self.coefficients, strict=True)
         )
-        if unmatched(features):
+        if unmatched(features, self.zero_when):
             value = max(value, UNMATCHED_FRACTION)
         return min(1.0, max(0.0, value))
 
@@ -213,9 +213,10 @@ def _value(row: Mapping[str, float], name: str) -> float:
         raise ValueError(f"features lack {name!r}") from None
 
 
-def unmatched(features: Mapping[str, float]) -> bool:
-    """About the question (not ``unrelated``) yet sharing no concept with the references."""
-    return _flagged(features, ("off_topic",)) and not _flagged(features, DEFAULT_ZERO_WHEN)
+def unmatched(features: Mapping[str, float], zero_when: Sequence[str] = DEFAULT_ZERO_WHEN) -> bool:
+    """Sharing no concept with the references (``off_topic``) yet not pinned to zero by
+    ``zero_when`` (the calibration's): about the question, in other words or none right."""
+    return _flagged(features, ("off_topic",)) and not _flagged(features, zero_when)
 
 
 def _flagged(row: Mapping[str, float], names: Sequence[str]) -> bool:

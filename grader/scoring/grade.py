@@ -140,7 +140,7 @@ def _finish_reference(measured: Mapping[str, Any], compiled: CompiledReferenceRu
         confidence *= 0.9 if flag == "contains_html" else 0.6
     points = round(fraction * criterion.points, 2)
     reasons = [ReviewReason.of("unread", f"{unread:,}")] if unread else []
-    if unmatched(features):
+    if unmatched(features, compiled.calibration.zero_when):
         reasons.append(ReviewReason.of("unmatched"))
     if reasons:
         confidence = min(confidence, RELEASE_LEVEL - 0.01)

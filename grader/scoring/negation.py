@@ -23,13 +23,13 @@ True
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from .text import stem
 
-__all__ = ["CUE_TERMS", "cue_offsets", "dismissed", "negations"]
+__all__ = ["CUE_TERMS", "cue_offsets", "dismissed", "negations", "warns"]
 
 _WINDOW = 60
 _CLAUSE_END = re.compile(r"[.;:!?\n()]|,\s+(?:but|while|whereas|although)\b|\bbut\b", re.I)
@@ -148,3 +148,21 @@ def dismissed(
         # "...is not a concern" dismisses; "...is not a concern we can ignore" is rare enough.
         return _negations(before) % 2 == 0
     return False
+
+
+# Words that make a sentence naming an action written with a negating word ("skip staging",
+# "without a backup") a warning against it rather than a proposal.
+_WARNING = re.compile(
+    r"\b(?:mistakes?|dangerous|danger|risky|riskier|bad idea|reckless|caused|causes|cause"
+    r"|never|must not|mustn't|should not|shouldn't|cannot|can't|avoid|instead|unacceptable"
+    r"|irresponsible|would be|why we)\b",
+    re.I,
+)
+
+
+def warns(text: str, bounds: list[int], at: int) -> bool:
+    """Whether the sentence holding offset ``at`` reads as a warning (:data:`_WARNING`)."""
+    i = bisect_right(bounds, at)
+    start = bounds[i - 1] if i else 0
+    end = bounds[i] if i < len(bounds) else len(text)
+    return _WARNING.search(text, start, end) is not None

@@ -21,7 +21,7 @@ from .facts import FactReading, foreign_numbers, numbers_cited, read_facts
 from .language import detect
 from .layout import Layout
 from .matching import Doc
-from .negation import dismissed, negations
+from .negation import dismissed, negations, warns
 from .parse import Plan
 from .rubric import Contraindication
 from .text import word_count
@@ -301,6 +301,8 @@ def _harmful(doc: Doc, compiled: CompiledRubric) -> list[tuple[Contraindication,
                     continue  # an action is proposed within one sentence or line
                 described = base_verb and doc.text[start : doc.ends[sp[0]]].lower().endswith("ed")
                 own = negations(raw)
+                if own and warns(doc.text, bounds, start):
+                    continue  # "skipping staging would be a mistake" warns, it does not act
                 if not described and not dismissed(doc.text, start, end, "action", doc.cues, own):
                     found.append((ci, doc.quote(sp)))
                     break

@@ -14,7 +14,6 @@ from datetime import datetime
 from functools import wraps
 from typing import Any, TypeVar
 
-import orjson
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,35 +62,17 @@ def _asynchronous_commit(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.autocommit = autocommit
 
 
-def _dumps(value: Any) -> str:
-    """JSON columns through orjson: a regrade or a queue page decodes and encodes a dozen
-    JSON values per row, and the standard library took a third of a points-only regrade."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
 def make_engine(url: str, *, asynchronous_commit: bool = False) -> Engine:
     """The engine for url; ``asynchronous_commit`` (PostgreSQL only) for work that is safe to
     lose in a database crash because it is redone (see WORKER_ASYNC_COMMIT)."""
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            json_serializer=_dumps,
-            json_deserializer=orjson.loads,
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _begin_before_savepoint)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
-        json_serializer=_dumps,
-        json_deserializer=orjson.loads,
-    )
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     if asynchronous_commit:
         event.listen(engine, "connect", _asynchronous_commit)
     return engine

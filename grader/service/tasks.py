@@ -117,11 +117,11 @@ def reconcile() -> int:
     # First grades whose copy indexing failed: indexed now, a batch per run.
     db = get_db()
     assert db.sessionmaker is not None
-    missed = copies.index_missed(
+    tried, indexed = copies.index_missed(
         db.sessionmaker, older_than=timedelta(seconds=current_app.config["STUCK_AFTER"])
     )
-    if missed:
-        log.warning("reconciler indexed %d answers for copy hints", missed)
+    if tried:
+        log.warning("reconciler indexed %d of %d unindexed answers for copy hints", indexed, tried)
     return len(ids)
 
 

@@ -60,12 +60,21 @@ def decode_text(raw: bytes, field: str = "body") -> str:
         ) from exc
 
 
+class _NotJSON(ValueError):
+    pass
+
+
+def _not_json(constant: str) -> Any:
+    raise _NotJSON(constant)
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     text = decode_text(raw)
     if not text.strip():
         raise APIError(422, "empty_body", "the body is empty", field="body")
     try:
-        data = json.loads(text)
+        # NaN and Infinity are not JSON: PostgreSQL would refuse them when stored.
+        data = json.loads(text, parse_constant=_not_json)
         # A lone surrogate escape ("\ud800") decodes but cannot be stored as text.
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except RecursionError:
@@ -73,6 +82,10 @@ def json_object(raw: bytes) -> dict[str, Any]:
     except UnicodeEncodeError:
         raise APIError(
             422, "invalid_json", "the body contains a lone surrogate escape", field="body"
+        ) from None
+    except _NotJSON as exc:
+        raise APIError(
+            422, "invalid_json", f"the body is not valid JSON: {exc} is not a number", field="body"
         ) from None
     except json.JSONDecodeError as exc:
         raise APIError(

@@ -150,7 +150,13 @@ def record(session: Session, submission_id: int) -> int:
     ignore, samples = _rubric_texts(rubric)
     content = prepare(sub.content)
     found = sorted(fingerprints(content, ignore))  # before the lock: others need not wait
-    indexed = update(_SUBMISSIONS).where(_SUBMISSIONS.c.id == sub.id).values(copy_indexed=True)
+    # A bookkeeping mark: the row's updated_at (what the API shows, the dashboard's stamp,
+    # the lost-regrade check) stays as it is.
+    indexed = (
+        update(_SUBMISSIONS)
+        .where(_SUBMISSIONS.c.id == sub.id)
+        .values(copy_indexed=True, updated_at=_SUBMISSIONS.c.updated_at)
+    )
     if not found:
         session.execute(indexed)
         return 0
@@ -304,34 +310,47 @@ def after_grading(session_factory: Callable[[], Session], submission_id: int, ou
     return True
 
 
-#: First grades left unindexed (their indexing failed) indexed again per reconciler run.
-MISSED_BATCH = 50
+#: First grades left unindexed (their indexing failed) tried again per reconciler run, and
+#: the failures after which a run stops (the index is probably down).
+MISSED_BATCH, MISSED_FAILURES = 50, 3
+# Where the last run stopped: the next one goes on from there and wraps around, so an answer
+# that always fails costs one try a round, and never holds up the ones after it.
+_missed_after = 0
 
 
 def index_missed(
     session_factory: Callable[[], Session], *, older_than: timedelta, limit: int = MISSED_BATCH
-) -> int:
+) -> tuple[int, int]:
     """Index again, one transaction each, graded current answers whose first indexing failed
-    (or never ran) and that have not changed for ``older_than`` (the worker indexes a fresh
-    grade itself); returns how many were tried. The reconciler calls it."""
+    and that have not changed for ``older_than`` (the worker indexes a fresh grade itself):
+    returns (tried, indexed). The reconciler calls it."""
+    global _missed_after
     with session_factory() as session:
-        ids = list(
-            session.scalars(
-                select(Submission.id)
-                .where(
-                    Submission.copy_indexed == false(),  # the partial index's "NOT copy_indexed"
-                    Submission.current,
-                    Submission.status.in_([Status.GRADED, Status.RELEASED]),
-                    Submission.updated_at < utcnow() - older_than,
-                )
-                .order_by(Submission.id)
-                .limit(limit)
+        query = (
+            select(Submission.id)
+            .where(
+                Submission.copy_indexed == false(),  # the partial index's "NOT copy_indexed"
+                Submission.current,
+                Submission.status.in_([Status.GRADED, Status.RELEASED]),
+                Submission.updated_at < utcnow() - older_than,
             )
+            .order_by(Submission.id)
+            .limit(limit)
         )
-    for n, sid in enumerate(ids, start=1):
-        if not after_grading(session_factory, sid, "graded"):
-            return n  # the index is failing: one logged failure a pass is enough
-    return len(ids)
+        ids = list(session.scalars(query.where(Submission.id > _missed_after)))
+        if not ids and _missed_after:
+            ids = list(session.scalars(query))  # round again from the start
+    tried = indexed = failures = 0
+    for sid in ids:
+        tried += 1
+        _missed_after = sid
+        if after_grading(session_factory, sid, "graded"):
+            indexed += 1
+        else:
+            failures += 1
+            if failures >= MISSED_FAILURES:
+                break
+    return tried, indexed
 
 
 def hints_for(session: Session, sub: Submission, *, passages: bool = False) -> list[dict[str, Any]]:

@@ -81,7 +81,8 @@ def gradebook_jsonl(session: Session, assignment_id: int, batch: int = BATCH) ->
                     "external_id": external_id,
                     "submission": row.id,
                     "version": row.version,
-                    "points": row.points if graded else None,
+                    # Keys sorted: PostgreSQL's jsonb keeps them in its own order.
+                    "points": dict(sorted(row.points.items())) if graded else None,
                     "total": row.total if graded else None,
                     "max_total": row.max_total if graded else None,
                     "status": row.status.value,

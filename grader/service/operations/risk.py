@@ -1,6 +1,7 @@
 """Release by measured risk: for each confidence level, how many graded answers a release by
 confidence would take now, and how far the grades at that level were from the instructors'
-on the most recent reviewed answers (the calibration's labels)."""
+on the newest reviewed answers (the calibration's labels: by submission, the latest
+submitted first)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ __all__ = ["RISK_LEVELS", "RISK_SAMPLE", "release_risk"]
 RISK_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 #: Off by more than this many points of 100 counts as wrong.
 _WRONG = 15.0
-#: The error columns are measured on the most recent reviewed answers, this many at most:
+#: The error columns are measured on the newest reviewed submissions, this many at most
+#: (those of another rubric version among them are left out):
 #: enough to tell a 2% share of wrong grades from a 6% one, and a dashboard view that does
 #: not grow with the assignment (reading 37,000 reviewed answers took 1.3 s, 1,000 take
 #: about 60 ms).
@@ -32,7 +34,7 @@ def release_risk(
     """For each confidence level: how many graded answers a release by confidence would
     release now (grades with review reasons never are), and, among the reviewed answers at
     or above that level, how far the grades were from the instructors' (mean, and the share
-    off by more than 15 points of 100), over the :data:`RISK_SAMPLE` most recent. Kept until
+    off by more than 15 points of 100), over the :data:`RISK_SAMPLE` newest. Kept until
     a current answer of the assignment changes (statistics.cached), so a dashboard reload
     does not read the reviewed grades again."""
     return statistics.cached(

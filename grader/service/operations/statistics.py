@@ -56,8 +56,10 @@ class Bins:
     @property
     def edges(self) -> tuple[float, ...]:
         """The inner edges: value v is in bin i when edges[i-1] <= v < edges[i]."""
-        step = self.top / self.count if self.top > 0 else 1.0
-        return tuple(k * step for k in range(1, self.count))
+        # top * k / count, not k * step: 3 * (4 / 10) is 1.2000000000000002, which would
+        # put a grade of 1.2 of 4 in the bar below its own.
+        top = self.top if self.top > 0 else float(self.count)
+        return tuple(top * k / self.count for k in range(1, self.count))
 
 
 @dataclass(frozen=True, slots=True)

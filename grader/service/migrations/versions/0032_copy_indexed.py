@@ -25,10 +25,12 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("copy_indexed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    # What has fingerprints is indexed; the rest (graded ones among them) is looked at again.
+    # Whether an existing answer's indexing failed is not known (answers graded before copy
+    # hints, synthetic ones, short ones have no fingerprints either): the existing rows count
+    # as indexed (those still waiting for a first grade are indexed by it), and only
+    # failures from now on are tried again.
     op.execute(
-        "UPDATE submissions SET copy_indexed = true WHERE id IN "
-        "(SELECT submission_id FROM answer_fingerprints)"
+        "UPDATE submissions SET copy_indexed = true WHERE status NOT IN ('queued', 'grading')"
     )
     op.create_index(
         "ix_submissions_unindexed",
