@@ -119,3 +119,10 @@ def test_nan_in_a_json_body_is_refused_not_stored(client, actors, assignment):
     assert (
         error["code"] == "invalid_json" and error["field"] == "body" and "NaN" in error["message"]
     )
+    # A number past a float's range decodes as infinity: refused the same way.
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data='{"content": "## Step 1\\nAUC 0.78", "metadata": {"score": 1e400}}',
+        headers={**actors.h("learner"), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "body"

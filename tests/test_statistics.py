@@ -140,3 +140,4 @@ def test_bin_edges_are_exact_for_decimal_points():
     bins = statistics.Bins(4.0, 10)
     assert bins.edges[2] == 1.2 and bins.edges[5] == 2.4
     assert statistics.series_of([1.2, 2.4, 2.8], bins).counts == (0, 0, 0, 1, 0, 0, 1, 1, 0, 0)
+    assert statistics.Bins(1.2, 10).edges[6] == 0.84 and statistics.Bins(99.9, 10).edges[2] == 29.97

@@ -23,7 +23,7 @@ True
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -150,19 +150,24 @@ def dismissed(
     return False
 
 
-# Words that make a sentence naming an action written with a negating word ("skip staging",
-# "without a backup") a warning against it rather than a proposal.
-_WARNING = re.compile(
-    r"\b(?:mistakes?|dangerous|danger|risky|riskier|bad idea|reckless|caused|causes|cause"
-    r"|never|must not|mustn't|should not|shouldn't|cannot|can't|avoid|instead|unacceptable"
-    r"|irresponsible|would be|why we)\b",
+# What follows an action written with a negating word ("skip staging", "without a backup")
+# when the sentence judges it instead of proposing it: "skipping staging would be a serious
+# mistake", "deploying without a backup is exactly what caused the outage", "without a backup
+# a release cannot be undone". Read only within the phrase's own clause, a few words on.
+_WARNING_AFTER = re.compile(
+    r"^(?:\s+[\w.'’]+){0,6}?\s+(?:"
+    r"(?:would be|is|was|are|has been|have been)\s+(?:exactly\s+|precisely\s+)?"
+    r"(?:a\s+|an\s+|the\s+)?(?:serious\s+|big\s+|huge\s+|real\s+|classic\s+)?"
+    r"(?:mistake|error|dangerous|risky|reckless|bad idea|unacceptable|irresponsible|"
+    r"what caused|how we lost|why we lost)"
+    r"|(?:cannot|can't|could not|couldn't)\b)",
     re.I,
 )
+_CLAUSE_STOP = re.compile(r"[,;:.!?()\n]|\s[-–—]\s")
 
 
-def warns(text: str, bounds: list[int], at: int) -> bool:
-    """Whether the sentence holding offset ``at`` reads as a warning (:data:`_WARNING`)."""
-    i = bisect_right(bounds, at)
-    start = bounds[i - 1] if i else 0
-    end = bounds[i] if i < len(bounds) else len(text)
-    return _WARNING.search(text, start, end) is not None
+def warns(text: str, end: int) -> bool:
+    """Whether the words after an action phrase ending at ``end`` judge it rather than
+    propose it (:data:`_WARNING_AFTER`), within its clause."""
+    stop = _CLAUSE_STOP.search(text, end)
+    return _WARNING_AFTER.match(text[end : stop.start() if stop else len(text)]) is not None

@@ -301,7 +301,7 @@ def _harmful(doc: Doc, compiled: CompiledRubric) -> list[tuple[Contraindication,
                     continue  # an action is proposed within one sentence or line
                 described = base_verb and doc.text[start : doc.ends[sp[0]]].lower().endswith("ed")
                 own = negations(raw)
-                if own and warns(doc.text, bounds, start):
+                if own and warns(doc.text, end):
                     continue  # "skipping staging would be a mistake" warns, it does not act
                 if not described and not dismissed(doc.text, start, end, "action", doc.cues, own):
                     found.append((ci, doc.quote(sp)))

@@ -75,8 +75,9 @@ def json_object(raw: bytes) -> dict[str, Any]:
     try:
         # NaN and Infinity are not JSON: PostgreSQL would refuse them when stored.
         data = json.loads(text, parse_constant=_not_json)
-        # A lone surrogate escape ("\ud800") decodes but cannot be stored as text.
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # A lone surrogate escape ("\ud800") decodes but cannot be stored as text, and a
+        # number past a float's range (1e400) decodes as infinity, which is not JSON either.
+        json.dumps(data, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except RecursionError:
         raise APIError(422, "invalid_json", "the body is nested too deeply", field="body") from None
     except UnicodeEncodeError:
@@ -94,6 +95,10 @@ def json_object(raw: bytes) -> dict[str, Any]:
             f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             field="body",
         ) from exc
+    except ValueError:  # json.dumps(allow_nan=False) on a number that decoded as infinity
+        raise APIError(
+            422, "invalid_json", "the body has a number too large for JSON", field="body"
+        ) from None
     if not isinstance(data, dict):
         raise APIError(422, "invalid_json", "the body must be a JSON object", field="body")
     return data

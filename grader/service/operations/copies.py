@@ -313,9 +313,6 @@ def after_grading(session_factory: Callable[[], Session], submission_id: int, ou
 #: First grades left unindexed (their indexing failed) tried again per reconciler run, and
 #: the failures after which a run stops (the index is probably down).
 MISSED_BATCH, MISSED_FAILURES = 50, 3
-# Where the last run stopped: the next one goes on from there and wraps around, so an answer
-# that always fails costs one try a round, and never holds up the ones after it.
-_missed_after = 0
 
 
 def index_missed(
@@ -323,27 +320,25 @@ def index_missed(
 ) -> tuple[int, int]:
     """Index again, one transaction each, graded current answers whose first indexing failed
     and that have not changed for ``older_than`` (the worker indexes a fresh grade itself):
-    returns (tried, indexed). The reconciler calls it."""
-    global _missed_after
+    returns (tried, indexed). The reconciler calls it. They are drawn in random order, so an
+    answer that always fails cannot hold up the others, whichever process runs the pass."""
     with session_factory() as session:
-        query = (
-            select(Submission.id)
-            .where(
-                Submission.copy_indexed == false(),  # the partial index's "NOT copy_indexed"
-                Submission.current,
-                Submission.status.in_([Status.GRADED, Status.RELEASED]),
-                Submission.updated_at < utcnow() - older_than,
+        ids = list(
+            session.scalars(
+                select(Submission.id)
+                .where(
+                    Submission.copy_indexed == false(),  # the partial index's "NOT copy_indexed"
+                    Submission.current,
+                    Submission.status.in_([Status.GRADED, Status.RELEASED]),
+                    Submission.updated_at < utcnow() - older_than,
+                )
+                .order_by(func.random())
+                .limit(limit)
             )
-            .order_by(Submission.id)
-            .limit(limit)
         )
-        ids = list(session.scalars(query.where(Submission.id > _missed_after)))
-        if not ids and _missed_after:
-            ids = list(session.scalars(query))  # round again from the start
     tried = indexed = failures = 0
     for sid in ids:
         tried += 1
-        _missed_after = sid
         if after_grading(session_factory, sid, "graded"):
             indexed += 1
         else:

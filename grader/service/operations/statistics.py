@@ -56,10 +56,11 @@ class Bins:
     @property
     def edges(self) -> tuple[float, ...]:
         """The inner edges: value v is in bin i when edges[i-1] <= v < edges[i]."""
-        # top * k / count, not k * step: 3 * (4 / 10) is 1.2000000000000002, which would
-        # put a grade of 1.2 of 4 in the bar below its own.
+        # Rounded: 3 * (4 / 10) is 1.2000000000000002 (and 1.2 * 7 / 10 0.8400000000000001),
+        # which would put a grade of 1.2 of 4 in the bar below its own. Points are kept to
+        # two decimals, so nine cannot merge two edges.
         top = self.top if self.top > 0 else float(self.count)
-        return tuple(top * k / self.count for k in range(1, self.count))
+        return tuple(round(top * k / self.count, 9) for k in range(1, self.count))
 
 
 @dataclass(frozen=True, slots=True)
