@@ -166,8 +166,14 @@ _WARNING_AFTER = re.compile(
 _CLAUSE_STOP = re.compile(r"[,;:.!?()\n]|\s[-–—]\s")
 
 
+#: How far after an action phrase a judgment of it is looked for (characters): a bound, so
+#: text without punctuation is not scanned to its end for every phrase found in it.
+_WARNING_REACH = 160
+
+
 def warns(text: str, end: int) -> bool:
     """Whether the words after an action phrase ending at ``end`` judge it rather than
     propose it (:data:`_WARNING_AFTER`), within its clause."""
-    stop = _CLAUSE_STOP.search(text, end)
-    return _WARNING_AFTER.match(text[end : stop.start() if stop else len(text)]) is not None
+    after = text[end : end + _WARNING_REACH]
+    stop = _CLAUSE_STOP.search(after)
+    return _WARNING_AFTER.match(after[: stop.start()] if stop else after) is not None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from ..operations.statistics import Bins, series_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +44,12 @@ def histogram(
     width: int = 480,
     height: int = 180,
 ) -> Histogram:
-    """Counts of values in equal bins from 0 to max_value (the last bin includes the top)."""
-    step = max_value / max(1, bins) if max_value > 0 else 1.0
-    counts = [0] * max(1, bins)
-    for v in values:
-        i = int(math.floor(v / step)) if step else 0
-        counts[min(max(i, 0), len(counts) - 1)] += 1
-    ordered = sorted(values)
-    n = len(ordered)
-    median = None
-    if n:
-        mid = n // 2
-        median = ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    mean = sum(ordered) / n if n else None
-    return drawn_histogram(counts, max_value, mean, median, width=width, height=height)
+    """Counts of values in equal bins from 0 to max_value (the last bin includes the top),
+    binned as the dashboard's database aggregates bin them (:func:`statistics.series_of`)."""
+    series = series_of(values, Bins(max_value, max(1, bins)), median=True)
+    return drawn_histogram(
+        series.counts, max_value, series.mean, series.median, width=width, height=height
+    )
 
 
 def drawn_histogram(
