@@ -153,12 +153,16 @@ def test_learner_task_deadline_release_mail_comment_and_regrade(
     released = _mail_to(smtp, people["learner"].email, 1)
     path = LINK.search(released.get_content()).group(1)
     assert path == f"/submissions/{sid}"
-    # The learner's page polls its status and reloads itself once released: let it, or the
-    # reload interrupts the navigation to the mailed link (a race CI met).
-    expect(learner.locator("#status")).to_have_attribute("data-status", "released", timeout=30_000)
-    learner.goto(path)
+    # The learner's page polls its status and reloads itself once released: let the reload
+    # finish (the released page shows the comment), or it interrupts the navigation to the
+    # mailed link. Waiting for the status attribute was not enough: the script sets it just
+    # before it reloads (a race CI met twice).
     rm = learner.locator("#criterion-risk_management")
-    expect(rm.locator(".feedback")).to_have_text("Say when you would roll back, and how fast.")
+    comment = "Say when you would roll back, and how fast."
+    expect(rm.locator(".feedback")).to_have_text(comment, timeout=30_000)
+    learner.wait_for_load_state("load")
+    learner.goto(path)
+    expect(rm.locator(".feedback")).to_have_text(comment)
     expect(learner.locator("#nav-notifications")).to_contain_text("1")
     check(learner)
 
