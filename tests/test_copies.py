@@ -102,7 +102,7 @@ def test_words_are_normalised_the_same_in_ascii_and_other_text():
     # Full-width letters and a ligature (NFKC), a German sharp s (case folding).
     other = words("ＤＲＩＦＴ ﬁle Straße")
     assert other.tokens == ("drift", "file", "strasse")
-    assert (other.starts, other.ends) == ((0, 6, 10), (5, 9, 16))
+    assert (tuple(other.starts), tuple(other.ends)) == ((0, 6, 10), (5, 9, 16))
 
 
 def test_a_prepared_text_compares_as_its_text_does():
@@ -204,25 +204,60 @@ def test_a_long_copied_answer_is_found(app, client, actors, assignment, enqueued
     assert seen["possible_copy"][0]["share"] == 1.0
 
 
-def test_the_words_cache_keeps_only_ordinary_answers():
-    """Candidates' words are cached (the same few answers are every copy's candidates), but
-    not a long answer's: the cache's memory stays bounded whatever the answers' size."""
+def test_the_candidate_cache_keeps_only_ordinary_answers():
+    """Candidates are cached prepared (the same few answers are every copy's candidates), but
+    not a long answer: the cache's memory stays bounded whatever the answers' size."""
     from grader.service.operations import copies
 
     short = (HEALTH / "sub-010.md").read_text() + "\n\nCache me."
     long = short * 10
     assert len(short) <= copies._CACHED_CHARS < len(long)
-    before = copies._cached_tokens.cache_info().currsize
-    assert copies._words(long).tokens == words(long).tokens
-    assert copies._cached_tokens.cache_info().currsize == before
-    w = copies._words(short)
-    assert (w.tokens, w.starts, w.ends) == (
-        words(short).tokens,
-        words(short).starts,
-        words(short).ends,
+    before = copies._cached_prepared.cache_info().currsize
+    assert copies._prepared(long).words.tokens == words(long).tokens
+    assert copies._cached_prepared.cache_info().currsize == before
+    p = copies._prepared(short)
+    fresh = words(short)
+    assert (p.words.tokens, p.words.starts, p.words.ends) == (
+        fresh.tokens,
+        fresh.starts,
+        fresh.ends,
     )
-    assert copies._cached_tokens.cache_info().currsize == before + 1
-    assert copies._words(short).tokens is w.tokens  # the cached tuple
+    assert copies._cached_prepared.cache_info().currsize == before + 1
+    assert copies._prepared(short) is p  # prepared once: its index and positions too
+
+
+def test_candidates_with_the_same_text_are_measured_once(
+    monkeypatch, app, client, actors, assignment, enqueued
+):
+    """Three learners hand in one text: the third answer's two candidates share that text,
+    so it is compared with them once, yet both pairs get their hint."""
+    from grader.service.operations import copies
+
+    text = (ADVERSARIAL / "answers" / "o01.md").read_text()
+    measured: list[str] = []
+    real = copies.compare
+
+    def counting(a, b, ignore=frozenset()):
+        measured.append(b if isinstance(b, str) else b.words.text)
+        return real(a, b, ignore)
+
+    monkeypatch.setattr(copies, "compare", counting)
+    ids = []
+    for token in learner_tokens(app, 3):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        assert r.status_code == 202
+        ids.append(r.get_json()["id"])
+        measured.clear()
+        assert run_worker_inline(app, ids[-1]) == "graded"
+    # The third answer: once with the samples, once with the two identical candidates.
+    assert len(measured) == 2 and measured.count(text) == 1
+    seen = client.get(f"/api/v1/submissions/{ids[2]}", headers=actors.h("instructor")).get_json()
+    assert sorted(h["submission"] for h in seen["possible_copy"]) == sorted(ids[:2])
+    assert all(h["share"] == 1.0 for h in seen["possible_copy"])
 
 
 def test_the_index_never_compares_every_pair(app, client, actors, assignment, enqueued):

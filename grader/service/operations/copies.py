@@ -46,7 +46,6 @@ from grader.scoring import Rubric
 from grader.scoring.overlap import (
     Prepared,
     Verdict,
-    Words,
     compare,
     fingerprints,
     prepare,
@@ -86,18 +85,18 @@ _SHOWN, _CUT = 5, 600
 _FINGERPRINTS = cast(Table, AnswerFingerprint.__table__)
 _HINTS = cast(Table, CopyHint.__table__)
 _SUBMISSIONS = cast(Table, Submission.__table__)
-# The words of answers lately compared: the same few are every copy's candidates. Only
-# the words are kept (positions are found again when a passage needs them), and only of
-# answers of ordinary length (about 10 bytes per character of answer are kept), so the
-# cache stays under about 30 MB per worker process.
-_CACHED, _CACHED_CHARS = 256, 12_000
-_cached_tokens = lru_cache(maxsize=_CACHED)(lambda text: words(text).tokens)
+# Answers lately compared, prepared (words, where each lies, the index of runs): the same
+# few are every copy's candidates, and preparing a candidate cost more than comparing it.
+# Only answers of ordinary length are kept (a prepared text takes about 40 bytes per
+# character), so the cache stays under about 30 MB per worker process.
+_CACHED, _CACHED_CHARS = 64, 12_000
+_cached_prepared = lru_cache(maxsize=_CACHED)(lambda text: Prepared(words(text)))
 
 
-def _words(text: str) -> Words:
+def _prepared(text: str) -> Prepared:
     if len(text) > _CACHED_CHARS:
-        return words(text)
-    return Words(_cached_tokens(text), text)
+        return Prepared(words(text))
+    return _cached_prepared(text)
 
 
 _IGNORE: dict[str, tuple[frozenset[int], Prepared | None]] = {}
@@ -186,9 +185,7 @@ def record(session: Session, submission_id: int) -> int:
             },
         )
     }
-    candidates = sorted(
-        (k for k, n in common.items() if n >= _MIN_COMMON), key=lambda k: (-common[k], k)
-    )[:CANDIDATES]
+    candidates = list(common)  # the query keeps the best few, best first
     others: dict[int, str] = {}
     if candidates:
         others = {
@@ -198,8 +195,12 @@ def record(session: Session, submission_id: int) -> int:
             )
         }
     kept: list[tuple[int | None, Verdict]] = []
+    measured: dict[str, Verdict] = {}  # candidates with the same text are measured once
     for other_id in candidates:
-        verdict = compare(content, Prepared(_words(others.get(other_id) or "")), ignore)
+        other = others.get(other_id) or ""
+        verdict = measured.get(other)
+        if verdict is None:
+            verdict = measured[other] = compare(content, _prepared(other), ignore)
         if verdict.possible_copy:
             kept.append((other_id, verdict))
     if samples is not None:
@@ -242,9 +243,10 @@ def record(session: Session, submission_id: int) -> int:
 
 
 def _shared(given: Any) -> Any:
-    """Other learners' current answers in the assignment and how many of the ``given``
-    hashes each holds. The hashes are one parameter (an array; JSON on SQLite), so the
-    statement is the same for every answer (compiled once) whatever its length."""
+    """The ``CANDIDATES`` other learners' current answers in the assignment that hold most of
+    the ``given`` hashes (at least ``_MIN_COMMON``), most first, and how many each holds.
+    The hashes are one parameter (an array; JSON on SQLite), so the statement is the same
+    for every answer (compiled once) whatever its length."""
     return (
         select(AnswerFingerprint.submission_id, func.count())
         .join(Submission, Submission.id == AnswerFingerprint.submission_id)
@@ -256,6 +258,9 @@ def _shared(given: Any) -> Any:
             Submission.current,
         )
         .group_by(AnswerFingerprint.submission_id)
+        .having(func.count() >= _MIN_COMMON)
+        .order_by(func.count().desc(), AnswerFingerprint.submission_id)
+        .limit(CANDIDATES)
     )
 
 
