@@ -128,8 +128,9 @@ def record(session: Session, submission_id: int) -> int:
     orders the indexing; on SQLite the fingerprints are written first, which takes the
     database's write lock before the candidates are read. The worker runs this after
     every first grade, so it is a fixed handful of statements whatever the answer shares:
-    one insert for the fingerprints, one read of all candidates, one insert of the hints
-    and one update per distinct count."""
+    the answer, the lock, the index (check, insert and mark), the candidates with their
+    text, and only where hints are kept one insert of them and one update per distinct
+    count."""
     sub = session.execute(
         select(
             Submission.id,
@@ -149,55 +150,25 @@ def record(session: Session, submission_id: int) -> int:
     ignore, samples = _rubric_texts(rubric)
     content = prepare(sub.content)
     found = sorted(fingerprints(content, ignore))  # before the lock: others need not wait
-    # A bookkeeping mark: the row's updated_at (what the API shows, the dashboard's stamp,
-    # the lost-regrade check) stays as it is.
-    indexed = (
-        update(_SUBMISSIONS)
-        .where(_SUBMISSIONS.c.id == sub.id)
-        .values(copy_indexed=True, updated_at=_SUBMISSIONS.c.updated_at)
-    )
     if not found:
-        session.execute(indexed)
+        session.execute(_INDEXED, {"sid": sub.id})
         return 0
     postgresql = session.get_bind().dialect.name == "postgresql"
-    if postgresql:
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_SPACE + sub.assignment_id}
-        )
-    if session.scalar(
-        select(AnswerFingerprint.hash).where(AnswerFingerprint.submission_id == sub.id).limit(1)
-    ):
-        session.execute(indexed)
-        return 0
-    _insert_fingerprints(session, sub.id, sub.assignment_id, found, postgresql)
-    session.execute(indexed)
-    if postgresql:  # a plan for this answer's hashes: a generic one for "= ANY" scans
-        session.execute(text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"))
-    common: dict[int, int] = {
-        other: int(n)
-        for other, n in session.execute(
-            _SHARED_POSTGRESQL if postgresql else _SHARED_SQLITE,
-            {
-                "aid": sub.assignment_id,
-                "sid": sub.id,
-                "lid": sub.learner_id,
-                "hashes": found if postgresql else json.dumps(found),
-            },
-        )
-    }
-    candidates = list(common)  # the query keeps the best few, best first
-    others: dict[int, str] = {}
-    if candidates:
-        others = {
-            i: c
-            for i, c in session.execute(
-                select(Submission.id, Submission.content).where(Submission.id.in_(candidates))
-            )
-        }
+    if not _index(session, sub.id, sub.assignment_id, found, postgresql):
+        return 0  # indexed already (a repeated run)
+    candidates = session.execute(
+        _SHARED_POSTGRESQL if postgresql else _SHARED_SQLITE,
+        {
+            "aid": sub.assignment_id,
+            "sid": sub.id,
+            "lid": sub.learner_id,
+            "hashes": found if postgresql else json.dumps(found),
+        },
+    ).all()
     kept: list[tuple[int | None, Verdict]] = []
     measured: dict[str, Verdict] = {}  # candidates with the same text are measured once
-    for other_id in candidates:
-        other = others.get(other_id) or ""
+    for other_id, other in candidates:
+        other = other or ""
         verdict = measured.get(other)
         if verdict is None:
             verdict = measured[other] = compare(content, _prepared(other), ignore)
@@ -244,11 +215,11 @@ def record(session: Session, submission_id: int) -> int:
 
 def _shared(given: Any) -> Any:
     """The ``CANDIDATES`` other learners' current answers in the assignment that hold most of
-    the ``given`` hashes (at least ``_MIN_COMMON``), most first, and how many each holds.
-    The hashes are one parameter (an array; JSON on SQLite), so the statement is the same
-    for every answer (compiled once) whatever its length."""
-    return (
-        select(AnswerFingerprint.submission_id, func.count())
+    the ``given`` hashes (at least ``_MIN_COMMON``), most first, with their text. The hashes
+    are one parameter (an array; JSON on SQLite), so the statement is the same for every
+    answer (compiled once) whatever its length."""
+    best = (
+        select(AnswerFingerprint.submission_id.label("sid"), func.count().label("n"))
         .join(Submission, Submission.id == AnswerFingerprint.submission_id)
         .where(
             AnswerFingerprint.assignment_id == bindparam("aid"),
@@ -261,6 +232,12 @@ def _shared(given: Any) -> Any:
         .having(func.count() >= _MIN_COMMON)
         .order_by(func.count().desc(), AnswerFingerprint.submission_id)
         .limit(CANDIDATES)
+        .subquery()
+    )
+    return (
+        select(best.c.sid, Submission.content)
+        .join(Submission, Submission.id == best.c.sid)
+        .order_by(best.c.n.desc(), best.c.sid)
     )
 
 
@@ -274,22 +251,53 @@ _SHARED_SQLITE = _shared(
         )
     )
 )
+# A bookkeeping mark: the row's updated_at (what the API shows, the dashboard's stamp, the
+# lost-regrade check) stays as it is.
+_INDEXED = (
+    update(_SUBMISSIONS)
+    .where(_SUBMISSIONS.c.id == bindparam("sid"))
+    .values(copy_indexed=True, updated_at=_SUBMISSIONS.c.updated_at)
+)
+# Under the assignment's lock (taken with the plan setting the candidates' lookup wants:
+# a plan for this answer's hashes, not a generic one for "= ANY" scans), one statement:
+# store the fingerprints unless a run before this one did, and mark the answer indexed.
+_LOCK_POSTGRESQL = text(
+    "SELECT pg_advisory_xact_lock(:k), set_config('plan_cache_mode', 'force_custom_plan', true)"
+)
+_INDEX_POSTGRESQL = text("""
+WITH done AS (
+    SELECT EXISTS (SELECT 1 FROM answer_fingerprints WHERE submission_id = :sid) AS yes
+), f AS (
+    INSERT INTO answer_fingerprints (submission_id, hash, assignment_id)
+    SELECT :sid, h, :aid FROM unnest(CAST(:hashes AS bigint[])) AS h
+    WHERE NOT (SELECT yes FROM done)
+), m AS (
+    UPDATE submissions SET copy_indexed = true WHERE id = :sid
+)
+SELECT NOT yes FROM done
+""")
 
 
-def _insert_fingerprints(
+def _index(
     session: Session, submission_id: int, assignment_id: int, found: list[int], postgresql: bool
-) -> None:
-    """One statement on PostgreSQL (the hashes as one array); SQLite's executemany is a
-    loop in C already."""
+) -> bool:
+    """Store an answer's fingerprints and mark it indexed, under the lock that orders the
+    assignment's indexing; False when it was indexed already (nothing is stored again).
+    Two statements on PostgreSQL (the hashes as one array); SQLite's executemany is a loop
+    in C already."""
     if postgresql:
-        session.execute(
-            text(
-                "INSERT INTO answer_fingerprints (submission_id, hash, assignment_id)"
-                " SELECT :sid, h, :aid FROM unnest(CAST(:hashes AS bigint[])) AS h"
-            ),
-            {"sid": submission_id, "aid": assignment_id, "hashes": found},
+        session.execute(_LOCK_POSTGRESQL, {"k": _LOCK_SPACE + assignment_id})
+        fresh = session.scalar(
+            _INDEX_POSTGRESQL, {"sid": submission_id, "aid": assignment_id, "hashes": found}
         )
-        return
+        return bool(fresh)
+    if session.scalar(
+        select(AnswerFingerprint.hash)
+        .where(AnswerFingerprint.submission_id == submission_id)
+        .limit(1)
+    ):
+        session.execute(_INDEXED, {"sid": submission_id})
+        return False
     for start in range(0, len(found), _INSERT_BATCH):
         session.execute(
             insert(_FINGERPRINTS),
@@ -298,6 +306,8 @@ def _insert_fingerprints(
                 for h in found[start : start + _INSERT_BATCH]
             ],
         )
+    session.execute(_INDEXED, {"sid": submission_id})
+    return True
 
 
 def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> bool:
