@@ -212,9 +212,9 @@ def test_the_candidate_cache_keeps_only_ordinary_answers():
     short = (HEALTH / "sub-010.md").read_text() + "\n\nCache me."
     long = short * 10
     assert len(short) <= copies._CACHED_CHARS < len(long)
-    before = copies._cached_prepared.cache_info().currsize
+    before = len(copies._RECENT)
     assert copies._prepared(long).words.tokens == words(long).tokens
-    assert copies._cached_prepared.cache_info().currsize == before
+    assert len(copies._RECENT) == before
     p = copies._prepared(short)
     fresh = words(short)
     assert (p.words.tokens, p.words.starts, p.words.ends) == (
@@ -222,8 +222,23 @@ def test_the_candidate_cache_keeps_only_ordinary_answers():
         fresh.starts,
         fresh.ends,
     )
-    assert copies._cached_prepared.cache_info().currsize == before + 1
     assert copies._prepared(short) is p  # prepared once: its index and positions too
+    assert copies._RECENT.held <= copies._RECENT.budget
+
+
+def test_the_candidate_cache_drops_the_least_recently_used_past_its_budget():
+    from grader.service.operations.copies import _Recent
+
+    recent = _Recent(budget=25)
+    a, b, c = "a " * 5, "b " * 5, "c " * 5  # ten characters each
+    first = recent.get(a)
+    recent.get(b)
+    assert recent.get(a) is first  # used again: b is now the oldest
+    recent.get(c)
+    assert (len(recent), recent.held) == (2, 20)
+    assert recent.get(a) is first  # kept
+    assert recent.get(b).words.tokens == ("b",) * 5  # prepared again: it was dropped
+    assert recent.held <= 25
 
 
 def test_candidates_with_the_same_text_are_measured_once(

@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -86,17 +86,47 @@ _FINGERPRINTS = cast(Table, AnswerFingerprint.__table__)
 _HINTS = cast(Table, CopyHint.__table__)
 _SUBMISSIONS = cast(Table, Submission.__table__)
 # Answers lately compared, prepared (words, where each lies, the index of runs): the same
-# few are every copy's candidates, and preparing a candidate cost more than comparing it.
-# Only answers of ordinary length are kept (a prepared text takes about 40 bytes per
-# character), so the cache stays under about 30 MB per worker process.
-_CACHED, _CACHED_CHARS = 64, 12_000
-_cached_prepared = lru_cache(maxsize=_CACHED)(lambda text: Prepared(words(text)))
+# few are every copy's candidates, and preparing a candidate costs forty times comparing
+# it with a copy. The cache is bounded by the characters it holds (a prepared text takes
+# about 47 bytes per character: under 36 MB per worker process); a long answer is not kept.
+_CACHED_CHARS, _CACHE_BUDGET = 12_000, 750_000
+
+
+class _Recent:
+    """Prepared texts, least recently used dropped first once ``budget`` characters are held."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.held = budget, 0
+        self._items: OrderedDict[str, Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> Prepared:
+        with self._lock:
+            found = self._items.get(text)
+            if found is not None:
+                self._items.move_to_end(text)
+                return found
+        made = Prepared(words(text))
+        with self._lock:
+            if text not in self._items:
+                self._items[text] = made
+                self.held += len(text)
+                while self.held > self.budget:
+                    dropped, _ = self._items.popitem(last=False)
+                    self.held -= len(dropped)
+        return made
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_RECENT = _Recent(_CACHE_BUDGET)
 
 
 def _prepared(text: str) -> Prepared:
     if len(text) > _CACHED_CHARS:
         return Prepared(words(text))
-    return _cached_prepared(text)
+    return _RECENT.get(text)
 
 
 _IGNORE: dict[str, tuple[frozenset[int], Prepared | None]] = {}
