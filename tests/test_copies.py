@@ -204,6 +204,33 @@ def test_a_long_copied_answer_is_found(app, client, actors, assignment, enqueued
     assert seen["possible_copy"][0]["share"] == 1.0
 
 
+def test_a_hint_counts_on_both_answers_and_changes_neither_stamp(
+    app, client, actors, assignment, enqueued
+):
+    """The copy's hint is counted on the copied answer too, in one update, and neither
+    row's updated_at moves (what the API shows and the lost-regrade check read)."""
+    from grader.service.models import Submission
+
+    source = (ADVERSARIAL / "answers" / "o01.md").read_text()
+    ids = []
+    for token, text in zip(
+        learner_tokens(app, 3), [source, source, source + " Mine."], strict=True
+    ):
+        r = client.post(
+            "/api/v1/assignments/ml-health-check/submissions",
+            data=text,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+        )
+        ids.append(r.get_json()["id"])
+        with app.app_context(), app.extensions["db"].session_scope() as s:
+            stamps = {i: s.get(Submission, i).updated_at for i in ids[:-1]}
+        assert run_worker_inline(app, ids[-1]) == "graded"
+        with app.app_context(), app.extensions["db"].session_scope() as s:
+            assert {i: s.get(Submission, i).updated_at for i in ids[:-1]} == stamps
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        assert [s.get(Submission, i).copy_hints for i in ids] == [2, 2, 2]
+
+
 def test_the_candidate_cache_keeps_only_ordinary_answers():
     """Candidates are cached prepared (the same few answers are every copy's candidates), but
     not a long answer: the cache's memory stays bounded whatever the answers' size."""

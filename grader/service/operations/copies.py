@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
+    case,
     false,
     func,
     insert,
@@ -227,19 +228,18 @@ def record(session: Session, submission_id: int) -> int:
             for hinted, verdict in kept
         ],
     )
-    counts = {sub.id: len(kept)}
-    for hinted, _ in kept:
-        if hinted is not None:
-            counts[hinted] = counts.get(hinted, 0) + 1
-    by_count: dict[int, list[int]] = {}
-    for sid, n in counts.items():
-        by_count.setdefault(n, []).append(sid)
-    for n, ids in sorted(by_count.items()):
-        session.execute(
-            update(_SUBMISSIONS)
-            .where(_SUBMISSIONS.c.id.in_(sorted(ids)))
-            .values(copy_hints=_SUBMISSIONS.c.copy_hints + n)
+    # One update for every count: this answer gains a hint per pair, each other answer one
+    # (candidates are distinct). Bookkeeping again: updated_at stays.
+    hinted_ids = sorted(h for h, _ in kept if h is not None)
+    session.execute(
+        update(_SUBMISSIONS)
+        .where(_SUBMISSIONS.c.id.in_([sub.id, *hinted_ids]))
+        .values(
+            copy_hints=_SUBMISSIONS.c.copy_hints
+            + case((_SUBMISSIONS.c.id == sub.id, len(kept)), else_=1),
+            updated_at=_SUBMISSIONS.c.updated_at,
         )
+    )
     return len(kept)
 
 
@@ -309,7 +309,11 @@ SELECT NOT yes FROM done
 
 
 def _index(
-    session: Session, submission_id: int, assignment_id: int, found: list[int], postgresql: bool
+    session: Session,
+    submission_id: int,
+    assignment_id: int,
+    found: list[int],
+    postgresql: bool,
 ) -> bool:
     """Store an answer's fingerprints and mark it indexed, under the lock that orders the
     assignment's indexing; False when it was indexed already (nothing is stored again).
@@ -318,7 +322,14 @@ def _index(
     if postgresql:
         session.execute(_LOCK_POSTGRESQL, {"k": _LOCK_SPACE + assignment_id})
         fresh = session.scalar(
-            _INDEX_POSTGRESQL, {"sid": submission_id, "aid": assignment_id, "hashes": found}
+            _INDEX_POSTGRESQL,
+            # An array literal: the driver's list adapter costs more per element than a
+            # join. (The candidates' lookup takes the list: its planner must see the values.)
+            {
+                "sid": submission_id,
+                "aid": assignment_id,
+                "hashes": "{" + ",".join(map(str, found)) + "}",
+            },
         )
         return bool(fresh)
     if session.scalar(
