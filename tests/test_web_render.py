@@ -96,6 +96,26 @@ def test_quotes_are_highlighted_across_inline_markup_and_ellipses():
     assert r.anchors == {0: "ev-0-0", 1: "ev-1-1"}
 
 
+@given(st.text(alphabet="ab D\n\t\u0130\u00df.", max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_the_normalised_text_maps_back_to_every_character(text):
+    """Found in the lower-cased, single-spaced copy, a passage maps back to where it is in
+    the answer: after long runs of whitespace, leading space, and letters whose lower case
+    is longer (the dotted capital I)."""
+    from markdown_it.token import Token
+
+    from grader.service.render import _Text
+
+    inline, child = Token("inline", "", 0), Token("text", "", 0)
+    child.content, inline.children = text, [child]
+    found = _Text([inline])
+    raw = text + " "
+    assert found.norm == (" ".join(raw.lower().split()) + " " if raw.strip() else "")
+    for word in set(found.norm.split()):
+        start, end = found.find(word) or (0, 0)
+        assert " ".join(raw[start:end].lower().split()) == word
+
+
 def test_a_quote_joining_two_fields_is_found_in_pieces():
     source = "- Issue: data quality problems in the pipeline\n- Impact: the model is badly wrong"
     r = render_markdown(

@@ -11,6 +11,7 @@ reviewer's browser fetch anything.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -101,6 +102,7 @@ class Rendered:
 
 
 _NON_SPACE = re.compile(r"\S+")
+_SPACE, _LONG_SPACE = re.compile(r"\s+"), re.compile(r"\s\s+")
 _ELLIPSIS = re.compile(r"\s*(?:…|\.\.\.)\s*")
 _MIN_PIECE = 12
 
@@ -134,29 +136,25 @@ class _Text:
             parts.append(" ")
             pos += 1
         raw = "".join(parts)
-        # A normalised copy (lower case, single spaces) and where each of its characters was,
-        # built run by run (this is most of a page's rendering time otherwise).
-        norm: list[str] = []
-        self.index: list[int] = []
-        end = -1
-        for m in _NON_SPACE.finditer(raw):
-            if end >= 0:
-                norm.append(" ")
-                self.index.append(end)
-            start, end = m.span()
-            run = m.group().lower()
-            if len(run) == end - start:
-                norm.append(run)
-                self.index.extend(range(start, end))
-                continue
-            for i, ch in enumerate(m.group(), start):  # lower() that changes the length
-                low = ch.lower()
-                norm.append(low)
-                self.index.extend([i] * len(low))
-        if 0 <= end < len(raw):
-            norm.append(" ")
-            self.index.append(end)
-        self.norm = "".join(norm)
+        # A normalised copy (lower case, single spaces) and where its characters were: as
+        # (start in the copy, shift to the raw text) at each place the shift changes (only
+        # after a run of whitespace longer than one), built in C (a list per character
+        # was most of a page's rendering time).
+        low = raw.lower()
+        self._starts: list[int] = [0]
+        self._shifts: list[int] = [0]
+        self._index: list[int] | None = None
+        if len(low) != len(raw):  # lower() changed the length (rare): map every character
+            self.norm, self._index = _normalise_each(raw)
+        else:
+            lead = len(low) - len(low.lstrip())
+            self._shifts[0] = lead
+            for m in _LONG_SPACE.finditer(low, lead):
+                start, end = m.span()
+                shift = self._shifts[-1]
+                self._starts.append(start - shift + 1)
+                self._shifts.append(shift + end - start - 1)
+            self.norm = _SPACE.sub(" ", low[lead:])
         # Piecewise matching (below) is quadratic in a quote's words: cap the searches per
         # answer so a long answer with unmatchable quotes still renders at once.
         self.piece_budget = 3000
@@ -169,7 +167,33 @@ class _Text:
         at = self.norm.find(key)
         if at < 0:
             return None
-        return self.index[at], self.index[at + len(key) - 1] + 1
+        return self._raw(at), self._raw(at + len(key) - 1) + 1
+
+    def _raw(self, at: int) -> int:
+        """Where the normalised copy's character ``at`` was in the raw text."""
+        if self._index is not None:
+            return self._index[at]
+        return at + self._shifts[bisect_right(self._starts, at) - 1]
+
+
+def _normalise_each(raw: str) -> tuple[str, list[int]]:
+    """The normalised copy and, for each of its characters, where it was, run by run."""
+    norm: list[str] = []
+    index: list[int] = []
+    end = -1
+    for m in _NON_SPACE.finditer(raw):
+        if end >= 0:
+            norm.append(" ")
+            index.append(end)
+        start, end = m.span()
+        for i, ch in enumerate(m.group(), start):
+            low = ch.lower()
+            norm.append(low)
+            index.extend([i] * len(low))
+    if 0 <= end < len(raw):
+        norm.append(" ")
+        index.append(end)
+    return "".join(norm), index
 
 
 def _locate(text: _Text, quote: str) -> list[tuple[int, int]]:
