@@ -6,7 +6,8 @@ graded), then times, through the Flask app in this process (no
 network, so the figures are the service's own cost):
 
 - the review queue API, first page, a deep page by offset (``page``) and the same depth by
-  cursor (``cursor``, following ``next_cursor``),
+  cursor (``cursor``, following ``next_cursor``), and page 1 and the middle page by cursor
+  of every other sort it offers,
 - the ``/review`` page and the dashboard (its first view after the data changed, when the
   score distributions are computed, and the views after it),
 - the gradebook CSV (read to the end), with the process's peak memory.
@@ -100,6 +101,9 @@ def seed(app: Any, n: int) -> tuple[str, str]:
     return token, "scale@example.org"
 
 
+SORTS = ("-confidence", "time", "-time", "total", "-total")
+
+
 def best(fn: Any, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -130,6 +134,16 @@ def measure(app: Any, n: int, token: str, email: str, repeat: int) -> dict[str, 
         out["queue middle page (cursor)"] = best(
             lambda: ok(api.get(f"{q}&cursor={cursor}", headers=h)), repeat
         )
+    # Every other sort the queue offers, page 1 and the middle page by cursor (the cursor
+    # taken, untimed, from the offset page before it).
+    for sort in SORTS:
+        sq = f"{q}&sort={sort}"
+        out[f"queue sort={sort}, page 1"] = best(lambda u=sq: ok(api.get(u, headers=h)), repeat)
+        cursor = ok(api.get(f"{sq}&page={deep - 1}", headers=h)).get_json()["next_cursor"]
+        if cursor is not None:
+            out[f"queue sort={sort}, middle (cursor)"] = best(
+                lambda u=f"{sq}&cursor={cursor}": ok(api.get(u, headers=h)), repeat
+            )
     web = app.test_client()
     page = web.get("/login").get_data(as_text=True)
     match = _CSRF.search(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 
 import pytest
@@ -154,7 +155,10 @@ def test_migrations_match_models_and_keep_data(tmp_path, db_url):
     upgrade(db_url, "head")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM users")).scalar_one() == "Ada"
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        with warnings.catch_warnings():
+            # The descending queue indexes are PostgreSQL's only (0033): alembic says so.
+            warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified")
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         if conn.dialect.name == "postgresql":  # 0003: large columns compressed with lz4
             methods = conn.execute(
                 text(

@@ -295,6 +295,23 @@ class Submission(Base):
                 ("ix_queue_confidence", ("status", "confidence", "id")),
             )
         ),
+        # The descending sorts ("ungraded last" is not an ascending index read backwards),
+        # PostgreSQL only: SQLite has no NULLS LAST in an index (0033).
+        *(
+            Index(
+                name,
+                *cols,
+                text(f"{key} DESC NULLS LAST"),
+                text("id DESC"),
+                postgresql_where=text("current"),
+            ).ddl_if(dialect="postgresql")
+            for name, cols, key in (
+                ("ix_queue_assignment_confidence_desc", ("assignment_id", "status"), "confidence"),
+                ("ix_queue_assignment_time_desc", ("assignment_id", "status"), "created_at"),
+                ("ix_queue_assignment_total_desc", ("assignment_id", "status"), "total"),
+                ("ix_queue_confidence_desc", ("status",), "confidence"),
+            )
+        ),
         Index("ix_submissions_assignment_reviewer", "assignment_id", "reviewer_id"),
         Index(
             "ix_submissions_unindexed",
