@@ -127,11 +127,12 @@ def store_regrade(
             sub = session.get(Submission, submission_id, with_for_update={"of": Submission})
             if sub is None:
                 return "missing"
-            previous = effective_grade(session, sub)
+            overrides = latest_overrides(session, submission_id)  # read once for all three
+            previous = effective_grade(session, sub, overrides=overrides)
             grade = Grade(**grade_values(submission_id, version, scored, view))
             session.add(grade)
             session.flush()
-            record_grade(session, sub, grade, previous)
+            record_grade(session, sub, grade, previous, overrides)
     except IntegrityError:
         return "already-graded"
     return "graded"
