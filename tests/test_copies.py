@@ -408,7 +408,7 @@ def test_an_answer_whose_indexing_failed_is_indexed_by_the_reconciler(
     for i, (token, text) in enumerate(zip(learner_tokens(app, 2), [source, copied], strict=True)):
         if i == 1:
 
-            def broken(session, submission_id):
+            def broken(session, submission_id, answer=None):
                 raise RuntimeError("the index is unavailable")
 
             monkeypatch.setattr(copies, "record", broken)
@@ -464,7 +464,7 @@ def test_an_answer_that_always_fails_to_index_does_not_hold_up_the_others(
     from grader.service.operations import copies
 
     real = copies.record
-    monkeypatch.setattr(copies, "record", lambda session, sid: 1 / 0)
+    monkeypatch.setattr(copies, "record", lambda session, sid, answer=None: 1 / 0)
     ids = []
     names = ["sub-010.md", "sub-020.md", "sub-027.md", "sub-029.md"]
     for token, name in zip(learner_tokens(app, 4), names, strict=True):
@@ -480,10 +480,10 @@ def test_an_answer_that_always_fails_to_index_does_not_hold_up_the_others(
     assert copies.index_missed(factory, older_than=timedelta(0)) == (copies.MISSED_FAILURES, 0)
     bad = ids[0]
 
-    def poisoned(session, sid):
+    def poisoned(session, sid, answer=None):
         if sid == bad:
             raise RuntimeError("this one always fails")
-        return real(session, sid)
+        return real(session, sid, answer)
 
     monkeypatch.setattr(copies, "record", poisoned)
     with app.app_context(), app.extensions["db"].session_scope() as s:

@@ -125,6 +125,8 @@ _CLAIM = (
         _SUB.c.deliveries,
         _SUB.c.content,
         _SUB.c.platform_id,
+        _SUB.c.assignment_id,
+        _SUB.c.learner_id,
         literal_column(_RUBRIC_VERSION_SQL).label("rubric_version"),
         literal_column(_CALIBRATION_SQL).label("calibration_version"),
         _GRADED_NOW.label("graded"),
@@ -189,13 +191,26 @@ def grade_submission(
                 view = _render(submission_id, claimed.content, scored)
         if not claimed.had_grade and claimed.platform_id is None:
             outcome = _store_first_grade(conn, submission_id, claimed.rubric_version, scored, view)
-            copies.after_grading(session_factory, submission_id, outcome)
+            answer = _answer(submission_id, claimed)
+            copies.after_grading(session_factory, submission_id, outcome, answer)
             return outcome
     with session_factory() as session:
         outcome = store_regrade(session, submission_id, claimed.rubric_version, scored, view)
     if not claimed.had_grade:
-        copies.after_grading(session_factory, submission_id, outcome)
+        answer = _answer(submission_id, claimed)
+        copies.after_grading(session_factory, submission_id, outcome, answer)
     return outcome
+
+
+def _answer(submission_id: int, claimed: Any) -> copies.Answer:
+    """The claimed row as copy indexing reads it (one statement fewer)."""
+    return copies.Answer(
+        submission_id,
+        claimed.assignment_id,
+        claimed.learner_id,
+        claimed.content,
+        claimed.rubric_version,
+    )
 
 
 def _render(submission_id: int, content: str, scored: ScoredGrade) -> dict[str, Any] | None:
@@ -279,8 +294,9 @@ def _score(
 
 
 def _claim(conn: Connection, submission_id: int, settings: GradingSettings) -> Any:
-    """The claimed row (deliveries, content, platform_id, rubric_version, had_grade), or
-    why there is nothing to grade."""
+    """The claimed row (deliveries, content, platform_id, assignment_id, learner_id,
+    rubric_version, calibration_version, graded, had_grade), or why there is nothing to
+    grade."""
     now = utcnow()
     with conn.begin():
         row = conn.execute(

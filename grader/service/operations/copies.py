@@ -22,7 +22,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -150,7 +150,17 @@ def _rubric_texts(rubric: Rubric) -> tuple[frozenset[int], Prepared | None]:
     return found
 
 
-def record(session: Session, submission_id: int) -> int:
+class Answer(NamedTuple):
+    """What indexing reads of an answer, when the caller has it already (the worker did)."""
+
+    id: int
+    assignment_id: int
+    learner_id: int
+    content: str
+    rubric_version: str
+
+
+def record(session: Session, submission_id: int, answer: Answer | None = None) -> int:
     """Index a newly graded answer and keep a hint for each answer (or the sample answers)
     it shares long passages with; returns the hints kept. Safe to run again: an answer
     already indexed is left alone. The caller commits.
@@ -162,17 +172,20 @@ def record(session: Session, submission_id: int) -> int:
     the answer, the lock, the index (check, insert and mark), the candidates with their
     text, and only where hints are kept one insert of them and one update per distinct
     count."""
-    sub = session.execute(
-        select(
-            Submission.id,
-            Submission.assignment_id,
-            Submission.learner_id,
-            Submission.content,
-            Assignment.rubric_version,
-        )
-        .join(Assignment, Assignment.id == Submission.assignment_id)
-        .where(Submission.id == submission_id)
-    ).one_or_none()
+    sub = (
+        answer
+        or session.execute(
+            select(
+                Submission.id,
+                Submission.assignment_id,
+                Submission.learner_id,
+                Submission.content,
+                Assignment.rubric_version,
+            )
+            .join(Assignment, Assignment.id == Submission.assignment_id)
+            .where(Submission.id == submission_id)
+        ).one_or_none()
+    )
     if sub is None:
         return 0
     rubric = parsed(sub.rubric_version) or rubric_for(
@@ -351,15 +364,20 @@ def _index(
     return True
 
 
-def after_grading(session_factory: Callable[[], Session], submission_id: int, outcome: str) -> bool:
-    """Index a first-graded answer (the worker calls it). A hint must never cost a grade:
-    a failure is logged (False), the grade stands, the answer stays unindexed until the
-    reconciler's :func:`index_missed` indexes it."""
+def after_grading(
+    session_factory: Callable[[], Session],
+    submission_id: int,
+    outcome: str,
+    answer: Answer | None = None,
+) -> bool:
+    """Index a first-graded answer (the worker calls it, with the ``answer`` it graded). A
+    hint must never cost a grade: a failure is logged (False), the grade stands, the answer
+    stays unindexed until the reconciler's :func:`index_missed` indexes it."""
     if outcome != "graded":
         return True
     try:
         with session_factory() as session, session.begin():
-            record(session, submission_id)
+            record(session, submission_id, answer)
     except Exception:
         log.exception("copy hints for submission %s failed; the grade stands", submission_id)
         return False
