@@ -6,6 +6,9 @@ linked), then nh3 with a short allow-list of tags, only http/https/mailto URLs a
 relative ones. Highlights are added while rendering, inside text that markdown-it escapes,
 so a quote can never inject markup. Images become plain links: an answer must not make the
 reviewer's browser fetch anything.
+
+Long because: finding the grader's quotes (whole, cut by ellipses or in pieces) works on
+the renderer's own tokens, so it lives beside the rendering it marks.
 """
 
 from __future__ import annotations
