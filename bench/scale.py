@@ -139,7 +139,8 @@ def measure(app: Any, n: int, token: str, email: str, repeat: int) -> dict[str, 
     for sort in SORTS:
         sq = f"{q}&sort={sort}"
         out[f"queue sort={sort}, page 1"] = best(lambda u=sq: ok(api.get(u, headers=h)), repeat)
-        cursor = ok(api.get(f"{sq}&page={deep - 1}", headers=h)).get_json()["next_cursor"]
+        before = ok(api.get(f"{sq}&page={max(1, deep - 1)}", headers=h)).get_json()
+        cursor = before.get("next_cursor")
         if cursor is not None:
             out[f"queue sort={sort}, middle (cursor)"] = best(
                 lambda u=f"{sq}&cursor={cursor}": ok(api.get(u, headers=h)), repeat

@@ -96,12 +96,12 @@ def test_quotes_are_highlighted_across_inline_markup_and_ellipses():
     assert r.anchors == {0: "ev-0-0", 1: "ev-1-1"}
 
 
-@given(st.text(alphabet="ab D\n\t\u0130\u00df.", max_size=40))
+@given(st.text(alphabet="ab D\n\t\u00a0\u2028\u0130\u00df\u03a3.", max_size=40))
 @settings(max_examples=300, deadline=None)
 def test_the_normalised_text_maps_back_to_every_character(text):
     """Found in the lower-cased, single-spaced copy, a passage maps back to where it is in
-    the answer: after long runs of whitespace, leading space, and letters whose lower case
-    is longer (the dotted capital I)."""
+    the answer: after long runs of whitespace (any kind), leading space, letters whose lower
+    case is longer (the dotted capital I) and a final sigma beside them."""
     from markdown_it.token import Token
 
     from grader.service.render import _Text
@@ -111,9 +111,11 @@ def test_the_normalised_text_maps_back_to_every_character(text):
     found = _Text([inline])
     raw = text + " "
     assert found.norm == (" ".join(raw.lower().split()) + " " if raw.strip() else "")
-    for word in set(found.norm.split()):
-        start, end = found.find(word) or (0, 0)
-        assert " ".join(raw[start:end].lower().split()) == word
+    words = found.norm.split()
+    # Each word, and each pair of words (a key across a run of whitespace), as a quote.
+    for key in {*words, *(" ".join(p) for p in zip(words, words[1:], strict=False))}:
+        start, end = found.find(key) or (0, 0)
+        assert " ".join(raw[start:end].lower().split()) == key
 
 
 def test_a_quote_joining_two_fields_is_found_in_pieces():

@@ -180,7 +180,8 @@ class _Text:
 
 
 def _normalise_each(raw: str) -> tuple[str, list[int]]:
-    """The normalised copy and, for each of its characters, where it was, run by run."""
+    """The normalised copy and, for each of its characters, where it was, run by run (for
+    text whose lower case is longer: the dotted capital I)."""
     norm: list[str] = []
     index: list[int] = []
     end = -1
@@ -189,10 +190,11 @@ def _normalise_each(raw: str) -> tuple[str, list[int]]:
             norm.append(" ")
             index.append(end)
         start, end = m.span()
+        # The run lowered at once (a final sigma lowers as it does in a quote); each
+        # character's own lower case says how many of the copy's characters it became.
+        norm.append(m.group().lower())
         for i, ch in enumerate(m.group(), start):
-            low = ch.lower()
-            norm.append(low)
-            index.extend([i] * len(low))
+            index.extend([i] * len(ch.lower()))
     if 0 <= end < len(raw):
         norm.append(" ")
         index.append(end)

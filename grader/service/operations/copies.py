@@ -169,9 +169,9 @@ def record(session: Session, submission_id: int, answer: Answer | None = None) -
     orders the indexing; on SQLite the fingerprints are written first, which takes the
     database's write lock before the candidates are read. The worker runs this after
     every first grade, so it is a fixed handful of statements whatever the answer shares:
-    the answer, the lock, the index (check, insert and mark), the candidates with their
-    text, and only where hints are kept one insert of them and one update per distinct
-    count."""
+    on PostgreSQL the lock, the index (check, insert and mark in one statement) and the
+    candidates with their text (the answer is read first unless the caller passes it),
+    and only where hints are kept one insert of them and one update of the counts."""
     sub = (
         answer
         or session.execute(
