@@ -34,6 +34,17 @@ def _half_copy(source: str, own: str) -> str:
     return "\n\n".join(a[: len(a) // 2] + b[len(b) // 2 :])
 
 
+def _submitted(client, token: str, text: str) -> int:
+    """A learner's answer, handed in (not graded yet): its id."""
+    r = client.post(
+        "/api/v1/assignments/ml-health-check/submissions",
+        data=text,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
+    )
+    assert r.status_code == 202, r.get_json()
+    return r.get_json()["id"]
+
+
 def test_independent_answers_share_no_long_passages():
     texts = [p.read_text() for p in INDEPENDENT]
     assert len(texts) >= 40
@@ -132,13 +143,7 @@ def test_copy_hints_through_the_service(app, client, actors, assignment, enqueue
         [source, (HEALTH / "sub-010.md").read_text(), copied, (HEALTH / "sub-020.md").read_text()],
         strict=True,
     ):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        assert r.status_code == 202
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, text))
         assert run_worker_inline(app, ids[-1]) == "graded"
     first, _, second, _ = ids
     seen = client.get(f"/api/v1/submissions/{second}", headers=staff).get_json()
@@ -191,13 +196,7 @@ def test_a_long_copied_answer_is_found(app, client, actors, assignment, enqueued
     assert len(fingerprints(source, IGNORE)) > 2000
     ids = []
     for token, text in zip(learner_tokens(app, 2), [source, source + " Mine."], strict=True):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        assert r.status_code == 202, r.get_json()
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, text))
         assert run_worker_inline(app, ids[-1]) == "graded"
     seen = client.get(f"/api/v1/submissions/{ids[1]}", headers=actors.h("instructor")).get_json()
     assert [h["submission"] for h in seen["possible_copy"]] == [ids[0]]
@@ -216,12 +215,7 @@ def test_a_hint_counts_on_both_answers_and_changes_neither_stamp(
     for token, text in zip(
         learner_tokens(app, 3), [source, source, source + " Mine."], strict=True
     ):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, text))
         with app.app_context(), app.extensions["db"].session_scope() as s:
             stamps = {i: s.get(Submission, i).updated_at for i in ids[:-1]}
         assert run_worker_inline(app, ids[-1]) == "graded"
@@ -286,13 +280,7 @@ def test_candidates_with_the_same_text_are_measured_once(
     monkeypatch.setattr(copies, "compare", counting)
     ids = []
     for token in learner_tokens(app, 3):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        assert r.status_code == 202
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, text))
         measured.clear()
         assert run_worker_inline(app, ids[-1]) == "graded"
     # The third answer: once with the samples, once with the two identical candidates.
@@ -348,12 +336,7 @@ def test_two_answers_indexed_at_once_still_find_each_other(
     source = (ADVERSARIAL / "answers" / "o01.md").read_text()
     ids = []
     for token in learner_tokens(app, 2):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=source + "\n\nMine.",
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, source + "\n\nMine."))
         assert run_worker_inline(app, ids[-1]) == "graded"
     together = threading.Barrier(2, timeout=2)
     real = copies.fingerprints
@@ -412,12 +395,7 @@ def test_an_answer_whose_indexing_failed_is_indexed_by_the_reconciler(
                 raise RuntimeError("the index is unavailable")
 
             monkeypatch.setattr(copies, "record", broken)
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=text,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, text))
         assert run_worker_inline(app, ids[-1]) == "graded"  # the grade stands
     monkeypatch.setattr(copies, "record", real)
     first, second = ids
@@ -468,12 +446,7 @@ def test_an_answer_that_always_fails_to_index_does_not_hold_up_the_others(
     ids = []
     names = ["sub-010.md", "sub-020.md", "sub-027.md", "sub-029.md"]
     for token, name in zip(learner_tokens(app, 4), names, strict=True):
-        r = client.post(
-            "/api/v1/assignments/ml-health-check/submissions",
-            data=(HEALTH / name).read_text(),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/markdown"},
-        )
-        ids.append(r.get_json()["id"])
+        ids.append(_submitted(client, token, (HEALTH / name).read_text()))
         assert run_worker_inline(app, ids[-1]) == "graded"
     factory = app.extensions["db"].sessionmaker
     # The index is down: a pass stops after MISSED_FAILURES, nothing marked.
