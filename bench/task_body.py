@@ -78,8 +78,11 @@ def _requeue(app: Any, workload: str) -> list[int]:
 
 
 def _timed(spent: dict[str, float], module: Any, name: str, label: str) -> Callable[[], None]:
-    """Wrap module.name to add its CPU time to spent[label]; returns the undo."""
-    real = getattr(module, name)
+    """Wrap module.name to add its CPU time to spent[label]; returns the undo. (A phase an
+    older tree does not have is left out, so trees compare with the same script.)"""
+    real = getattr(module, name, None)
+    if real is None:
+        return lambda: None
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.process_time()
@@ -130,7 +133,8 @@ def main() -> None:
     )
     print(f"  {'task body, all of it':32}{total / n * 1e3:>8.2f}")
     for _, _, label in PHASES:
-        print(f"  {label:32}{spent.get(label, 0.0) / n * 1e3:>8.2f}")
+        shown = f"{spent[label] / n * 1e3:>8.2f}" if label in spent else f"{'-':>8}"
+        print(f"  {label:32}{shown}")
 
 
 if __name__ == "__main__":
