@@ -29,13 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale import SLUG, _database, seed  # noqa: E402
+from scale import SLUG, bench_app, seed  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from grader.scoring import grade_text  # noqa: E402
 from grader.scoring.grade import finish_grade  # noqa: E402
 from grader.scoring.rubric import load_rubric  # noqa: E402
-from grader.service import create_app, tasks  # noqa: E402
+from grader.service import tasks  # noqa: E402
 from grader.service.models import Assignment, Submission  # noqa: E402
 from grader.service.operations import regrades  # noqa: E402
 from grader.service.operations.rubrics import store_rubric  # noqa: E402
@@ -87,19 +87,10 @@ def main() -> None:
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/grader_regrade"
     )
     args = parser.parse_args()
-    url = _database(args.database_url)
     rubrics = Path(tempfile.mkdtemp(prefix="grader-regrade-"))
     path = rubrics / "ml-health-check.toml"
     shutil.copy(ROOT / "rubrics" / "ml-health-check.toml", path)
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "BROKER_URL": "memory://",
-            "SECRET_KEY": "regrade-bench",
-            "INSTANCE_PATH": str(rubrics),
-            "RUBRICS_DIR": str(rubrics),
-        }
-    )
+    app = bench_app(args.database_url, "regrade", rubrics)
     logging.getLogger().setLevel(logging.WARNING)  # one line per batch would drown the figures
     seed(app, args.submissions)
     with app.app_context():

@@ -62,6 +62,20 @@ def _database(url: str) -> str:
     return url
 
 
+def bench_app(database_url: str, name: str, rubrics: Path = ROOT / "rubrics") -> Any:
+    """The app a bench drives in process: its database (created if missing), no broker, a
+    private instance folder."""
+    return create_app(
+        {
+            "DATABASE_URL": _database(database_url),
+            "BROKER_URL": "memory://",
+            "SECRET_KEY": f"{name}-bench",
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix=f"grader-{name}-"),
+            "RUBRICS_DIR": str(rubrics),
+        }
+    )
+
+
 def seed(app: Any, n: int) -> tuple[str, str]:
     """n learners with one graded submission each; returns (instructor token, email)."""
     db = app.extensions["db"]
@@ -189,17 +203,7 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    url = _database(args.database_url)
-    instance = tempfile.mkdtemp(prefix="grader-scale-")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "BROKER_URL": "memory://",
-            "SECRET_KEY": "scale-bench",
-            "INSTANCE_PATH": instance,
-            "RUBRICS_DIR": str(ROOT / "rubrics"),
-        }
-    )
+    app = bench_app(args.database_url, "scale")
     results: dict[int, dict[str, float]] = {}
     for n in (int(x) for x in args.sizes.split(",")):
         t0 = time.perf_counter()

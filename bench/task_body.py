@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scale import _database, seed  # noqa: E402
+from scale import bench_app, seed  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
-from grader.service import create_app, grade_task, tasks  # noqa: E402
+from grader.service import grade_task, tasks  # noqa: E402
 from grader.service.models import Submission  # noqa: E402
 from grader.service.operations import copies  # noqa: E402
 
@@ -103,17 +102,7 @@ def main() -> None:
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/grader_task_body"
     )
     args = parser.parse_args()
-    url = _database(args.database_url)
-    instance = tempfile.mkdtemp(prefix="grader-task-body-")
-    app = create_app(
-        {
-            "DATABASE_URL": url,
-            "BROKER_URL": "memory://",
-            "SECRET_KEY": "task-body-bench",
-            "INSTANCE_PATH": instance,
-            "RUBRICS_DIR": str(ROOT / "rubrics"),
-        }
-    )
+    app = bench_app(args.database_url, "task-body")
     logging.getLogger().setLevel(logging.WARNING)  # a line per answer would drown the figures
     seed(app, args.submissions)
     ids = _requeue(app, args.workload)
